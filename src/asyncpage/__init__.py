@@ -1,0 +1,51 @@
+"""asyncpage: the asyncio pagination framework for AWS.
+
+botocore-exact paging for aiobotocore clients, with bounded read-ahead, page-level backoff
+that never loses or repeats an item, a resume token readable after every page, and fan-out
+across operations, regions and scan segments::
+
+    import asyncpage
+
+    async with asyncpage.paginate(s3, "list_objects_v2", Bucket="logs") as pages:
+        async for page in pages:
+            ...
+"""
+
+from ._cursor import Cursor
+from ._errors import (
+    AsyncPageError,
+    InvalidExpressionError,
+    InvalidPaginationConfigError,
+    InvalidPaginationError,
+    InvalidStartingTokenError,
+    OperationNotPaginatedError,
+    PageFetchError,
+    TokenCycleError,
+)
+from ._iterator import AsyncPageIterator, PageStatistics, paginate
+from ._model import PagingModel, paginated_operations
+from ._retry import BackoffGate, Retry, classify, set_testing
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AsyncPageError",
+    "AsyncPageIterator",
+    "BackoffGate",
+    "Cursor",
+    "InvalidExpressionError",
+    "InvalidPaginationConfigError",
+    "InvalidPaginationError",
+    "InvalidStartingTokenError",
+    "OperationNotPaginatedError",
+    "PageFetchError",
+    "PageStatistics",
+    "PagingModel",
+    "Retry",
+    "TokenCycleError",
+    "__version__",
+    "classify",
+    "paginate",
+    "paginated_operations",
+    "set_testing",
+]

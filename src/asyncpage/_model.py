@@ -1,0 +1,156 @@
+"""PagingModel: what botocore's ``paginators-1.json`` says about one operation.
+
+The model is data, read through the client exactly as botocore's ``get_paginator`` reads
+it, so one paging loop serves every operation botocore can paginate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+from jmespath.parser import ParsedResult
+
+from ._errors import InvalidPaginationConfigError, OperationNotPaginatedError
+
+__all__ = ["PagingModel", "paginated_operations"]
+
+
+# Operations whose service answers "no more data" by repeating the token it was given,
+# instead of omitting it (CloudWatch Logs' event streams do, by design). For these a
+# repeated token ends the listing; everywhere else it is an error.
+REPEATED_TOKEN_ENDS = frozenset({("logs", "GetLogEvents")})
+
+
+@dataclass(frozen=True, slots=True)
+class PagingModel:
+    """The paging facts of one operation, compiled once and shared."""
+
+    service_name: str
+    operation_name: str
+    py_name: str
+    input_tokens: tuple[str, ...]
+    output_tokens: tuple[ParsedResult, ...]
+    more_results: ParsedResult | None
+    result_keys: tuple[ParsedResult, ...]
+    non_aggregate_keys: tuple[ParsedResult, ...]
+    limit_key: str | None
+    limit_is_string: bool
+    repeated_token_ends: bool
+
+    @property
+    def primary_result_key(self) -> ParsedResult:
+        return self.result_keys[0]
+
+    @classmethod
+    def for_client(cls, client: Any, py_name: str) -> PagingModel:
+        """Read the model of ``client``'s operation ``py_name`` (``"list_objects_v2"``).
+
+        Raises :class:`OperationNotPaginatedError` (a ``ValueError``) when the client has no
+        such operation or botocore has no paginator for it; the message lists the
+        operations of this client that are paginated.
+        """
+        if not isinstance(py_name, str):
+            raise OperationNotPaginatedError(
+                f"operation_name must be a str such as 'list_objects_v2', not {py_name!r}",
+                operation_name=repr(py_name),
+                paginated=paginated_operations(client),
+            )
+        service_model = client.meta.service_model
+        mapping: Mapping[str, str] = client.meta.method_to_api_mapping
+        api_name = mapping.get(py_name)
+        if api_name is None or not client.can_paginate(py_name):
+            paginated = paginated_operations(client)
+            what = "has no operation" if api_name is None else "cannot paginate"
+            raise OperationNotPaginatedError(
+                f"{service_model.service_name} client {what} {py_name!r}; "
+                f"its paginated operations are: {', '.join(paginated) or '(none)'}",
+                operation_name=py_name,
+                paginated=paginated,
+            )
+        config = client._cache["page_config"][api_name]
+        return _compile(
+            service_model.service_name,
+            api_name,
+            py_name,
+            config,
+            service_model.operation_model(api_name).input_shape,
+        )
+
+    def page_size_param(self, page_size: object) -> int | str:
+        """Validate ``PageSize`` and convert it to the limit key's wire type."""
+        if self.limit_key is None:
+            raise InvalidPaginationConfigError(
+                f"PageSize is not supported by {self.py_name}: the operation has no limit "
+                "parameter; drop PageSize (MaxItems still works)"
+            )
+        value = positive_int("PageSize", page_size)
+        return str(value) if self.limit_is_string else value
+
+
+def positive_int(name: str, value: object) -> int:
+    """``value`` as an int >= 1, accepting what botocore accepts (ints and numeric strings)."""
+    if isinstance(value, bool):
+        raise InvalidPaginationConfigError(f"{name} must be a positive integer, not {value!r}")
+    try:
+        number: int = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        raise InvalidPaginationConfigError(
+            f"{name} must be a positive integer, not {value!r}"
+        ) from None
+    if isinstance(value, float) and value != number:
+        raise InvalidPaginationConfigError(f"{name} must be a whole number, not {value!r}")
+    if number < 1:
+        raise InvalidPaginationConfigError(f"{name} must be at least 1, not {value!r}")
+    return number
+
+
+def paginated_operations(client: Any) -> tuple[str, ...]:
+    """The operation names (snake_case) ``client`` can paginate, sorted."""
+    mapping: Mapping[str, str] = client.meta.method_to_api_mapping
+    return tuple(sorted(name for name in mapping if client.can_paginate(name)))
+
+
+_compiled: dict[tuple[str, str, str], PagingModel] = {}
+
+
+def _compile(
+    service_name: str, api_name: str, py_name: str, config: Mapping[str, Any], input_shape: Any
+) -> PagingModel:
+    key = (service_name, api_name, py_name)
+    model = _compiled.get(key)
+    if model is None:
+        limit_key = config.get("limit_key")
+        limit_is_string = False
+        if limit_key is not None and input_shape is not None:
+            member = input_shape.members.get(limit_key)
+            limit_is_string = member is not None and member.type_name == "string"
+        model = PagingModel(
+            service_name=service_name,
+            operation_name=api_name,
+            py_name=py_name,
+            input_tokens=tuple(_as_list(config["input_token"])),
+            output_tokens=tuple(jmespath.compile(e) for e in _as_list(config["output_token"])),
+            more_results=(
+                jmespath.compile(config["more_results"]) if "more_results" in config else None
+            ),
+            result_keys=tuple(jmespath.compile(e) for e in _as_list(config.get("result_key"))),
+            non_aggregate_keys=tuple(
+                jmespath.compile(e) for e in config.get("non_aggregate_keys", ())
+            ),
+            limit_key=limit_key,
+            limit_is_string=limit_is_string,
+            repeated_token_ends=(service_name, api_name) in REPEATED_TOKEN_ENDS,
+        )
+        _compiled[key] = model
+    return model
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)

@@ -1,0 +1,185 @@
+"""Retry policy for single page requests, error classification, and shared backoff gates.
+
+Two layers retry, on purpose:
+
+* botocore retries each HTTP attempt inside one API call (``retries`` in the client's
+  ``Config``: ``legacy`` mode by default, 5 attempts);
+* asyncpage retries the *page* when an error survived botocore, from the cursor of the page
+  not yet fetched, so nothing is lost or repeated.
+
+The two multiply: a page may cost up to ``botocore_attempts * Retry.attempts`` HTTP requests.
+Recommended: leave botocore's ``standard`` mode at 2 or 3 attempts (it handles one-off blips
+quickly and its retry quota protects a struggling service) and let asyncpage's slower,
+deadline-bound backoff ride out sustained throttling. asyncpage's layer works on its own
+with ``total_max_attempts=1`` too.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import HTTPClientError
+from botocore.parsers import ResponseParserError
+from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
+
+__all__ = ["BackoffGate", "ErrorKind", "Retry", "classify", "set_testing"]
+
+log = logging.getLogger("asyncpage")
+
+ErrorKind = Literal["throttling", "transient"]
+
+# botocore's own throttling codes, plus what AWS services send that botocore misses
+# (SQS's query-compatible RequestThrottled, S3's SlowDown, EC2's RequestLimitExceeded).
+THROTTLING_CODES: frozenset[str] = frozenset(
+    [
+        *ThrottledRetryableChecker._THROTTLED_ERROR_CODES,
+        "RequestThrottled",
+        "SlowDown",
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestThrottledException",
+        "BandwidthLimitExceeded",
+    ]
+)
+TRANSIENT_CODES: frozenset[str] = frozenset(
+    [
+        *TransientRetryableChecker._TRANSIENT_ERROR_CODES,
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    ]
+)
+TRANSIENT_STATUS: frozenset[int] = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
+
+_testing = False
+
+
+def set_testing(enabled: bool = True) -> None:
+    """Make every asyncpage backoff wait zero seconds (for test suites), or restore them.
+
+    Retries still happen and are still counted; only the sleeping is skipped.
+    """
+    global _testing
+    _testing = enabled
+
+
+def is_testing() -> bool:
+    return _testing
+
+
+def classify(error: BaseException) -> ErrorKind | None:
+    """``"throttling"``, ``"transient"``, or ``None`` for errors that must not be retried."""
+    response = getattr(error, "response", None)
+    if isinstance(response, Mapping):
+        code = response.get("Error", {}).get("Code")
+        if code in THROTTLING_CODES:
+            return "throttling"
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in TRANSIENT_CODES or status in TRANSIENT_STATUS:
+            return "transient"
+        return None
+    if isinstance(error, (BotocoreConnectionError, HTTPClientError, ResponseParserError)):
+        # ResponseParserError: a body cut short by a dropped connection fails to parse.
+        return "transient"
+    if isinstance(error, (TimeoutError, OSError)):
+        return "transient"
+    return None
+
+
+def retry_after(error: BaseException) -> float | None:
+    """Seconds the service asked us to wait (``x-amz-retry-after`` in ms, ``Retry-After`` in s)."""
+    response = getattr(error, "response", None)
+    if not isinstance(response, Mapping):
+        return None
+    headers = response.get("ResponseMetadata", {}).get("HTTPHeaders") or {}
+    try:
+        if "x-amz-retry-after" in headers:
+            return max(0.0, float(headers["x-amz-retry-after"]) / 1000.0)
+        if "retry-after" in headers:
+            return max(0.0, float(headers["retry-after"]))
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retry:
+    """How asyncpage retries one page request that failed after botocore's own retries.
+
+    Attempt *n* (n >= 1 counts retries) waits ``uniform(0, min(wait_max, wait_initial *
+    2**(n-1)))`` seconds ("full jitter"); a ``Retry-After``/``x-amz-retry-after`` from the
+    service raises that wait to at least what it asked, still capped by ``wait_max``.
+    It gives up after ``attempts`` requests for the page, or when the next wait would end
+    past ``timeout`` seconds from the page's first request, whichever comes first.
+
+    Only throttling (botocore's throttling codes plus SlowDown, RequestThrottled,
+    RequestLimitExceeded…) and transient errors (HTTP 5xx, connection errors, timeouts)
+    are retried; anything else fails the page at once.
+    """
+
+    attempts: int = 8
+    wait_initial: float = 0.1
+    wait_max: float = 5.0
+    timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
+            raise TypeError(f"attempts must be an int, not {self.attempts!r}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, not {self.attempts}")
+        for name in ("wait_initial", "wait_max", "timeout"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} must be a number >= 0, not {value!r}")
+
+    def wait(self, retry_number: int, rng: random.Random, asked: float | None = None) -> float:
+        """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
+        ceiling = min(self.wait_max, self.wait_initial * 2 ** (retry_number - 1))
+        delay = rng.uniform(0.0, ceiling)
+        if asked is not None:
+            delay = max(delay, min(asked, self.wait_max))
+        return delay
+
+
+class BackoffGate:
+    """A backoff shared by every pagination that hits one (service, region).
+
+    When one of them is throttled it closes the gate for its backoff; the others wait at
+    the gate before their next request instead of stampeding a throttled API.
+    """
+
+    def __init__(self) -> None:
+        self._open_at = 0.0
+
+    def close_for(self, seconds: float) -> None:
+        self._open_at = max(self._open_at, time.monotonic() + seconds)
+
+    async def wait(self) -> float:
+        """Wait until the gate is open; return the seconds waited."""
+        if _testing:
+            return 0.0
+        delay = self._open_at - time.monotonic()
+        if delay <= 0:
+            return 0.0
+        await anyio.sleep(delay)
+        return delay
+
+
+def error_code(error: BaseException) -> str | None:
+    response: Any = getattr(error, "response", None)
+    if isinstance(response, Mapping):
+        code = response.get("Error", {}).get("Code")
+        return str(code) if code is not None else None
+    return None

@@ -1,0 +1,171 @@
+"""botocore's paging loop, as a state machine over cursors.
+
+:class:`Walk` makes one pass over a listing. Each :meth:`Walk.next_page` fetches the page at
+the current cursor (through ``fetch``, which owns retrying), applies botocore's rules
+(starting truncation, MaxItems truncation, ``more_results``, empty tokens mean "done",
+non-aggregate keys from the first page) and moves the cursor only once the page is in
+hand. A failed fetch leaves the cursor where it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from botocore.utils import set_value_from_jmespath
+
+from ._cursor import Cursor, token_key
+from ._errors import TokenCycleError
+from ._model import PagingModel
+
+__all__ = ["Fetch", "Step", "Walk"]
+
+#: ``fetch(request_params, cursor)`` returns the parsed response of one page request.
+Fetch = Callable[[dict[str, Any], Cursor], Awaitable[dict[str, Any]]]
+#: A delivered page, the cursor of the page after it (``None``: the listing is complete)
+#: and the number of items it holds under the primary result key.
+Step = tuple[dict[str, Any], Cursor | None, int]
+
+
+class Walk:
+    """One pass over a listing, from ``start``."""
+
+    def __init__(
+        self,
+        model: PagingModel,
+        params: dict[str, Any],
+        *,
+        start: Cursor,
+        from_token: bool,
+        page_size: int | str | None,
+        max_items: int | None,
+        fetch: Fetch,
+    ) -> None:
+        self.model = model
+        self._params = params
+        self._page_size = page_size
+        self._max_items = max_items
+        self._fetch = fetch
+        self.cursor: Cursor | None = start
+        self._first = True
+        self._from_token = from_token
+        self._total = 0
+        self._seen: set[str] = set()
+        self._pending_error: TokenCycleError | None = None
+        #: The non-aggregate keys recorded from the first page (botocore's
+        #: ``non_aggregate_part``).
+        self.non_aggregate_part: dict[str, Any] = {}
+
+    def request_params(self, cursor: Cursor) -> dict[str, Any]:
+        """The operation's keyword arguments for the page at ``cursor``."""
+        params = dict(self._params)
+        for name, value in cursor.tokens:
+            if value is not None and value != "None":
+                params[name] = value
+            else:
+                params.pop(name, None)
+        if self._page_size is not None and self.model.limit_key is not None:
+            params[self.model.limit_key] = self._page_size
+        return params
+
+    async def next_page(self) -> Step | None:
+        """Fetch and return the next page, or ``None`` when the listing is complete."""
+        if self._pending_error is not None:
+            error, self._pending_error = self._pending_error, None
+            self.cursor = None
+            raise error
+        cursor = self.cursor
+        if cursor is None:
+            return None
+        model = self.model
+        if not self._seen:
+            self._seen.add(token_key(cursor.token_dict))
+        page = await self._fetch(self.request_params(cursor), cursor)
+
+        starting_truncation = 0
+        if self._first:
+            self._first = False
+            if self._from_token:
+                starting_truncation = cursor.skip
+                self._trim_first_page(page, starting_truncation)
+            self._record_non_aggregate(page)
+
+        items = self._primary(page)
+        count = len(items)
+        if self._max_items is not None and self._total + count > self._max_items:
+            keep = self._max_items - self._total
+            if model.result_keys:
+                set_value_from_jmespath(page, model.primary_result_key.expression, items[:keep])
+            self._total = self._max_items
+            self.cursor = None
+            # Re-request this same page next time, skipping what was delivered.
+            return page, Cursor(cursor.tokens, keep + starting_truncation), keep
+
+        self._total += count
+        next_tokens = self._next_tokens(page)
+        if next_tokens is None or all(value is None for value in next_tokens.values()):
+            self.cursor = None
+            return page, None, count
+        after = Cursor(tuple(next_tokens.items()))
+        if self._max_items is not None and self._total == self._max_items:
+            self.cursor = None
+            return page, after, count
+
+        key = token_key(next_tokens)
+        if key in self._seen:
+            if model.repeated_token_ends and next_tokens == cursor.token_dict:
+                self.cursor = None
+                return page, None, count
+            # botocore also delivers this page first and raises on the next request.
+            self._pending_error = TokenCycleError(
+                f"{model.service_name}.{model.py_name} returned a pagination token it had "
+                "already returned in this listing; following it would loop forever",
+                resume_token=after.encode(),
+            )
+        self._seen.add(key)
+        self.cursor = after
+        return page, after, count
+
+    def _primary(self, page: dict[str, Any]) -> list[Any]:
+        if not self.model.result_keys:
+            return []
+        found = self.model.primary_result_key.search(page)
+        return found if isinstance(found, list) else [] if found is None else list(found)
+
+    def _trim_first_page(self, page: dict[str, Any], skip: int) -> None:
+        # Exactly botocore's PageIterator._handle_first_request.
+        keys = self.model.result_keys
+        if not keys:
+            return
+        primary = keys[0]
+        data = primary.search(page)
+        trimmed = data[skip:] if isinstance(data, (list, str)) else None
+        set_value_from_jmespath(page, primary.expression, trimmed)
+        for key in keys[1:]:
+            sample = key.search(page)
+            empty: Any
+            if isinstance(sample, list):
+                empty = []
+            elif isinstance(sample, str):
+                empty = ""
+            elif isinstance(sample, (int, float)):
+                empty = sample
+            else:
+                empty = None
+            set_value_from_jmespath(page, key.expression, empty)
+
+    def _record_non_aggregate(self, page: dict[str, Any]) -> None:
+        part: dict[str, Any] = {}
+        for expression in self.model.non_aggregate_keys:
+            set_value_from_jmespath(part, expression.expression, expression.search(page))
+        self.non_aggregate_part = part
+
+    def _next_tokens(self, page: dict[str, Any]) -> dict[str, Any] | None:
+        model = self.model
+        if model.more_results is not None and not model.more_results.search(page):
+            return None
+        tokens: dict[str, Any] = {}
+        for output, name in zip(model.output_tokens, model.input_tokens, strict=False):
+            value = output.search(page)
+            tokens[name] = value if value else None
+        return tokens
