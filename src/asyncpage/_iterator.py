@@ -248,9 +248,15 @@ class AsyncPageIterator:
         self._close_stream()
         if task_group is not None:
             task_group.cancel_scope.cancel()
-        if stack is not None:
-            return await stack.__aexit__(exc_type, exc, tb)
-        return None
+        if stack is None:
+            return None
+        if exc is not None and not isinstance(exc, anyio.get_cancelled_exc_class()):
+            # The read-ahead task never raises, so the body's own exception is the only
+            # one: let the task group wind down cleanly and re-raise that exception as it
+            # is, instead of wrapped in an ExceptionGroup the caller did not ask for.
+            await stack.__aexit__(None, None, None)
+            return None
+        return await stack.__aexit__(exc_type, exc, tb)
 
     async def aclose(self) -> None:
         """Stop the current iteration and cancel any request in flight for it."""

@@ -1,0 +1,664 @@
+"""A local AWS for examples: moto's server on 127.0.0.1, in this process, seeded with data.
+
+Needs the ``demo`` extra (``pip install 'asyncpage[demo]'``); no AWS account is used::
+
+    from aiobotocore.session import get_session
+    from asyncpage._demo import DemoEndpoint
+
+    async with DemoEndpoint.start(seed=True) as demo:
+        session = get_session()
+        async with session.create_client("dynamodb", **demo.client_kwargs("us-east-1")) as ddb:
+            print(await ddb.list_tables())
+
+moto keeps its data per *process*, not per server: every moto server and ``mock_aws`` in one
+process share it, so :meth:`DemoEndpoint.stop` clears it for whoever comes next.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import io
+import json
+import time
+import zipfile
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from types import MappingProxyType, TracebackType
+from typing import Any, Final, Literal, Self, get_args
+from urllib.parse import urlsplit
+
+import anyio
+import anyio.to_thread
+from aiobotocore.session import AioSession, get_session
+
+__all__ = ["DEMO_REGIONS", "DemoEndpoint", "DemoResource", "SeedSummary", "seed"]
+
+DEMO_REGIONS: Final = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+
+#: What :class:`SeedSummary` counts, per region.
+DemoResource = Literal[
+    "s3.buckets",
+    "s3.objects",
+    "dynamodb.tables",
+    "dynamodb.items",
+    "ec2.reservations",
+    "ec2.instances",
+    "sqs.queues",
+    "lambda.functions",
+    "logs.log_groups",
+    "ssm.parameters",
+]
+_RESOURCES: Final[tuple[DemoResource, ...]] = get_args(DemoResource)
+
+# Requests in flight at once while seeding. moto runs in this process, so moto and the client
+# share one GIL: more than this only adds threads (werkzeug opens one per connection).
+_CONCURRENCY: Final = 16
+_AMI_ID: Final = "ami-760aaa0f"  # amzn-ami-hvm-2017.09.1, which moto loads in every region
+_LAMBDA_ROLE: Final = "asyncpage-demo-lambda"
+_SERVICES: Final = (
+    "orders", "payments", "inventory", "shipping", "customers", "notifications",
+    "search", "billing", "catalog", "auth", "reports", "email",
+)  # fmt: skip
+_COMPONENTS: Final = ("api", "worker", "cron", "migrate", "audit", "metrics", "proxy", "scheduler")
+_PARAMETER_KEYS: Final = (
+    "db/host", "db/port", "db/name", "db/password", "api/base-url",
+    "api/allowed-origins", "cache/ttl-seconds", "queue/url", "feature/new-checkout", "log-level",
+)  # fmt: skip
+
+
+_FIRST_REQUESTS: Final = {
+    "s3": "list_buckets",
+    "dynamodb": "list_tables",
+    "ec2": "describe_instances",
+    "sqs": "list_queues",
+    "lambda": "list_functions",
+    "logs": "describe_log_groups",
+    "ssm": "describe_parameters",
+}
+
+
+@dataclass(frozen=True)
+class _RegionPlan:
+    """What one region holds at scale 1.0."""
+
+    env: str
+    currency: str
+    buckets: tuple[tuple[str, str, int], ...]  # (bucket, key layout, objects)
+    tables: tuple[tuple[str, str, int], ...]  # (table, item layout, items)
+    reservations: tuple[tuple[str, str, int], ...]  # (Name tag, instance type, instances)
+    queues: int
+    functions: int
+    ecs_log_groups: int  # beside one /aws/lambda/ group per function
+    parameters: int
+
+
+_PLANS: Final[Mapping[str, _RegionPlan]] = {
+    "us-east-1": _RegionPlan(
+        env="prod",
+        currency="USD",
+        buckets=(
+            ("orders-prod", "logs", 150),
+            ("inventory-2024", "snapshots", 60),
+            ("static-assets-prod", "assets", 40),
+        ),
+        tables=(
+            ("orders-prod", "orders", 2000),
+            ("customers-prod", "customers", 400),
+            ("feature-flags", "flags", 20),
+        ),
+        reservations=(
+            ("orders-api", "m5.large", 4), ("orders-worker", "c5.xlarge", 3),
+            ("payments-api", "m5.large", 2), ("inventory-sync", "t3.medium", 2),
+            ("search-node", "r5.large", 3), ("bastion", "t3.micro", 1),
+            ("reports-batch", "c5.2xlarge", 2), ("catalog-api", "m5.large", 2),
+            ("auth-api", "t3.large", 2), ("ci-runner", "c5.large", 3),
+        ),  # fmt: skip
+        queues=20,
+        functions=15,
+        ecs_log_groups=95,
+        parameters=120,
+    ),
+    "us-west-2": _RegionPlan(
+        env="staging",
+        currency="USD",
+        buckets=(("orders-staging", "logs", 60), ("ml-training-data", "datasets", 30)),
+        tables=(("orders-staging", "orders", 600), ("customers-staging", "customers", 150)),
+        reservations=(
+            ("orders-api", "t3.medium", 2), ("orders-worker", "t3.medium", 1),
+            ("search-node", "r5.large", 2), ("ml-trainer", "p3.2xlarge", 1),
+            ("bastion", "t3.micro", 1),
+        ),  # fmt: skip
+        queues=8,
+        functions=6,
+        ecs_log_groups=30,
+        parameters=40,
+    ),
+    "eu-west-1": _RegionPlan(
+        env="prod-eu",
+        currency="EUR",
+        buckets=(("orders-prod-eu", "logs", 50),),
+        tables=(("orders-prod-eu", "orders", 800),),
+        reservations=(
+            ("orders-api", "m5.large", 2), ("payments-api", "m5.large", 2),
+            ("bastion", "t3.micro", 1),
+        ),  # fmt: skip
+        queues=6,
+        functions=4,
+        ecs_log_groups=12,
+        parameters=30,
+    ),
+    "ap-southeast-2": _RegionPlan(
+        env="dr",
+        currency="AUD",
+        buckets=(("backups-apse2", "backups", 4),),
+        tables=(("orders-dr", "orders", 12),),
+        reservations=(("dr-bastion", "t3.micro", 1),),
+        queues=2,
+        functions=0,
+        ecs_log_groups=2,
+        parameters=2,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """What :func:`seed` created.
+
+    ``counts`` holds every (resource, region) pair seeded, zeros included;
+    ``objects_per_bucket`` and ``bucket_regions`` are keyed by bucket name (global, as on AWS);
+    ``items_per_table`` is keyed by (region, table); ``seconds`` is the wall time seeding took.
+    """
+
+    regions: tuple[str, ...]
+    counts: Mapping[tuple[DemoResource, str], int]
+    objects_per_bucket: Mapping[str, int]
+    bucket_regions: Mapping[str, str]
+    items_per_table: Mapping[tuple[str, str], int]
+    seconds: float
+
+    def count(self, resource: DemoResource, region: str | None = None) -> int:
+        """How many of ``resource`` were seeded in ``region``, or in all regions if ``None``."""
+        regions = self.regions if region is None else (region,)
+        return sum(self.counts.get((resource, r), 0) for r in regions)
+
+
+class DemoEndpoint:
+    """moto's server on 127.0.0.1 (a free port), optionally seeded by :func:`seed`.
+
+    Create it with :meth:`start` and enter it with ``with`` or ``async with``: entering starts
+    the server (in a worker thread under ``async with``) and seeds it; leaving calls
+    :meth:`stop`. Nothing is written to ``os.environ``: pass :meth:`client_kwargs` to
+    ``create_client``. Raises :class:`ImportError` naming ``asyncpage[demo]`` if moto's
+    server is not installed.
+    """
+
+    def __init__(
+        self, *, seed: bool = False, scale: float = 1.0, regions: Sequence[str] = DEMO_REGIONS
+    ) -> None:
+        _check_seed_arguments(regions, scale)
+        self._seed = seed
+        self._scale = scale
+        self._regions = tuple(regions)
+        self._server: Any = None
+        self._url: str | None = None
+        self._used = False
+        #: What entering seeded; ``None`` if ``seed=False``.
+        self.summary: SeedSummary | None = None
+
+    @classmethod
+    def start(
+        cls, *, seed: bool = False, scale: float = 1.0, regions: Sequence[str] = DEMO_REGIONS
+    ) -> Self:
+        """Return an endpoint that starts when entered, seeded if ``seed`` is true.
+
+        ``scale`` and ``regions`` go to :func:`seed`. Example::
+
+            with DemoEndpoint.start(seed=True) as demo:
+                s3 = boto3.client("s3", **demo.client_kwargs("eu-west-1"))
+        """
+        return cls(seed=seed, scale=scale, regions=regions)
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:<port>``; raises :class:`RuntimeError` unless running."""
+        if self._url is None:
+            raise RuntimeError("the demo endpoint is not running: enter it with `with` first")
+        return self._url
+
+    def client_kwargs(self, region: str) -> dict[str, str]:
+        """Keyword arguments for ``create_client(service, **kwargs)`` in ``region``."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": region,
+            "aws_access_key_id": "demo",
+            "aws_secret_access_key": "demo",
+        }
+
+    def stop(self) -> None:
+        """Clear moto's data, stop the server and free its port; blocks up to about 0.5 s.
+
+        Does nothing if the endpoint is not running.
+        """
+        server, url = self._server, self._url
+        if server is None or url is None:
+            return
+        self._server = self._url = None
+        try:
+            _reset_moto(url)
+        finally:
+            server.stop()  # werkzeug closes the listening socket when serve_forever returns
+
+    def _start_server(self) -> None:
+        if self._used:
+            raise RuntimeError("a DemoEndpoint can be entered only once; start a new one")
+        self._used = True
+        server = _threaded_moto_server()
+        server.start()
+        _silence_request_log(server)
+        host, port = server.get_host_and_port()
+        self._server, self._url = server, f"http://{host}:{port}"
+
+    def _seed_coroutine(self) -> Callable[[], Awaitable[SeedSummary]]:
+        return partial(seed, self.endpoint_url, regions=self._regions, scale=self._scale)
+
+    def __enter__(self) -> Self:
+        self._start_server()
+        try:
+            if self._seed:
+                self.summary = anyio.run(self._seed_coroutine())
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        await anyio.to_thread.run_sync(self._start_server)
+        try:
+            if self._seed:
+                self.summary = await self._seed_coroutine()()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self.stop)
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self.stop)
+
+
+def _threaded_moto_server() -> Any:
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError as exc:
+        raise ImportError(
+            f"The demo endpoint needs moto's server (could not import {exc.name!r}). "
+            "Install it with: pip install 'asyncpage[demo]'",
+            name=exc.name,
+        ) from exc
+    return ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+
+
+def _silence_request_log(server: Any) -> None:
+    # werkzeug logs every request to stderr through the process-wide "werkzeug" logger, which
+    # would bury a demo's output; quieting that logger would quiet the user's own apps too,
+    # so only this server's handler class loses its request log (errors are still logged).
+    wsgi_server = getattr(server, "_server", None)
+    handler = getattr(wsgi_server, "RequestHandlerClass", None)
+    if isinstance(handler, type):
+        quiet = type("QuietMotoRequestHandler", (handler,), {"log_request": _no_request_log})
+        wsgi_server.RequestHandlerClass = quiet
+
+
+def _no_request_log(self: object, code: int | str = "-", size: int | str = "-") -> None:
+    """Log nothing for a request that succeeded or failed inside moto."""
+
+
+def _reset_moto(url: str) -> None:
+    # http.client rather than urllib: an HTTP(S)_PROXY in the environment must not catch this.
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
+    try:
+        connection.request("POST", "/moto-api/reset")
+        connection.getresponse().read()
+    finally:
+        connection.close()
+
+
+def _check_seed_arguments(regions: Sequence[str], scale: float) -> None:
+    if not scale > 0:
+        raise ValueError(f"scale must be positive, not {scale!r}")
+    unknown = [r for r in regions if r not in _PLANS]
+    if unknown or isinstance(regions, str):
+        raise ValueError(f"regions must be a sequence drawn from {DEMO_REGIONS}, not {regions!r}")
+
+
+async def seed(
+    endpoint_url: str, *, regions: Sequence[str] = DEMO_REGIONS, scale: float = 1.0
+) -> SeedSummary:
+    """Fill a fresh moto server with a deterministic, realistic inventory in ``regions``.
+
+    S3 buckets and objects, DynamoDB tables and items, EC2 reservations, SQS queues, Lambda
+    functions, CloudWatch Logs log groups and SSM parameters; us-east-1 holds the most and
+    ap-southeast-2 almost nothing. ``scale`` multiplies every count (a count that is not zero
+    stays at least 1): ``scale=0.05`` seeds in well under a second. Regions are seeded
+    concurrently. Raises :class:`ValueError` for a region outside :data:`DEMO_REGIONS` or a
+    scale that is not positive, and botocore's ``ClientError`` if the data already exists.
+    """
+    _check_seed_arguments(regions, scale)
+    started = time.perf_counter()
+    seeder = _Seeder(get_session(), endpoint_url, scale, tuple(dict.fromkeys(regions)))
+    await seeder.run()
+    return SeedSummary(
+        regions=seeder.regions,
+        counts=MappingProxyType(seeder.counts),
+        objects_per_bucket=MappingProxyType(seeder.objects_per_bucket),
+        bucket_regions=MappingProxyType(seeder.bucket_regions),
+        items_per_table=MappingProxyType(seeder.items_per_table),
+        seconds=time.perf_counter() - started,
+    )
+
+
+class _Seeder:
+    """One seeding run: the clients' settings, the concurrency limit and the running counts."""
+
+    def __init__(self, session: AioSession, url: str, scale: float, regions: tuple[str, ...]):
+        self.session, self.url, self.scale, self.regions = session, url, scale, regions
+        self.limiter = anyio.CapacityLimiter(_CONCURRENCY)
+        self.counts: dict[tuple[DemoResource, str], int] = {
+            (resource, region): 0 for resource in _RESOURCES for region in regions
+        }
+        self.objects_per_bucket: dict[str, int] = {}
+        self.bucket_regions: dict[str, str] = {}
+        self.items_per_table: dict[tuple[str, str], int] = {}
+        self.role_arn = ""
+
+    def scaled(self, count: int) -> int:
+        return 0 if count == 0 else max(1, round(count * self.scale))
+
+    def client(self, service: str, region: str) -> Any:
+        return self.session.create_client(
+            service,
+            endpoint_url=self.url,
+            region_name=region,
+            aws_access_key_id="demo",
+            aws_secret_access_key="demo",
+        )
+
+    async def call_all(self, calls: Iterable[Callable[[], Awaitable[object]]]) -> None:
+        async def one(call: Callable[[], Awaitable[object]]) -> None:
+            async with self.limiter:
+                await call()
+
+        async with anyio.create_task_group() as tg:
+            for call in calls:
+                tg.start_soon(one, call)
+
+    async def run(self) -> None:
+        if any(self.scaled(_PLANS[r].functions) for r in self.regions):
+            async with self.client("iam", "us-east-1") as iam:
+                role = await iam.create_role(
+                    RoleName=_LAMBDA_ROLE,
+                    Path="/service-role/",
+                    AssumeRolePolicyDocument=_LAMBDA_TRUST_POLICY,
+                )
+            self.role_arn = role["Role"]["Arn"]
+        # moto imports a service and loads its botocore model on that service's first request,
+        # and every request that arrives before that is done does it again: one request per
+        # service first keeps the regions below from loading the same model many times over.
+        async with anyio.create_task_group() as tg:
+            for service, operation in _FIRST_REQUESTS.items():
+                tg.start_soon(self.first_request, service, operation, self.regions[0])
+        steps = (self.s3, self.dynamodb, self.ec2, self.sqs, self.lambda_, self.logs, self.ssm)
+        async with anyio.create_task_group() as tg:
+            for region in self.regions:
+                for step in steps:
+                    tg.start_soon(step, region, _PLANS[region])
+
+    async def first_request(self, service: str, operation: str, region: str) -> None:
+        async with self.client(service, region) as client:
+            await getattr(client, operation)()
+
+    async def s3(self, region: str, plan: _RegionPlan) -> None:
+        # us-east-1 is the one region that rejects a LocationConstraint naming itself.
+        where = {} if region == "us-east-1" else {"LocationConstraint": region}
+        async with self.client("s3", region) as s3:
+            puts = []
+            for bucket, layout, objects in plan.buckets:
+                await s3.create_bucket(Bucket=bucket, **_if_any(CreateBucketConfiguration=where))
+                count = self.scaled(objects)
+                puts += [
+                    partial(s3.put_object, Bucket=bucket, **_s3_object(layout, i, plan.env))
+                    for i in range(count)
+                ]
+                self.bucket_regions[bucket] = region
+                self.objects_per_bucket[bucket] = count
+                self.counts["s3.buckets", region] += 1
+                self.counts["s3.objects", region] += count
+            await self.call_all(puts)
+
+    async def dynamodb(self, region: str, plan: _RegionPlan) -> None:
+        async with self.client("dynamodb", region) as ddb:
+            writes = []
+            for table, layout, items in plan.tables:
+                keys = _TABLE_KEYS[layout]
+                await ddb.create_table(
+                    TableName=table,
+                    BillingMode="PAY_PER_REQUEST",
+                    KeySchema=[
+                        {"AttributeName": name, "KeyType": kind}
+                        for name, kind in zip(keys, ("HASH", "RANGE"), strict=False)
+                    ],
+                    AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+                )
+                count = self.scaled(items)
+                rows = [_dynamodb_item(layout, i, plan.currency) for i in range(count)]
+                writes += [
+                    partial(_batch_write, ddb, table, rows[start : start + 25])
+                    for start in range(0, count, 25)
+                ]
+                self.items_per_table[region, table] = count
+                self.counts["dynamodb.tables", region] += 1
+                self.counts["dynamodb.items", region] += count
+            await self.call_all(writes)
+
+    async def ec2(self, region: str, plan: _RegionPlan) -> None:
+        reservations = plan.reservations[: self.scaled(len(plan.reservations))]
+        async with self.client("ec2", region) as ec2:
+            await self.call_all(
+                partial(
+                    ec2.run_instances,
+                    ImageId=_AMI_ID,
+                    InstanceType=instance_type,
+                    MinCount=count,
+                    MaxCount=count,
+                    TagSpecifications=[
+                        {"ResourceType": "instance", "Tags": _tags(Name=name, env=plan.env)}
+                    ],
+                )
+                for name, instance_type, count in reservations
+            )
+        self.counts["ec2.reservations", region] = len(reservations)
+        self.counts["ec2.instances", region] = sum(count for _, _, count in reservations)
+
+    async def sqs(self, region: str, plan: _RegionPlan) -> None:
+        names = [f"{plan.env}-{s}-{kind}" for s in _SERVICES for kind in ("events", "events-dlq")]
+        names = names[: self.scaled(plan.queues)]
+        async with self.client("sqs", region) as sqs:
+            await self.call_all(
+                partial(sqs.create_queue, QueueName=name, tags={"env": plan.env})
+                for name in names
+            )
+        self.counts["sqs.queues", region] = len(names)
+
+    async def lambda_(self, region: str, plan: _RegionPlan) -> None:
+        names = _function_names(self.scaled(plan.functions))
+        async with self.client("lambda", region) as lam:
+            await self.call_all(
+                partial(
+                    lam.create_function,
+                    FunctionName=name,
+                    Runtime="python3.12",
+                    Role=self.role_arn,
+                    Handler="app.handler",
+                    Code={"ZipFile": _LAMBDA_ZIP},
+                    MemorySize=128 * (1 + i % 4),
+                    Timeout=3 + 10 * (i % 3),
+                    Environment={"Variables": {"ENV": plan.env}},
+                    Tags={"env": plan.env},
+                )
+                for i, name in enumerate(names)
+            )
+        self.counts["lambda.functions", region] = len(names)
+
+    async def logs(self, region: str, plan: _RegionPlan) -> None:
+        ecs = [f"/ecs/{plan.env}/{s}-{c}" for c in _COMPONENTS for s in _SERVICES]
+        names = [f"/aws/lambda/{name}" for name in _function_names(self.scaled(plan.functions))]
+        names += ecs[: self.scaled(plan.ecs_log_groups)]
+        async with self.client("logs", region) as logs:
+            await self.call_all(
+                partial(logs.create_log_group, logGroupName=name, tags={"env": plan.env})
+                for name in names
+            )
+        self.counts["logs.log_groups", region] = len(names)
+
+    async def ssm(self, region: str, plan: _RegionPlan) -> None:
+        pairs = [(s, key) for s in _SERVICES for key in _PARAMETER_KEYS]
+        pairs = pairs[: self.scaled(plan.parameters)]
+        async with self.client("ssm", region) as ssm:
+            await self.call_all(
+                partial(ssm.put_parameter, **_parameter(plan.env, service, key))
+                for service, key in pairs
+            )
+        self.counts["ssm.parameters", region] = len(pairs)
+
+
+def _if_any(**kwargs: Mapping[str, str]) -> dict[str, Mapping[str, str]]:
+    return {name: value for name, value in kwargs.items() if value}
+
+
+def _tags(**tags: str) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in tags.items()]
+
+
+def _function_names(count: int) -> list[str]:
+    return [f"{s}-{c}" for c in _COMPONENTS[:3] for s in _SERVICES][:count]
+
+
+def _s3_object(layout: str, i: int, env: str) -> dict[str, Any]:
+    if layout == "logs":  # 25 files a day, from 2024-11-01 on
+        key = f"logs/2024/11/{1 + i // 25:02d}/app-{i % 25 + 1:04d}.json.gz"
+        line = json.dumps({"level": "INFO", "env": env, "msg": f"order {i:06d} placed"})
+        return {
+            "Key": key,
+            "Body": gzip.compress(line.encode() + b"\n", mtime=0),
+            "ContentType": "application/json",
+            "ContentEncoding": "gzip",
+        }
+    key, body = {
+        "snapshots": (
+            f"snapshots/2024-{1 + i // 5 % 12:02d}-01/warehouse-{i % 5 + 1:02d}.csv",
+            f"sku,on_hand\nsku-{10000 + i},{i * 7 % 500}\n",
+        ),
+        "assets": (f"img/products/sku-{10000 + i * 37}.webp", f"webp image {i}"),
+        "datasets": (
+            f"datasets/clickstream/dt=2024-11-{1 + i // 10 % 28:02d}/part-{i % 10:05d}.parquet",
+            f"parquet part {i}",
+        ),
+        "backups": (f"db/2024-11-{1 + i % 28:02d}/orders-{i:04d}.dump", f"pg_dump {i}"),
+    }[layout]
+    return {"Key": key, "Body": body.encode()}
+
+
+_TABLE_KEYS: Final[Mapping[str, tuple[str, ...]]] = {
+    "orders": ("customer_id", "order_id"),
+    "customers": ("customer_id",),
+    "flags": ("flag",),
+}
+_ORDER_STATUSES: Final = ("delivered", "shipped", "paid", "delivered", "pending", "refunded")
+
+
+def _dynamodb_item(layout: str, i: int, currency: str) -> dict[str, dict[str, Any]]:
+    if layout == "orders":
+        return {
+            "customer_id": {"S": f"cust-{i * 37 % 500:04d}"},
+            "order_id": {"S": f"2024-{1 + i * 7 % 12:02d}-{1 + i % 28:02d}#ord-{i:06d}"},
+            "status": {"S": _ORDER_STATUSES[i % len(_ORDER_STATUSES)]},
+            "total": {"N": f"{i * 1731 % 50000 / 100:.2f}"},
+            "currency": {"S": currency},
+        }
+    if layout == "customers":
+        return {
+            "customer_id": {"S": f"cust-{i:04d}"},
+            "email": {"S": f"customer{i:04d}@example.com"},
+            "tier": {"S": ("standard", "standard", "gold", "platinum")[i % 4]},
+        }
+    return {"flag": {"S": f"flag-{i:03d}"}, "enabled": {"BOOL": i % 3 == 0}}
+
+
+async def _batch_write(ddb: Any, table: str, rows: list[dict[str, dict[str, Any]]]) -> None:
+    requests: Any = {table: [{"PutRequest": {"Item": row}} for row in rows]}
+    while requests:  # moto never leaves items unprocessed; DynamoDB may
+        response = await ddb.batch_write_item(RequestItems=requests)
+        requests = response.get("UnprocessedItems")
+
+
+def _parameter(env: str, service: str, key: str) -> dict[str, str]:
+    name = f"/{env}/{service}/{key}"
+    if key == "db/password":
+        return {"Name": name, "Type": "SecureString", "Value": f"demo-{service}-password"}
+    if key == "api/allowed-origins":
+        value = f"https://{service}.example.com,https://admin.example.com"
+        return {"Name": name, "Type": "StringList", "Value": value}
+    value = {
+        "db/host": f"{service}-db.{env}.internal",
+        "db/port": "5432",
+        "db/name": service,
+        "api/base-url": f"https://{service}.{env}.example.com",
+        "cache/ttl-seconds": "300",
+        "queue/url": f"https://sqs.example.com/123456789012/{env}-{service}-events",
+        "feature/new-checkout": "true" if service == "orders" else "false",
+        "log-level": "INFO",
+    }[key]
+    return {"Name": name, "Type": "String", "Value": value}
+
+
+_LAMBDA_TRUST_POLICY: Final = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def _lambda_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        source = zipfile.ZipInfo("app.py", date_time=(2024, 11, 1, 0, 0, 0))
+        archive.writestr(source, "def handler(event, context):\n    return {'ok': True}\n")
+    return buffer.getvalue()
+
+
+_LAMBDA_ZIP: Final = _lambda_zip()

@@ -1,0 +1,429 @@
+"""The engine: read-ahead, page-level retry that never loses position, cancellation.
+
+Everything runs over HTTP against moto, through the fault-injecting proxy, on asyncio and
+on trio (aiobotocore's httpx backend).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import pytest
+
+import asyncpage
+
+pytestmark = pytest.mark.anyio
+
+TABLE = "orders"
+ITEMS = 137
+PAGE = 10
+
+
+async def seed_table(ddb: Any, count: int = ITEMS, table: str = TABLE) -> list[str]:
+    await ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    keys = [f"order-{i:05d}" for i in range(count)]
+    for start in range(0, count, 25):
+        chunk = keys[start : start + 25]
+        await ddb.batch_write_item(
+            RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in chunk]}
+        )
+    return keys
+
+
+@pytest.fixture
+async def ddb(make_client: Any, moto_endpoint: str) -> Any:
+    client = await make_client("dynamodb", moto_endpoint)
+    await seed_table(client)
+    return client
+
+
+@pytest.fixture
+async def plain_order(ddb: Any) -> list[str]:
+    """The scan order of the table, as botocore's own paginator sees it."""
+    paginator = ddb.get_paginator("scan")
+    return [
+        item["pk"]["S"]
+        async for item in paginator.paginate(
+            TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+        ).search("Items[]")
+    ]
+
+
+def keys_of(pages: list[dict[str, Any]]) -> list[str]:
+    return [item["pk"]["S"] for page in pages for item in page["Items"]]
+
+
+async def collect(it: asyncpage.AsyncPageIterator) -> list[dict[str, Any]]:
+    async with it:
+        return [page async for page in it]
+
+
+# -- read-ahead ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prefetch", [0, 1, 3])
+async def test_prefetch_delivers_the_same_pages_in_order(
+    ddb: Any, plain_order: list[str], prefetch: int
+) -> None:
+    it = asyncpage.paginate(
+        ddb, "scan", TableName=TABLE, prefetch=prefetch, PaginationConfig={"PageSize": PAGE}
+    )
+    assert keys_of(await collect(it)) == plain_order
+    stats = it.statistics()
+    assert stats.pages == stats.requests == -(-ITEMS // PAGE)
+    assert stats.items == ITEMS
+
+
+@pytest.mark.parametrize("prefetch", [1, 2])
+async def test_read_ahead_is_bounded_by_prefetch(
+    ddb: Any, moto_endpoint: str, prefetch: int
+) -> None:
+    """While the consumer holds page k, at most `prefetch` further pages are requested."""
+    it = asyncpage.paginate(
+        ddb, "scan", TableName=TABLE, prefetch=prefetch, PaginationConfig={"PageSize": PAGE}
+    )
+    async with it:
+        seen = 0
+        async for _ in it:
+            seen += 1
+            # Give the read-ahead task every chance to run further than it may.
+            for _ in range(20):
+                await anyio.sleep(0.005)
+            assert it.statistics().requests <= seen + prefetch
+            if seen == 4:
+                break
+    assert it.statistics().requests == 4 + prefetch
+
+
+async def test_plain_async_for_fetches_only_what_is_asked(ddb: Any) -> None:
+    """Without `async with` nothing owns background work: no read-ahead, nothing left over."""
+    it = asyncpage.paginate(ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE})
+    async for _ in it:
+        for _ in range(10):
+            await anyio.sleep(0.005)
+        break
+    assert it.statistics().requests == 1
+
+
+async def test_error_met_while_reading_ahead_surfaces_after_earlier_pages(
+    ddb: Any, fault_proxy: Any, make_client: Any, plain_order: list[str]
+) -> None:
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    it = asyncpage.paginate(
+        client,
+        "scan",
+        TableName=TABLE,
+        prefetch=2,
+        retry=None,
+        PaginationConfig={"PageSize": PAGE},
+    )
+    delivered: list[dict[str, Any]] = []
+    async with it:
+        with pytest.raises(asyncpage.PageFetchError) as caught:
+            async for page in it:
+                delivered.append(page)
+                if len(delivered) == 3:
+                    # pages 4 and 5 may already be in flight or fetched; fail the next request
+                    fault_proxy.fail_next(50, "server_error")
+                    for _ in range(20):
+                        await anyio.sleep(0.005)
+    got = keys_of(delivered)
+    assert got == plain_order[: len(got)]
+    assert len(delivered) >= 3
+    # Resume from the error: exactly the rest, nothing lost, nothing repeated.
+    rest_it = asyncpage.paginate(
+        ddb,
+        "scan",
+        TableName=TABLE,
+        PaginationConfig={"PageSize": PAGE, "StartingToken": caught.value.resume_token},
+    )
+    assert got + keys_of(await collect(rest_it)) == plain_order
+
+
+# -- retry ---------------------------------------------------------------------------------
+
+
+async def test_soak_every_item_exactly_once_through_faults(
+    moto_endpoint: str, fault_proxy: Any, make_client: Any
+) -> None:
+    """Many paginations, heavy throttling, 5xx and resets, botocore at one attempt."""
+    setup = await make_client("dynamodb", moto_endpoint)
+    tables = {f"t{n}": await seed_table(setup, 60 + 7 * n, f"t{n}") for n in range(6)}
+    expected = {}
+    for name in tables:
+        paginator = setup.get_paginator("scan").paginate(
+            TableName=name, PaginationConfig={"PageSize": 7}
+        )
+        expected[name] = [item["pk"]["S"] async for item in paginator.search("Items[]")]
+
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    fault_proxy.configure(throttle=0.25, server_error=0.15, reset=0.1)
+    policy = asyncpage.Retry(attempts=60, timeout=600)
+    results: dict[str, list[str]] = {}
+    stats: list[asyncpage.PageStatistics] = []
+
+    async def run(name: str) -> None:
+        it = asyncpage.paginate(
+            client, "scan", TableName=name, retry=policy, PaginationConfig={"PageSize": 7}
+        )
+        async with it:
+            results[name] = [item["pk"]["S"] async for item in it.search("Items[]")]
+        stats.append(it.statistics())
+
+    async with anyio.create_task_group() as tg:
+        for name in tables:
+            tg.start_soon(run, name)
+
+    assert results == expected
+    total = sum(stats, asyncpage.PageStatistics())
+    counters = fault_proxy.counters
+    assert counters.throttled > 0 and counters.server_errors > 0 and counters.resets > 0
+    assert total.retries == counters.throttled + counters.server_errors + counters.resets
+    assert total.throttles == counters.throttled
+
+
+async def test_exhausted_retries_resume_from_the_error_token(
+    ddb: Any, fault_proxy: Any, make_client: Any, plain_order: list[str]
+) -> None:
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    it = asyncpage.paginate(
+        client,
+        "scan",
+        TableName=TABLE,
+        retry=asyncpage.Retry(attempts=3),
+        PaginationConfig={"PageSize": PAGE},
+    )
+    delivered: list[dict[str, Any]] = []
+    async with it:
+        with pytest.raises(asyncpage.PageFetchError) as caught:
+            async for page in it:
+                delivered.append(page)
+                if len(delivered) == 5:
+                    fault_proxy.configure(throttle=1.0)
+    error = caught.value
+    assert error.attempts == 3
+    assert asyncpage.classify(error.error) == "throttling"
+    assert error.resume_token == it.resume_token
+    fault_proxy.configure()
+    got = keys_of(delivered)
+    resumed = asyncpage.paginate(
+        client,
+        "scan",
+        TableName=TABLE,
+        PaginationConfig={"PageSize": PAGE, "StartingToken": error.resume_token},
+    )
+    assert got + keys_of(await collect(resumed)) == plain_order
+    # ...and boto3's own paginator accepts the same token.
+    tail = ddb.get_paginator("scan").paginate(
+        TableName=TABLE, PaginationConfig={"PageSize": PAGE, "StartingToken": error.resume_token}
+    )
+    assert got + [i["pk"]["S"] async for i in tail.search("Items[]")] == plain_order
+
+
+async def test_non_retryable_error_fails_at_once(
+    ddb: Any, fault_proxy: Any, make_client: Any
+) -> None:
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    it = asyncpage.paginate(client, "scan", TableName="no-such-table")
+    with pytest.raises(asyncpage.PageFetchError) as caught:
+        await it.build_full_result()
+    assert caught.value.attempts == 1
+    assert fault_proxy.counters.requests == 1
+    assert caught.value.resume_token is None  # the first page: resume from the beginning
+
+
+async def test_retry_none_turns_asyncpage_retrying_off(
+    ddb: Any, fault_proxy: Any, make_client: Any
+) -> None:
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    fault_proxy.fail_next(1, "throttle")
+    it = asyncpage.paginate(client, "scan", TableName=TABLE, retry=None)
+    with pytest.raises(asyncpage.PageFetchError):
+        await it.build_full_result()
+    assert it.statistics().retries == 0
+
+
+async def test_retry_is_counted_and_logged_without_tokens(
+    ddb: Any, fault_proxy: Any, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    it = asyncpage.paginate(client, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE})
+    async with it:
+        pages = 0
+        with caplog.at_level(logging.DEBUG, logger="asyncpage"):
+            async for _ in it:
+                pages += 1
+                if pages == 2:
+                    token = it.resume_token
+                    fault_proxy.fail_next(2, "throttle")
+    stats = it.statistics()
+    assert stats.retries >= 2 and stats.throttles >= 2
+    retry_lines = [r.getMessage() for r in caplog.records if "retry" in r.getMessage()]
+    assert len(retry_lines) >= 2
+    assert token is not None
+    for line in retry_lines:
+        assert token not in line and "order-" not in line
+
+
+async def test_waits_follow_the_policy_when_not_testing(
+    ddb: Any, fault_proxy: Any, make_client: Any
+) -> None:
+    """Backoff really sleeps (and is counted) once the testing switch is off."""
+    asyncpage.set_testing(False)
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    fault_proxy.fail_next(2, "throttle")
+    it = asyncpage.paginate(
+        client, "scan", TableName=TABLE, retry=asyncpage.Retry(wait_initial=0.01, wait_max=0.02)
+    )
+    await it.build_full_result()
+    stats = it.statistics()
+    assert stats.retries == 2
+    assert 0.0 < stats.seconds_waited <= 0.04
+
+
+async def test_shared_gate_holds_back_siblings(
+    ddb: Any, fault_proxy: Any, make_client: Any
+) -> None:
+    asyncpage.set_testing(False)
+    client = await make_client("dynamodb", fault_proxy.endpoint_url)
+    gate = asyncpage.BackoffGate()
+    gate.close_for(0.05)
+    it = asyncpage.paginate(client, "scan", TableName=TABLE)
+    it.gate = gate
+    await it.build_full_result()
+    assert it.statistics().seconds_waited > 0
+
+
+# -- cancellation --------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def no_leaks(caplog: pytest.LogCaptureFixture) -> AsyncIterator[None]:
+    """No task left behind, no asyncio complaint ("Task was destroyed", "Unclosed ...")."""
+    before = len(anyio.get_running_tasks())
+    yield
+    for _ in range(5):
+        await anyio.sleep(0)
+    gc.collect()
+    await anyio.sleep(0)
+    assert len(anyio.get_running_tasks()) == before
+    complaints = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert complaints == []
+
+
+@pytest.fixture
+async def proxied(ddb: Any, fault_proxy: Any, make_client: Any) -> Any:
+    """A client behind the fault proxy; tests make its requests hang with `latency=60`."""
+    return await make_client("dynamodb", fault_proxy.endpoint_url)
+
+
+def small_pages(client: Any) -> asyncpage.AsyncPageIterator:
+    return asyncpage.paginate(client, "scan", TableName=TABLE, PaginationConfig={"PageSize": 5})
+
+
+async def _client_still_works(client: Any, fault_proxy: Any) -> None:
+    fault_proxy.configure()
+    page = await client.scan(TableName=TABLE, Limit=1)
+    assert len(page["Items"]) == 1
+
+
+async def test_break_inside_async_with_cancels_read_ahead(
+    proxied: Any, fault_proxy: Any, no_leaks: None
+) -> None:
+    with anyio.fail_after(20):  # the hung request lasts 60 s: passing means it was cancelled
+        it = small_pages(proxied)
+        async with it:
+            async for _ in it:
+                fault_proxy.configure(latency=60)
+                await anyio.sleep(0.05)  # the read-ahead request is now in flight
+                break
+    await _client_still_works(proxied, fault_proxy)
+
+
+async def test_exception_in_consumer_cancels_read_ahead(
+    proxied: Any, fault_proxy: Any, no_leaks: None
+) -> None:
+    with anyio.fail_after(20):
+        it = small_pages(proxied)
+        with pytest.raises(KeyError):
+            async with it:
+                async for _ in it:
+                    fault_proxy.configure(latency=60)
+                    await anyio.sleep(0.05)
+                    raise KeyError("consumer failed")
+    await _client_still_works(proxied, fault_proxy)
+
+
+async def test_fail_after_cancels_the_request_in_flight(
+    proxied: Any, fault_proxy: Any, no_leaks: None
+) -> None:
+    fault_proxy.configure(latency=60)
+    with anyio.fail_after(20):
+        it = small_pages(proxied)
+        with pytest.raises(TimeoutError):
+            with anyio.fail_after(0.3):
+                async with it:
+                    async for _ in it:
+                        pass
+    await _client_still_works(proxied, fault_proxy)
+
+
+async def test_plain_async_for_cancelled_mid_request(
+    proxied: Any, fault_proxy: Any, no_leaks: None
+) -> None:
+    fault_proxy.configure(latency=60)
+    with anyio.fail_after(20):
+        it = small_pages(proxied)
+        with anyio.move_on_after(0.3) as scope:
+            async for _ in it:
+                pass
+        assert scope.cancelled_caught
+    await _client_still_works(proxied, fault_proxy)
+
+
+async def test_task_cancellation_of_consumer(
+    proxied: Any, fault_proxy: Any, no_leaks: None
+) -> None:
+    started = anyio.Event()
+
+    async def consume() -> None:
+        it = small_pages(proxied)
+        async with it:
+            async for _ in it:
+                fault_proxy.configure(latency=60)
+                started.set()
+
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            await started.wait()
+            await anyio.sleep(0.05)
+            tg.cancel_scope.cancel()
+    await _client_still_works(proxied, fault_proxy)
+
+
+async def test_aclose_and_breaking_out_of_items_and_search(
+    proxied: Any, fault_proxy: Any, no_leaks: None
+) -> None:
+    with anyio.fail_after(20):
+        it = small_pages(proxied)
+        async with it:
+            async for _ in it.items():
+                fault_proxy.configure(latency=60)
+                await anyio.sleep(0.05)
+                break
+            await it.aclose()
+        fault_proxy.configure()
+        it2 = small_pages(proxied)
+        async for _ in it2.search("Items[].pk.S"):
+            break
+    await _client_still_works(proxied, fault_proxy)
