@@ -8,6 +8,7 @@ small page size at which moto returns several pages.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,8 +23,8 @@ _TREE_BUCKET = "asyncpage-grid-tree"
 _BINARY_TABLE = "grid-binary"
 _QUERY_TABLE = "grid-query"
 _EVENTS_GROUP = "grid-events"
-#: A fixed "now" for log events: the listing must not depend on when the test runs.
-_EVENTS_EPOCH_MS = 1_700_000_000_000
+#: Log events must be recent (moto, like AWS, ignores old ones); a whole minute.
+_EVENTS_EPOCH_MS = int(time.time() // 60 * 60_000)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import socket
 import struct
 import threading
 from collections import Counter, deque
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Final, Literal, Self, get_args
@@ -85,7 +85,7 @@ class ProxyCounters:
     """Requests held back by ``latency``/``latency_jitter``."""
     upstream_errors: int = 0
     """Requests the target could not answer (the client got a 502)."""
-    by_service: MappingProxyType[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    by_service: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Requests per service named in the SigV4 scope; unsigned requests are not counted."""
 
 

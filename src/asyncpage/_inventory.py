@@ -1,0 +1,414 @@
+"""The inventory engine behind ``asyncpage inventory``: what to list, how, and what came back.
+
+What is listed is data: a :class:`Listing` names a service's paginated operation, the
+JMESPath expression that turns one page into resources, and how to name a resource in a
+word. :data:`DEFAULT_LISTINGS` is the default set; :func:`listing_for` builds one for any
+operation botocore can paginate. :class:`Inventory` runs one fan-out over every
+(service, region, operation) source, writes each resource as one JSON line, and keeps a
+:class:`SourceState` per source for the progress display and the summary.
+
+Nothing here parses arguments or draws on a terminal: that is :mod:`asyncpage.cli` and
+:mod:`asyncpage._progress`.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final, Literal, NamedTuple, TextIO
+
+import botocore.session
+import jmespath
+from botocore import xform_name
+from botocore.exceptions import DataNotFoundError, UnknownServiceError
+from jmespath.parser import ParsedResult
+
+from ._errors import PageFetchError
+from ._fanout import Outcome, fan_out
+from ._iterator import AsyncPageIterator, PageStatistics, paginate
+from ._regions import ClientPool
+from ._retry import Retry, error_code
+
+__all__ = [
+    "DEFAULT_LISTINGS",
+    "GLOBAL_REGION",
+    "Inventory",
+    "JsonLinesWriter",
+    "Listing",
+    "SourceKey",
+    "SourceState",
+    "Target",
+    "listing_for",
+    "plan_targets",
+]
+
+#: The ``region`` of sources and records for resources that belong to no region.
+GLOBAL_REGION: Final = "global"
+
+Scope = Literal["regional", "global"]
+Status = Literal["waiting", "running", "ok", "skipped", "failed", "cancelled"]
+FINISHED: Final[frozenset[Status]] = frozenset({"ok", "skipped", "failed", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One kind of resource and how to list it.
+
+    ``items`` is a JMESPath expression taking one page to its resources (for EC2,
+    ``Reservations[].Instances[]`` flattens instances out of reservations);
+    ``resource_id`` names one resource in a word. A ``global`` listing is requested once,
+    not once per region. ``page_size`` is false for operations that must not be sent
+    ``--page-size`` (no limit parameter, or a limit the service does not page past).
+    """
+
+    service: str
+    operation: str
+    items: ParsedResult
+    resource_id: Callable[[Any], str]
+    scope: Scope = "regional"
+    page_size: bool = True
+
+    @property
+    def name(self) -> str:
+        """``service.operation``, as the summary shows it."""
+        return f"{self.service}.{self.operation}"
+
+
+def _field(name: str) -> Callable[[Any], str]:
+    def resource_id(item: Any) -> str:
+        return str(item.get(name, "")) if isinstance(item, Mapping) else str(item)
+
+    resource_id.__name__ = f"field_{name}"
+    return resource_id
+
+
+def _itself(item: Any) -> str:
+    return str(item)
+
+
+def _last_path_segment(item: Any) -> str:
+    return str(item).rstrip("/").rpartition("/")[2]
+
+
+def _guess_id(item: Any) -> str:
+    """The first ...Id/...Name/...Arn string of an item of an operation not in the table."""
+    if not isinstance(item, Mapping):
+        return str(item)
+    for suffix in ("Id", "Name", "Arn", "id", "name", "arn"):
+        for key, value in item.items():
+            if isinstance(value, str) and str(key).endswith(suffix):
+                return value
+    return ""
+
+
+def _listing(
+    service: str,
+    operation: str,
+    items: str,
+    resource_id: Callable[[Any], str],
+    *,
+    scope: Scope = "regional",
+    page_size: bool = True,
+) -> Listing:
+    return Listing(service, operation, jmespath.compile(items), resource_id, scope, page_size)
+
+
+#: What ``asyncpage inventory`` lists unless told otherwise, one listing per service.
+DEFAULT_LISTINGS: Final[tuple[Listing, ...]] = (
+    # One ListBuckets response names every bucket of the account, whatever the region asked;
+    # MaxBuckets is not sent: without it AWS answers with every bucket, and moto drops the
+    # buckets past MaxBuckets instead of paging to them.
+    _listing("s3", "list_buckets", "Buckets", _field("Name"), scope="global", page_size=False),
+    _listing("dynamodb", "list_tables", "TableNames", _itself),
+    _listing("ec2", "describe_instances", "Reservations[].Instances[]", _field("InstanceId")),
+    _listing("sqs", "list_queues", "QueueUrls", _last_path_segment),
+    _listing("lambda", "list_functions", "Functions", _field("FunctionName")),
+    _listing("logs", "describe_log_groups", "logGroups", _field("logGroupName")),
+    _listing("ssm", "describe_parameters", "Parameters", _field("Name")),
+)
+
+
+def listing_for(spec: str) -> Listing:
+    """The listing for ``"SERVICE:OPERATION"`` (``"iam:list_users"`` or ``"iam:ListUsers"``).
+
+    A listing of :data:`DEFAULT_LISTINGS` is returned as it is; any other operation lists
+    the items under its primary result key and is global if its service is (IAM, Route 53…).
+    Reads botocore's models only, sends nothing. Raises :class:`ValueError` with a message
+    fit for the command line if the service is unknown or cannot paginate the operation.
+    """
+    service, sep, operation = spec.partition(":")
+    service, operation = service.strip().lower(), operation.strip()
+    if not sep or not service or not operation:
+        raise ValueError(f"{spec!r} is not SERVICE:OPERATION, e.g. iam:list_users")
+    session = botocore.session.get_session()
+    try:
+        service_model = session.get_service_model(service)
+        paging: Mapping[str, Any] = session.get_paginator_model(service)._paginator_config
+    except (UnknownServiceError, DataNotFoundError):
+        raise ValueError(f"unknown AWS service {service!r} in {spec!r}") from None
+    api_names = {xform_name(name): name for name in service_model.operation_names}
+    api_name = api_names.get(operation) or (
+        operation if operation in service_model.operation_names else None
+    )
+    if api_name is None or api_name not in paging:
+        choices = ", ".join(sorted(py for py, api in api_names.items() if api in paging))
+        what = "has no operation" if api_name is None else "cannot paginate"
+        raise ValueError(f"{service} {what} {operation!r}; it can paginate: {choices}")
+    py_name = xform_name(api_name)
+    for known in DEFAULT_LISTINGS:
+        if (known.service, known.operation) == (service, py_name):
+            return known
+    config = paging[api_name]
+    result_key = config.get("result_key")
+    if isinstance(result_key, list):
+        result_key = result_key[0]
+    if not result_key:
+        raise ValueError(f"{service}.{py_name} has no result key to take resources from")
+    return _listing(
+        service,
+        py_name,
+        result_key,
+        _guess_id,
+        scope="global" if is_global_service(service) else "regional",
+        page_size="limit_key" in config,
+    )
+
+
+def is_global_service(service: str) -> bool:
+    """True for services botocore's endpoint data marks as not regionalized (IAM…)."""
+    loader = botocore.session.get_session().get_component("data_loader")
+    partitions = loader.load_data("endpoints")["partitions"]
+    data = partitions[0]["services"].get(service, {})
+    return data.get("isRegionalized") is False
+
+
+class SourceKey(NamedTuple):
+    """The label of one fan-out source: a listing in one region (or ``"global"``)."""
+
+    service: str
+    region: str
+    operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A source to list: its key, its listing and the region its client is made for."""
+
+    key: SourceKey
+    listing: Listing
+    client_region: str
+
+
+def plan_targets(
+    listings: Iterable[Listing],
+    regions: Mapping[str, Sequence[str]],
+    *,
+    home_region: str,
+) -> list[Target]:
+    """One target per (listing, region) of ``regions[service]``; global listings once.
+
+    A global listing is requested through ``home_region``'s endpoint and labelled
+    :data:`GLOBAL_REGION`. Targets come in listing order, then region order.
+    """
+    targets: list[Target] = []
+    for listing in listings:
+        if listing.scope == "global":
+            key = SourceKey(listing.service, GLOBAL_REGION, listing.operation)
+            targets.append(Target(key, listing, home_region))
+            continue
+        for region in regions.get(listing.service, ()):
+            key = SourceKey(listing.service, region, listing.operation)
+            targets.append(Target(key, listing, region))
+    return targets
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """Where one source stands: for the progress display and the summary."""
+
+    key: SourceKey
+    status: Status
+    items: int
+    """Resources written (EC2: instances, not reservations)."""
+    statistics: PageStatistics
+    seconds: float
+    error: str | None = None
+    """Why the source failed or was skipped, in one line."""
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+
+Record = dict[str, Any]
+
+
+class JsonLinesWriter:
+    """Writes one inventory record per line as compact JSON; counts what it wrote.
+
+    Datetimes become ISO 8601 strings, bytes base64, decimals numbers.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.records = 0
+
+    def write(self, record: Record) -> None:
+        line = json.dumps(record, default=_json_default, ensure_ascii=False, separators=(",", ":"))
+        self._stream.write(line + "\n")
+        self.records += 1
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+class Inventory:
+    """One run of the inventory: every target listed concurrently through one fan-out.
+
+    Args:
+        targets: what to list (see :func:`plan_targets`).
+        pool: makes (and closes) the clients, one per (service, region).
+        write: called with each record, ``{"service", "region", "operation", "id",
+            "item"}``; ``item`` is the resource, or what ``query`` made of it.
+        page_size: ``PageSize`` for listings that accept one.
+        query: a compiled JMESPath expression applied to each resource.
+        retry: asyncpage's page retry policy.
+        concurrency, per_endpoint: fan-out limits (sources listed at once, overall and
+            per (service, region)).
+
+    :meth:`run` may be cancelled; :meth:`states` stays readable during and after it.
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        *,
+        pool: ClientPool,
+        write: Callable[[Record], None],
+        page_size: int | None = None,
+        query: ParsedResult | None = None,
+        retry: Retry | None = None,
+        concurrency: int = 8,
+        per_endpoint: int = 4,
+    ) -> None:
+        self._targets = {target.key: target for target in targets}
+        self._pool = pool
+        self._write = write
+        self._page_size = page_size
+        self._query = query
+        self._retry = retry if retry is not None else Retry()
+        self._concurrency = concurrency
+        self._per_endpoint = per_endpoint
+        self._items = dict.fromkeys(self._targets, 0)
+        self._outcomes: Mapping[SourceKey, Outcome] = {}
+        self._started: float | None = None
+        self._finished: float | None = None
+
+    @property
+    def keys(self) -> list[SourceKey]:
+        """Every source, in plan order."""
+        return list(self._targets)
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since :meth:`run` started listing (0 before), until it ended."""
+        if self._started is None:
+            return 0.0
+        end = self._finished if self._finished is not None else time.monotonic()
+        return end - self._started
+
+    async def run(self) -> None:
+        """List every target; return when all are done (ok, skipped or failed).
+
+        A source that fails does not stop the others: its state says why. Cancelling
+        cancels every request in flight and closes every iterator.
+        """
+        sources: dict[SourceKey, AsyncPageIterator] = {}
+        for key, target in self._targets.items():
+            client = await self._pool.client(target.listing.service, target.client_region)
+            sources[key] = self._paginate(client, target.listing)
+        self._started = time.monotonic()
+        try:
+            async with fan_out(
+                sources,
+                concurrency=self._concurrency,
+                per_endpoint=self._per_endpoint,
+                order="completed",
+                on_error="continue",
+            ) as merged:
+                self._outcomes = merged.outcomes
+                async for tagged in merged:
+                    self._deliver(tagged.source, tagged.value)
+                self._outcomes = dict(merged.outcomes)
+        finally:
+            self._finished = time.monotonic()
+
+    def _paginate(self, client: Any, listing: Listing) -> AsyncPageIterator:
+        config = {}
+        if self._page_size is not None and listing.page_size:
+            config["PageSize"] = self._page_size
+        return paginate(client, listing.operation, retry=self._retry, PaginationConfig=config)
+
+    def _deliver(self, key: SourceKey, page: Mapping[str, Any]) -> None:
+        listing = self._targets[key].listing
+        found = listing.items.search(page)
+        resources = found if isinstance(found, list) else [] if found is None else [found]
+        for resource in resources:
+            item = resource if self._query is None else self._query.search(resource)
+            self._write(
+                {
+                    "service": key.service,
+                    "region": key.region,
+                    "operation": key.operation,
+                    "id": listing.resource_id(resource),
+                    "item": item,
+                }
+            )
+        self._items[key] += len(resources)
+
+    def states(self) -> list[SourceState]:
+        """Every source's state now, in plan order."""
+        return [self._state(key) for key in self._targets]
+
+    def _state(self, key: SourceKey) -> SourceState:
+        outcome = self._outcomes.get(key)
+        if outcome is None:
+            status: Status = "cancelled" if self._finished is not None else "waiting"
+            return SourceState(key, status, self._items[key], PageStatistics(), 0.0)
+        statistics = outcome.statistics
+        if outcome.status == "pending":
+            started = statistics.requests > 0 or outcome.seconds > 0
+            if self._finished is not None:
+                status = "cancelled"
+            else:
+                status = "running" if started else "waiting"
+        else:
+            status = outcome.status
+        reason = outcome.reason if outcome.status == "skipped" else None
+        error = describe_error(outcome.error) if outcome.error is not None else reason
+        return SourceState(key, status, self._items[key], statistics, outcome.seconds, error)
+
+
+def describe_error(error: BaseException) -> str:
+    """One line saying why a source failed: the AWS error code and message if there is one."""
+    cause = error.error if isinstance(error, PageFetchError) else error
+    code = error_code(cause)
+    message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    return message if code is None or code in message else f"{code}: {message}"

@@ -1,0 +1,208 @@
+"""What ``asyncpage inventory`` shows on stderr: live progress and the closing summary.
+
+Three displays share one interface (:class:`Display`): :class:`LiveLine` redraws one line in
+place on a terminal, :class:`FinishLines` prints a plain line as each source finishes (for
+logs and pipes), :class:`NoDisplay` prints nothing. :func:`refresh` feeds one of them
+from a snapshot function about five times a second; :func:`format_summary` renders the
+table printed at the end. Plain text and ANSI only: no dependencies.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Final, Protocol, TextIO
+
+import anyio
+
+from ._inventory import GLOBAL_REGION, SourceState
+
+__all__ = [
+    "Display",
+    "FinishLines",
+    "LiveLine",
+    "NoDisplay",
+    "format_summary",
+    "refresh",
+]
+
+REFRESH_SECONDS: Final = 0.2
+_CLEAR_LINE: Final = "\r\x1b[2K"
+
+
+class Display(Protocol):
+    """Something that shows the sources' progress; told about every refresh and the end."""
+
+    def update(self, states: Sequence[SourceState], elapsed: float) -> None:
+        """Show ``states`` (every source, plan order), ``elapsed`` seconds into the run."""
+
+    def close(self) -> None:
+        """Leave the stream clean for what is printed next (the summary)."""
+
+
+class NoDisplay:
+    """Shows nothing (``--no-progress``)."""
+
+    def update(self, states: Sequence[SourceState], elapsed: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class LiveLine:
+    """One status line on a terminal, redrawn in place (``\\r`` and erase-line).
+
+    Shows the counts of finished, running and waiting sources, resources, pages, retries
+    and throttles, then the running sources as fit the terminal's width.
+    """
+
+    def __init__(self, stream: TextIO, *, width: Callable[[], int] | None = None) -> None:
+        self._stream = stream
+        self._width = width or (lambda: shutil.get_terminal_size().columns)
+        self._drawn = False
+
+    def update(self, states: Sequence[SourceState], elapsed: float) -> None:
+        self._stream.write(_CLEAR_LINE + self.render(states, elapsed, self._width() - 1))
+        self._stream.flush()
+        self._drawn = True
+
+    @staticmethod
+    def render(states: Sequence[SourceState], elapsed: float, width: int) -> str:
+        """The status line, at most ``width`` characters."""
+        done = sum(state.finished for state in states)
+        running = [state for state in states if state.status == "running"]
+        failed = sum(state.status == "failed" for state in states)
+        retries = sum(state.statistics.retries for state in states)
+        throttles = sum(state.statistics.throttles for state in states)
+        parts = [
+            f"{elapsed:5.1f}s",
+            f"{done}/{len(states)} sources done",
+            f"{len(running)} running",
+            f"{sum(state.items for state in states):,} resources",
+            f"{sum(state.statistics.pages for state in states):,} pages",
+            f"{retries} retries ({throttles} throttled)",
+        ]
+        if failed:
+            parts.append(f"{failed} FAILED")
+        line = "  ".join(parts)
+        if running:
+            line += "  | " + ", ".join(f"{s.key.service} {s.key.region}" for s in running)
+        return line if len(line) <= width else line[: max(0, width - 1)] + "…"
+
+    def close(self) -> None:
+        if self._drawn:
+            self._stream.write(_CLEAR_LINE)
+            self._stream.flush()
+            self._drawn = False
+
+
+class FinishLines:
+    """One plain line per source as it finishes: for logs, pipes and CI."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._reported: set[object] = set()
+
+    def update(self, states: Sequence[SourceState], elapsed: float) -> None:
+        for state in states:
+            if state.finished and state.status != "cancelled" and state.key not in self._reported:
+                self._reported.add(state.key)
+                self._stream.write(f"[{elapsed:6.1f}s] {_finish_line(state)}\n")
+        self._stream.flush()
+
+    def close(self) -> None:
+        pass
+
+
+def _finish_line(state: SourceState) -> str:
+    key = state.key
+    pages = state.statistics.pages
+    what = f"{state.items} resources, {pages} page{'s' * (pages != 1)}"
+    if state.statistics.retries:
+        what += f", {state.statistics.retries} retries"
+    line = f"{state.status:<7} {key.service}.{key.operation} {key.region}: {what}"
+    return f"{line} ({state.error})" if state.error else line
+
+
+async def refresh(
+    display: Display,
+    snapshot: Callable[[], tuple[Sequence[SourceState], float]],
+    *,
+    interval: float = REFRESH_SECONDS,
+) -> None:
+    """Update ``display`` from ``snapshot()`` every ``interval`` seconds, until cancelled."""
+    while True:
+        display.update(*snapshot())
+        await anyio.sleep(interval)
+
+
+_COLUMNS: Final = (
+    ("REGION", "<"),
+    ("OPERATION", "<"),
+    ("ITEMS", ">"),
+    ("PAGES", ">"),
+    ("RETRIES", ">"),
+    ("THROTTLES", ">"),
+    ("SECONDS", ">"),
+    ("OUTCOME", "<"),
+)
+
+
+def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
+    """The closing table: one row per region × operation, a total row, then the reasons.
+
+    Rows are sorted by region (``global`` first), then by operation. ``SECONDS`` is each
+    source's own time; the total row shows the run's wall time.
+    """
+    ordered = sorted(
+        states, key=lambda s: (s.key.region != GLOBAL_REGION, s.key.region, s.key.service)
+    )
+    rows = [
+        [
+            state.key.region,
+            f"{state.key.service}.{state.key.operation}",
+            f"{state.items:,}",
+            f"{state.statistics.pages:,}",
+            f"{state.statistics.retries:,}",
+            f"{state.statistics.throttles:,}",
+            f"{state.seconds:.2f}",
+            state.status,
+        ]
+        for state in ordered
+    ]
+    statuses = Counter(state.status for state in states)
+    order = ("ok", "skipped", "failed", "cancelled", "running", "waiting")
+    rows.append(
+        [
+            "total",
+            f"{len(states)} sources",
+            f"{sum(s.items for s in states):,}",
+            f"{sum(s.statistics.pages for s in states):,}",
+            f"{sum(s.statistics.retries for s in states):,}",
+            f"{sum(s.statistics.throttles for s in states):,}",
+            f"{elapsed:.2f}",
+            ", ".join(f"{statuses[name]} {name}" for name in order if statuses[name]),
+        ]
+    )
+    header = [name for name, _ in _COLUMNS]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(_COLUMNS))]
+
+    def line(cells: Sequence[str]) -> str:
+        text = "  ".join(
+            f"{cell:{align}{width}}"
+            for cell, (_, align), width in zip(cells, _COLUMNS, widths, strict=True)
+        )
+        return text.rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    lines = [line(header), rule, *(line(row) for row in rows[:-1]), rule, line(rows[-1])]
+    reasons = [s for s in ordered if s.error and s.status in ("failed", "skipped")]
+    if reasons:
+        lines.append("")
+        lines += [
+            f"{s.status} {s.key.region} {s.key.service}.{s.key.operation}: {s.error}"
+            for s in reasons
+        ]
+    return "\n".join(lines)

@@ -1,0 +1,404 @@
+"""botocore is the oracle: asyncpage pages exactly as boto3's and aiobotocore's paginators.
+
+Every operation in :data:`_seed_moto.GRID` is seeded once in the session's moto server
+(over HTTP), then listed by asyncpage, by boto3's own (synchronous) paginator and by
+aiobotocore's paginator, over the grid
+
+    PageSize      a small size | none
+    MaxItems      none | mid-page | a page boundary | beyond the end
+    StartingToken none | asyncpage's resume_token after page 1 | asyncpage's NextToken
+                  (MaxItems=2) | boto3's resume_token (MaxItems mid-page) | boto3's
+                  resume_token (MaxItems on a page boundary)
+
+and the pages (without ResponseMetadata), ``build_full_result()``, the final
+``resume_token`` and ``items()`` must be equal. Tokens cross over both ways: every
+intermediate asyncpage token resumes boto3 on exactly the rest, and every boto3 MaxItems
+token resumes asyncpage on exactly the rest.
+
+The grid runs on asyncio (it is heavy); the cross-resumption and ``search()`` checks of a
+few operations also run on trio.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import jmespath
+import pytest
+
+import asyncpage
+from asyncpage.testing import MotoServer
+
+from _seed_moto import GRID, GridCase, boto3_client, seed_grid
+
+pytestmark = pytest.mark.anyio
+
+BOTH_BACKENDS = pytest.mark.parametrize("anyio_backend", ["asyncio", "trio"])
+
+
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """The grid is large: it runs on asyncio; tests marked BOTH_BACKENDS also on trio."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def grid_endpoint(moto_server: MotoServer) -> str:
+    """The session moto server, reset once and seeded with every grid case's data."""
+    moto_server.reset()
+    seed_grid(moto_server.endpoint_url)
+    return moto_server.endpoint_url
+
+
+_boto3_clients: dict[tuple[str, str, str], Any] = {}
+
+
+def sync_client(case: GridCase, endpoint_url: str) -> Any:
+    key = (case.service, case.region, endpoint_url)
+    if key not in _boto3_clients:
+        _boto3_clients[key] = boto3_client(case.service, endpoint_url, case.region)
+    return _boto3_clients[key]
+
+
+@dataclass
+class Listing:
+    """What one paginator gave for one configuration."""
+
+    pages: list[dict[str, Any]]
+    resume_token: str | None
+    full: dict[str, Any]
+
+
+def strip(page: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in page.items() if key != "ResponseMetadata"}
+
+
+def config_of(page_size: int | None, max_items: int | None, start: str | None) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if page_size is not None:
+        config["PageSize"] = page_size
+    if max_items is not None:
+        config["MaxItems"] = max_items
+    if start is not None:
+        config["StartingToken"] = start
+    return config
+
+
+def boto3_listing(client: Any, case: GridCase, config: dict[str, Any]) -> Listing:
+    paginator = client.get_paginator(case.operation)
+    pages = paginator.paginate(**copy.deepcopy(case.params), PaginationConfig=dict(config))
+    delivered = [strip(page) for page in pages]
+    full = paginator.paginate(
+        **copy.deepcopy(case.params), PaginationConfig=dict(config)
+    ).build_full_result()
+    return Listing(delivered, pages.resume_token, full)
+
+
+async def aiobotocore_listing(client: Any, case: GridCase, config: dict[str, Any]) -> Listing:
+    paginator = client.get_paginator(case.operation)
+    pages = paginator.paginate(**copy.deepcopy(case.params), PaginationConfig=dict(config))
+    delivered = [strip(page) async for page in pages]
+    full = await paginator.paginate(
+        **copy.deepcopy(case.params), PaginationConfig=dict(config)
+    ).build_full_result()
+    return Listing(delivered, pages.resume_token, full)
+
+
+async def asyncpage_listing(client: Any, case: GridCase, config: dict[str, Any]) -> Listing:
+    pages = asyncpage.paginate(
+        client, case.operation, **copy.deepcopy(case.params), PaginationConfig=dict(config)
+    )
+    async with pages:  # with read-ahead
+        delivered = [strip(page) async for page in pages]
+    token = pages.resume_token
+    # The same iterator again: a new iteration starts from the beginning (StartingToken).
+    full = await pages.build_full_result()
+    assert pages.resume_token == token
+    return Listing(delivered, token, full)
+
+
+def primary(case: GridCase, client: Any) -> jmespath.parser.ParsedResult:
+    return client.get_paginator(case.operation).result_keys[0]
+
+
+def flatten(pages: list[dict[str, Any]], key: jmespath.parser.ParsedResult) -> list[Any]:
+    return [item for page in pages for item in (key.search(page) or [])]
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The page structure of one listing, from boto3: where MaxItems values fall."""
+
+    lengths: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.lengths)
+
+    @property
+    def mid_page(self) -> int:
+        first, second = self.lengths[0], self.lengths[1] if len(self.lengths) > 1 else 0
+        if second >= 2:
+            return first + second // 2
+        return max(1, first // 2)
+
+    @property
+    def boundary(self) -> int | None:
+        """Items up to the end of page 2 (or page 1); None if the listing is one page."""
+        non_empty = [n for n in self.lengths if n]
+        if len(non_empty) < 2:
+            return None
+        return non_empty[0] + (non_empty[1] if len(non_empty) > 2 else 0)
+
+    def max_items(self) -> list[int | None]:
+        values = [None, self.mid_page, self.boundary, self.total, self.total + 3]
+        return list(dict.fromkeys(values))
+
+
+def shape_of(case: GridCase, client: Any, page_size: int | None) -> Shape:
+    key = primary(case, client)
+    pages = client.get_paginator(case.operation).paginate(
+        **copy.deepcopy(case.params), PaginationConfig=config_of(page_size, None, None)
+    )
+    return Shape(tuple(len(key.search(page) or []) for page in pages))
+
+
+def grid_params() -> Iterator[Any]:
+    for case in GRID:
+        for page_size in (case.page_size, None):
+            yield pytest.param(case, page_size, id=f"{case.id}-PageSize={page_size}")
+
+
+@pytest.mark.parametrize(("case", "page_size"), list(grid_params()))
+async def test_grid_equals_boto3_and_aiobotocore(
+    case: GridCase, page_size: int | None, grid_endpoint: str, make_client: Any
+) -> None:
+    sync = sync_client(case, grid_endpoint)
+    client = await make_client(case.service, grid_endpoint, region=case.region)
+    shape = shape_of(case, sync, page_size)
+    if page_size is not None:
+        assert len([n for n in shape.lengths if n]) >= 3, f"{case.id} must span several pages"
+
+    starts: dict[str, str | None] = {"none": None}
+    first_page = asyncpage.paginate(
+        client, case.operation, **case.params, PaginationConfig=config_of(page_size, None, None)
+    )
+    async for _ in first_page:
+        break
+    if first_page.resume_token is not None:
+        starts["asyncpage resume_token after page 1"] = first_page.resume_token
+    starts["asyncpage NextToken MaxItems=2"] = (
+        await asyncpage.paginate(
+            client, case.operation, **case.params, PaginationConfig=config_of(page_size, 2, None)
+        ).build_full_result()
+    )["NextToken"]
+    for label, max_items in (("mid-page", shape.mid_page), ("page boundary", shape.boundary)):
+        if max_items is None:
+            continue
+        pages = sync.get_paginator(case.operation).paginate(
+            **copy.deepcopy(case.params), PaginationConfig=config_of(page_size, max_items, None)
+        )
+        for _ in pages:
+            pass
+        assert pages.resume_token is not None
+        starts[f"boto3 resume_token MaxItems={max_items} ({label})"] = pages.resume_token
+
+    key = primary(case, sync)
+    for start_label, start in starts.items():
+        for max_items in shape.max_items():
+            config = config_of(page_size, max_items, start)
+            where = f"{case.id} PageSize={page_size} MaxItems={max_items} start={start_label}"
+            expected = boto3_listing(sync, case, config)
+            got = await asyncpage_listing(client, case, config)
+            assert got.pages == expected.pages, where
+            assert got.resume_token == expected.resume_token, where
+            assert got.full == expected.full, where
+            assert got.full.get("NextToken") == expected.full.get("NextToken"), where
+            assert await aiobotocore_listing(client, case, config) == expected, where
+            items = [
+                item
+                async for item in asyncpage.paginate(
+                    client, case.operation, **copy.deepcopy(case.params), PaginationConfig=config
+                ).items()
+            ]
+            assert items == flatten(expected.pages, key), where
+
+
+# -- tokens cross over, both ways ------------------------------------------------------------
+
+CROSS_CASES = {case.id: case for case in GRID}
+
+
+def remaining_boto3(sync: Any, case: GridCase, token: str | None) -> list[Any]:
+    config = config_of(case.page_size, None, token)
+    pages = sync.get_paginator(case.operation).paginate(
+        **copy.deepcopy(case.params), PaginationConfig=config
+    )
+    return flatten([strip(page) for page in pages], primary(case, sync))
+
+
+async def check_tokens_cross_over(case: GridCase, endpoint_url: str, make_client: Any) -> None:
+    sync = sync_client(case, endpoint_url)
+    client = await make_client(case.service, endpoint_url, region=case.region)
+    everything = remaining_boto3(sync, case, None)
+    assert len(everything) >= 8
+
+    # asyncpage's token after every page resumes boto3 on exactly the rest (botocore #1041:
+    # boto3 itself has no such token mid-listing).
+    delivered = 0
+    pages = asyncpage.paginate(
+        client, case.operation, **case.params, PaginationConfig={"PageSize": case.page_size}
+    )
+    tokens = []
+    async with pages:
+        async for page in pages:
+            delivered += len(pages.model.primary_result_key.search(page) or [])
+            tokens.append((delivered, pages.resume_token))
+    assert len(tokens) >= 3
+    assert tokens[-1][1] is None
+    for count, token in tokens[:-1]:
+        assert remaining_boto3(sync, case, token) == everything[count:], (case.id, count)
+
+    # boto3's MaxItems token, mid-page or not, resumes asyncpage on exactly the rest.
+    for max_items in range(1, len(everything)):
+        config = config_of(case.page_size, max_items, None)
+        head = sync.get_paginator(case.operation).paginate(
+            **copy.deepcopy(case.params), PaginationConfig=config
+        )
+        assert flatten(list(head), primary(case, sync)) == everything[:max_items]
+        rest = [
+            item
+            async for item in asyncpage.paginate(
+                client,
+                case.operation,
+                **case.params,
+                PaginationConfig={"PageSize": case.page_size, "StartingToken": head.resume_token},
+            ).items()
+        ]
+        assert rest == everything[max_items:], (case.id, max_items)
+
+
+@pytest.mark.parametrize("case_id", sorted(CROSS_CASES))
+async def test_tokens_cross_over_between_asyncpage_and_boto3(
+    case_id: str, grid_endpoint: str, make_client: Any
+) -> None:
+    await check_tokens_cross_over(CROSS_CASES[case_id], grid_endpoint, make_client)
+
+
+@BOTH_BACKENDS
+@pytest.mark.parametrize("case_id", ["s3-list_objects_v2", "dynamodb-scan-binary-key"])
+async def test_tokens_cross_over_on_every_backend(
+    case_id: str, grid_endpoint: str, make_client: Any
+) -> None:
+    await check_tokens_cross_over(CROSS_CASES[case_id], grid_endpoint, make_client)
+
+
+async def test_binary_dynamodb_keys_travel_in_tokens_as_botocore_encodes_them(
+    grid_endpoint: str, make_client: Any
+) -> None:
+    case = CROSS_CASES["dynamodb-scan-binary-key"]
+    sync = sync_client(case, grid_endpoint)
+    client = await make_client("dynamodb", grid_endpoint)
+    config = {"PageSize": 4, "MaxItems": 6}
+    full = await asyncpage.paginate(
+        client, "scan", **case.params, PaginationConfig=config
+    ).build_full_result()
+    expected = sync.get_paginator("scan").paginate(**case.params, PaginationConfig=config)
+    expected_full = expected.build_full_result()
+    assert full["NextToken"] == expected_full["NextToken"]
+    decoded = json.loads(base64.b64decode(full["NextToken"]))
+    assert decoded["boto_encoded_keys"] == [["ExclusiveStartKey", "pk", "B"]]
+    assert decoded["boto_truncate_amount"] == 2
+    key = base64.b64decode(decoded["ExclusiveStartKey"]["pk"]["B"])
+    last_key = full["Items"][3]["pk"]["B"]
+    assert isinstance(last_key, bytes)
+    assert key == last_key  # the key of the last item of page 1
+    # The bytes come back as bytes when the token is used, by boto3 and by asyncpage.
+    rest = [
+        item
+        async for item in asyncpage.paginate(
+            client, "scan", **case.params, PaginationConfig={"StartingToken": full["NextToken"]}
+        ).items()
+    ]
+    rest_boto3 = sync.get_paginator("scan").paginate(
+        **case.params, PaginationConfig={"StartingToken": full["NextToken"]}
+    ).build_full_result()["Items"]
+    assert rest == rest_boto3
+    assert len(full["Items"]) + len(rest) == 11
+
+
+# -- search() and items() --------------------------------------------------------------------
+
+SEARCHES = [
+    # (case, expression): lists, nested lists, and per-page scalars / nulls.
+    ("s3-list_objects_v2", "Contents[].Key"),
+    ("s3-list_objects_v2", "Contents[?Size > `5`].[Key, Size]"),
+    ("s3-list_objects_v2", "KeyCount"),
+    ("s3-list_objects_v2", "NextContinuationToken"),
+    ("s3-list_objects_v2", "CommonPrefixes[].Prefix"),
+    ("s3-list_objects_v2-delimiter", "CommonPrefixes[].Prefix"),
+    ("s3-list_objects_v2-delimiter", "Contents[0].Key"),
+    ("dynamodb-scan-binary-key", "Items[].n.N"),
+    ("dynamodb-scan-binary-key", "LastEvaluatedKey.pk.B"),
+    ("dynamodb-scan-binary-key", "Count"),
+    ("ec2-describe_instances", "Reservations[].Instances[].InstanceId"),
+    ("ec2-describe_instances", "Reservations[].Instances[].Tags[?Key=='Name'].Value[]"),
+    ("logs-filter_log_events", "searchedLogStreams"),
+    ("ssm-get_parameters_by_path", "Parameters[].Name"),
+    ("ssm-describe_parameters", "NextToken"),
+]
+
+
+async def check_search(
+    case: GridCase, expression: str, endpoint_url: str, make_client: Any
+) -> None:
+    sync = sync_client(case, endpoint_url)
+    client = await make_client(case.service, endpoint_url, region=case.region)
+    everything = remaining_boto3(sync, case, None)
+    for config in (
+        {"PageSize": case.page_size},
+        {"PageSize": case.page_size, "MaxItems": len(everything) // 2 + 1},
+        {},
+    ):
+        expected = list(
+            sync.get_paginator(case.operation)
+            .paginate(**copy.deepcopy(case.params), PaginationConfig=dict(config))
+            .search(expression)
+        )
+        got = [
+            value
+            async for value in asyncpage.paginate(
+                client, case.operation, **case.params, PaginationConfig=dict(config)
+            ).search(expression)
+        ]
+        assert got == expected, (case.id, expression, config)
+
+
+@pytest.mark.parametrize(("case_id", "expression"), SEARCHES)
+async def test_search_equals_boto3_search(
+    case_id: str, expression: str, grid_endpoint: str, make_client: Any
+) -> None:
+    await check_search(CROSS_CASES[case_id], expression, grid_endpoint, make_client)
+
+
+@BOTH_BACKENDS
+async def test_search_yields_scalars_and_nulls_as_boto3_on_every_backend(
+    grid_endpoint: str, make_client: Any
+) -> None:
+    case = CROSS_CASES["s3-list_objects_v2"]
+    await check_search(case, "NextContinuationToken", grid_endpoint, make_client)
+    sync = sync_client(case, grid_endpoint)
+    values = list(
+        sync.get_paginator(case.operation)
+        .paginate(**case.params, PaginationConfig={"PageSize": 4})
+        .search("NextContinuationToken")
+    )
+    # What the comparison covered: one value per page, the last one null.
+    assert len(values) == 3
+    assert values[-1] is None
+    assert all(isinstance(v, str) for v in values[:-1])

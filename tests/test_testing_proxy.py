@@ -1,0 +1,474 @@
+"""FaultProxy: AWS's own error formats as botocore parses them, fault control, cleanliness."""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiobotocore.httpxsession
+import pytest
+import trio
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from asyncpage.testing import FaultProxy, FaultProxyFactory, MotoServer, ProxyCounters
+
+Call = Callable[[Any], Awaitable[Any]]
+BACKENDS = ["aiohttp", "httpx"]
+
+
+@pytest.fixture(scope="module")
+def session() -> AioSession:
+    """One botocore session for the module: service models load once."""
+    return get_session()
+
+
+@asynccontextmanager
+async def aws_client(
+    session: AioSession, service: str, endpoint_url: str, *, backend: str = "aiohttp", **config: Any
+) -> AsyncIterator[Any]:
+    """An aiobotocore client on the given HTTP backend; one attempt unless told otherwise."""
+    config.setdefault("retries", {"total_max_attempts": 1})
+    if backend == "httpx":
+        config["http_session_cls"] = aiobotocore.httpxsession.HttpxSession
+    async with session.create_client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=endpoint_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=AioConfig(**config),
+    ) as client:
+        yield client
+
+
+# service, a cheap call, throttle (code, status), server error (code, status)
+SERVICES: list[tuple[str, Call, tuple[str, int], tuple[str, int]]] = [
+    ("dynamodb", lambda c: c.list_tables(), ("ThrottlingException", 400), ("InternalServerError", 500)),
+    ("logs", lambda c: c.describe_log_groups(), ("ThrottlingException", 400), ("InternalFailure", 500)),
+    ("sqs", lambda c: c.list_queues(), ("RequestThrottled", 400), ("InternalFailure", 500)),
+    ("ec2", lambda c: c.describe_instances(), ("RequestLimitExceeded", 503), ("InternalError", 500)),
+    ("iam", lambda c: c.list_users(), ("Throttling", 400), ("InternalFailure", 500)),
+    ("sns", lambda c: c.list_topics(), ("Throttling", 400), ("InternalFailure", 500)),
+    ("s3", lambda c: c.list_buckets(), ("SlowDown", 503), ("InternalError", 500)),
+    ("lambda", lambda c: c.list_functions(), ("TooManyRequestsException", 429), ("ServiceException", 500)),
+]
+SERVICE_IDS = [service for service, *_ in SERVICES]
+
+
+async def client_error(call: Awaitable[Any]) -> ClientError:
+    with pytest.raises(ClientError) as caught:
+        await call
+    return caught.value
+
+
+def status_of(error: ClientError) -> int:
+    return int(error.response["ResponseMetadata"]["HTTPStatusCode"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("service", "call", "throttle", "server_error"), SERVICES, ids=SERVICE_IDS)
+async def test_throttle_is_the_error_aws_sends(
+    fault_proxy: FaultProxy,
+    session: AioSession,
+    backend: str,
+    service: str,
+    call: Call,
+    throttle: tuple[str, int],
+    server_error: tuple[str, int],
+) -> None:
+    async with aws_client(session, service, fault_proxy.endpoint_url, backend=backend) as client:
+        fault_proxy.fail_next(1, "throttle")
+        error = await client_error(call(client))
+        assert (error.response["Error"]["Code"], status_of(error)) == throttle
+
+        response = await call(client)
+
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert fault_proxy.counters == ProxyCounters(
+        requests=2, forwarded=1, throttled=1, by_service={service: 2}
+    )
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("service", "call", "throttle", "server_error"), SERVICES, ids=SERVICE_IDS)
+async def test_server_error_is_the_error_aws_sends(
+    fault_proxy: FaultProxy,
+    session: AioSession,
+    service: str,
+    call: Call,
+    throttle: tuple[str, int],
+    server_error: tuple[str, int],
+) -> None:
+    async with aws_client(session, service, fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "server_error")
+        error = await client_error(call(client))
+        assert (error.response["Error"]["Code"], status_of(error)) == server_error
+
+        await call(client)
+
+    assert fault_proxy.counters.server_errors == 1
+    assert fault_proxy.counters.forwarded == 1
+
+
+@pytest.mark.asyncio
+async def test_sqs_throttle_is_query_compatible(fault_proxy: FaultProxy, session: AioSession) -> None:
+    async with aws_client(session, "sqs", fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "throttle")
+        error = await client_error(client.list_queues())
+
+    assert error.response["ResponseMetadata"]["HTTPHeaders"]["x-amzn-query-error"] == (
+        "RequestThrottled;Sender"
+    )
+    assert error.response["Error"]["Type"] == "Sender"
+
+
+@pytest.mark.asyncio
+async def test_lambda_throttle_is_the_modeled_exception(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    async with aws_client(session, "lambda", fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "throttle")
+        with pytest.raises(client.exceptions.TooManyRequestsException):
+            await client.list_functions()
+
+
+@pytest.mark.asyncio
+async def test_throttle_code_can_be_chosen(fault_proxy: FaultProxy, session: AioSession) -> None:
+    async with aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "throttle", code="ProvisionedThroughputExceededException")
+        with pytest.raises(client.exceptions.ProvisionedThroughputExceededException) as caught:
+            await client.scan(TableName="music")
+
+    assert status_of(caught.value) == 400
+
+
+@pytest.mark.asyncio
+async def test_retry_after_headers_on_throttles(fault_proxy: FaultProxy, session: AioSession) -> None:
+    fault_proxy.configure(retry_after=1.5)
+    fault_proxy.fail_next(1, "throttle")
+    async with aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client:
+        error = await client_error(client.list_tables())
+
+    headers = error.response["ResponseMetadata"]["HTTPHeaders"]
+    # x-amz-retry-after (milliseconds) is the header botocore's standard retry mode reads.
+    assert (headers["retry-after"], headers["x-amz-retry-after"]) == ("2", "1500")
+
+
+@pytest.mark.asyncio
+async def test_throttled_head_has_no_body(fault_proxy: FaultProxy, session: AioSession) -> None:
+    async with aws_client(session, "s3", fault_proxy.endpoint_url) as client:
+        await client.create_bucket(Bucket="music")
+        fault_proxy.fail_next(1, "throttle")
+        error = await client_error(client.head_bucket(Bucket="music"))
+        await client.head_bucket(Bucket="music")
+
+    # As on AWS: a HEAD error has no body, so botocore can only report the status.
+    assert (error.response["Error"]["Code"], status_of(error)) == ("503", 503)
+
+
+@pytest.mark.asyncio
+async def test_botocore_retries_through_server_errors(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    retries = {"mode": "standard", "total_max_attempts": 3}
+    async with aws_client(session, "dynamodb", fault_proxy.endpoint_url, retries=retries) as client:
+        fault_proxy.fail_next(1, "server_error")  # one: botocore sleeps up to 1 s before it
+        response = await client.list_tables()
+
+    assert response["ResponseMetadata"]["RetryAttempts"] == 1
+    assert fault_proxy.counters.server_errors == 1
+    assert fault_proxy.counters.forwarded == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_reset_is_a_connection_error(
+    fault_proxy: FaultProxy, session: AioSession, backend: str
+) -> None:
+    async with aws_client(session, "dynamodb", fault_proxy.endpoint_url, backend=backend) as client:
+        await client.list_tables()  # a kept-alive connection, as in a long pagination
+        fault_proxy.fail_next(1, "reset")
+        with pytest.raises((BotocoreConnectionError, HTTPClientError)):
+            await client.list_tables()
+        await client.list_tables()
+
+    assert fault_proxy.counters.resets == 1
+    assert fault_proxy.counters.forwarded == 2
+
+
+@pytest.mark.asyncio
+async def test_aiohttp_resends_an_idempotent_request_once_after_a_reset(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    async with aws_client(session, "s3", fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "reset")
+        await client.list_buckets()  # aiohttp sent the GET again by itself
+        assert fault_proxy.counters.requests == 2
+
+        fault_proxy.fail_next(2, "reset")
+        with pytest.raises((BotocoreConnectionError, HTTPClientError)):
+            await client.list_buckets()
+
+    assert fault_proxy.counters.resets == 3
+
+
+@pytest.mark.asyncio
+async def test_latency_delays_requests(fault_proxy: FaultProxy, session: AioSession) -> None:
+    fault_proxy.configure(latency=0.02, latency_jitter=0.01)
+    async with aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client:
+        for _ in range(3):
+            await client.list_tables()
+
+    assert fault_proxy.counters.delayed == 3
+    assert all(0.02 <= event.delay <= 0.03 for event in fault_proxy.events)
+
+
+@pytest.mark.asyncio
+async def test_rates_and_queue_respect_their_filters(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    fault_proxy.configure(throttle=1.0, only_service="sqs")
+    fault_proxy.fail_next(1, "server_error", only_service="sqs", only_operation="ListQueues")
+    async with (
+        aws_client(session, "dynamodb", fault_proxy.endpoint_url) as dynamodb,
+        aws_client(session, "sqs", fault_proxy.endpoint_url) as sqs,
+    ):
+        await dynamodb.list_tables()
+        assert fault_proxy.pending == 1
+
+        first = await client_error(sqs.list_queues())
+        second = await client_error(sqs.list_queues())
+
+    assert first.response["Error"]["Code"] == "InternalFailure"
+    assert second.response["Error"]["Code"] == "RequestThrottled"
+    assert [(e.service, e.operation, e.action) for e in fault_proxy.events] == [
+        ("dynamodb", "ListTables", "forward"),
+        ("sqs", "ListQueues", "server_error"),
+        ("sqs", "ListQueues", "throttle"),
+    ]
+
+
+async def record_actions(proxy: FaultProxy, session: AioSession, calls: int) -> list[str]:
+    async with aws_client(session, "dynamodb", proxy.endpoint_url) as client:
+        for _ in range(calls):
+            try:
+                await client.list_tables()
+            except (ClientError, BotocoreConnectionError, HTTPClientError):
+                pass
+    return [event.action for event in proxy.events]
+
+
+RATES = {"throttle": 0.3, "server_error": 0.2, "reset": 0.1}
+
+
+@pytest.mark.asyncio
+async def test_same_seed_same_faults(
+    moto_endpoint: str, fault_proxy_factory: FaultProxyFactory, session: AioSession
+) -> None:
+    first, second, other = (fault_proxy_factory(moto_endpoint, seed=s) for s in (7, 7, 8))
+    for proxy in (first, second, other):
+        proxy.configure(**RATES)
+
+    actions = [await record_actions(proxy, session, 30) for proxy in (first, second, other)]
+
+    assert actions[0] == actions[1]
+    assert actions[0] != actions[2]
+    assert set(actions[0]) == {"forward", "throttle", "server_error", "reset"}
+
+
+@pytest.mark.asyncio
+async def test_queued_faults_do_not_shift_the_seeded_ones(
+    moto_endpoint: str, fault_proxy_factory: FaultProxyFactory, session: AioSession
+) -> None:
+    plain, queued = fault_proxy_factory(moto_endpoint, seed=3), fault_proxy_factory(moto_endpoint, seed=3)
+    for proxy in (plain, queued):
+        proxy.configure(**RATES)
+    queued.fail_next(1, "server_error")
+
+    plain_actions = await record_actions(plain, session, 12)
+    queued_actions = await record_actions(queued, session, 12)
+
+    assert queued_actions == ["server_error", *plain_actions[1:]]
+
+
+@pytest.mark.asyncio
+async def test_counters_count_and_reset(fault_proxy: FaultProxy, session: AioSession) -> None:
+    async with aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "throttle")
+        fault_proxy.fail_next(1, "server_error")
+        for _ in range(3):
+            try:
+                await client.list_tables()
+            except ClientError:
+                pass
+
+    assert fault_proxy.counters == ProxyCounters(
+        requests=3, forwarded=1, throttled=1, server_errors=1, by_service={"dynamodb": 3}
+    )
+    fault_proxy.reset_counters()
+    assert fault_proxy.counters == ProxyCounters()
+    assert fault_proxy.events == ()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://10.0.0.1:5000",
+        "http://169.254.169.254",
+        "http://example.com:80",
+        "http://dynamodb.us-east-1.amazonaws.com",
+        "https://127.0.0.1:5000",
+        "http://127.0.0.1:5000/prefix",
+        "127.0.0.1:5000",
+    ],
+)
+def test_only_bare_loopback_http_targets(url: str) -> None:
+    with pytest.raises(ValueError, match="FaultProxy|target|host"):
+        FaultProxy(url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:5000", "http://127.8.9.10:1", "http://localhost:5000/", "http://[::1]:5000"])
+def test_loopback_targets_are_accepted(url: str) -> None:
+    assert FaultProxy(url).target_url == url
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"throttle": 1.5}, {"reset": -0.1}, {"throttle": 0.6, "server_error": 0.6}, {"latency": -1.0}],
+)
+def test_configure_refuses_impossible_rates(settings: dict[str, float]) -> None:
+    with pytest.raises(ValueError):
+        FaultProxy("http://127.0.0.1:5000").configure(**settings)
+
+
+def test_fail_next_refuses_nonsense() -> None:
+    proxy = FaultProxy("http://127.0.0.1:5000")
+    with pytest.raises(ValueError):
+        proxy.fail_next(1, "explode")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        proxy.fail_next(-1, "throttle")
+    with pytest.raises(ValueError):
+        proxy.fail_next(1, "reset", code="SlowDown")
+    assert proxy.pending == 0
+
+
+def test_trio_client_through_the_proxy(fault_proxy: FaultProxy, session: AioSession) -> None:
+    async def main() -> tuple[str, int]:
+        async with aws_client(session, "dynamodb", fault_proxy.endpoint_url, backend="httpx") as client:
+            fault_proxy.fail_next(1, "throttle")
+            error = await client_error(client.list_tables())
+            tables = await client.list_tables()
+        return error.response["Error"]["Code"], len(tables["TableNames"])
+
+    assert trio.run(main) == ("ThrottlingException", 0)
+
+
+# -- HTTP details, against a small upstream whose behaviour the test controls ---------
+
+
+class _ChunkedEcho(http.server.BaseHTTPRequestHandler):
+    """Answers every request with its method, path and body, in a chunked response."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        payload = f"{self.command} {self.path} ".encode() + body
+        self.send_response(200)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for start in range(0, len(payload), 5):
+            piece = payload[start : start + 5]
+            self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
+
+    do_GET = do_POST
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def echo_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ChunkedEcho)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def exchange(sock: socket.socket, request: bytes) -> bytes:
+    """Send one request; read one response with Content-Length framing."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def test_absolute_form_keep_alive_and_chunked_upstream(
+    echo_url: str, fault_proxy_factory: FaultProxyFactory
+) -> None:
+    proxy = fault_proxy_factory(echo_url)
+    port = proxy.endpoint_url.rsplit(":", 1)[1]
+    with socket.create_connection(("127.0.0.1", int(port))) as sock:
+        first = exchange(
+            sock,
+            f"POST http://127.0.0.1:{port}/path?x=1 HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Content-Length: 11\r\n\r\nhello world".encode(),
+        )
+        second = exchange(sock, b"GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert first.endswith(b"\r\n\r\nPOST /path?x=1 hello world")
+    assert b"chunked" not in first.lower()
+    assert second.endswith(b"\r\n\r\nGET /again ")
+    assert proxy.counters.forwarded == 2
+
+
+def test_unreachable_target_is_a_502(fault_proxy_factory: FaultProxyFactory) -> None:
+    with socket.socket() as placeholder:
+        placeholder.bind(("127.0.0.1", 0))
+        free_port = placeholder.getsockname()[1]
+    proxy = fault_proxy_factory(f"http://127.0.0.1:{free_port}")
+    with socket.create_connection(("127.0.0.1", int(proxy.endpoint_url.rsplit(":", 1)[1]))) as sock:
+        response = exchange(sock, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    assert response.startswith(b"HTTP/1.1 502 ")
+    assert proxy.counters.upstream_errors == 1
+
+
+def test_stop_closes_every_socket(moto_server: MotoServer) -> None:
+    proxy = FaultProxy(moto_server.endpoint_url).start()
+    port = int(proxy.endpoint_url.rsplit(":", 1)[1])
+    client = socket.create_connection(("127.0.0.1", port))
+    exchange(client, b"GET /moto-api/data.json HTTP/1.1\r\nHost: x\r\n\r\n")
+
+    proxy.stop()
+    proxy.stop()
+
+    assert client.recv(1) == b""  # the proxy closed the kept-alive connection
+    client.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port)).close()
+    with pytest.raises(RuntimeError):
+        _ = proxy.endpoint_url
