@@ -9,6 +9,7 @@ hand. A failed fetch leaves the cursor where it was.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,7 +51,7 @@ class Walk:
         self._first = True
         self._from_token = from_token
         self._total = 0
-        self._seen: set[str] = set()
+        self._seen = _SeenTokens()
         self._pending_error: TokenCycleError | None = None
         #: The non-aggregate keys recorded from the first page (botocore's
         #: ``non_aggregate_part``).
@@ -78,7 +79,7 @@ class Walk:
         if cursor is None:
             return None
         model = self.model
-        if not self._seen:
+        if self._first:
             self._seen.add(token_key(cursor.token_dict))
         page = await self._fetch(self.request_params(cursor), cursor)
 
@@ -169,3 +170,31 @@ class Walk:
             value = output.search(page)
             tokens[name] = value if value else None
         return tokens
+
+
+class _SeenTokens:
+    """Tokens seen in this listing, in bounded memory.
+
+    The last ``window`` tokens are remembered exactly, so any cycle of up to that many pages
+    is caught before a page is fetched twice. Longer cycles are caught by Brent's method:
+    one anchor token, moved at every power of two, is met again within two laps.
+    """
+
+    def __init__(self, window: int = 1024) -> None:
+        self._recent: deque[str] = deque(maxlen=window)
+        self._members: set[str] = set()
+        self._anchor: str | None = None
+        self._power = 1
+        self._steps = 0
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._members or key == self._anchor
+
+    def add(self, key: str) -> None:
+        if len(self._recent) == self._recent.maxlen:
+            self._members.discard(self._recent[0])
+        self._recent.append(key)
+        self._members.add(key)
+        self._steps += 1
+        if self._steps == self._power:
+            self._anchor, self._power, self._steps = key, self._power * 2, 0
