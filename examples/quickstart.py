@@ -40,9 +40,8 @@ async def main() -> None:
         table = tables["TableNames"][0]
         pages = asyncpage.paginate(ddb, "scan", TableName=table, PaginationConfig={"PageSize": 50})
         async with pages:
-            async for page in pages:
-                print(f"scan {table}: page of {page['Count']} items")
-        print(f"  -> {pages.statistics()}")
+            counts = [page["Count"] async for page in pages]
+        print(f"scan {table}: {len(counts)} pages, {sum(counts)} items; {pages.statistics()}")
 
         # 2. search(): a JMESPath expression over every page, flattened.
         bucket = (await s3.list_buckets())["Buckets"][0]["Name"]
@@ -70,7 +69,9 @@ async def main() -> None:
             TableName=table, PaginationConfig={"PageSize": 40, "StartingToken": token}
         )
         same = [item async for item in tail.search("Items[]")]
-        print(f"aiobotocore's paginator from the same token: {len(same)} items, equal: {same == remaining}")
+        print(
+            f"aiobotocore's paginator from that token: {len(same)} items, same: {same == remaining}"
+        )
 
 
 if __name__ == "__main__":

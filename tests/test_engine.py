@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 import asyncpage
@@ -312,9 +313,9 @@ async def no_leaks(caplog: pytest.LogCaptureFixture) -> AsyncIterator[None]:
     before = len(anyio.get_running_tasks())
     yield
     for _ in range(5):
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
     gc.collect()
-    await anyio.sleep(0)
+    await anyio.lowlevel.checkpoint()
     assert len(anyio.get_running_tasks()) == before
     complaints = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert complaints == []

@@ -25,21 +25,29 @@ Example::
     import pytest
     from aiobotocore.config import AioConfig
     from aiobotocore.session import get_session
-    from botocore.exceptions import ClientError
 
 
     @pytest.mark.asyncio
-    async def test_survives_throttling(fault_proxy):
-        session = get_session()
+    async def test_listing_survives_throttling(fault_proxy):
+        fault_proxy.fail_next(2, "throttle")  # the next two requests, whatever they are
         config = AioConfig(retries={"mode": "standard", "total_max_attempts": 3})
-        async with session.create_client(
-            "dynamodb", region_name="us-east-1", endpoint_url=fault_proxy.endpoint_url,
-            config=config,
+        async with get_session().create_client(
+            "dynamodb", endpoint_url=fault_proxy.endpoint_url, config=config
         ) as client:
-            fault_proxy.fail_next(2, "throttle")          # the next two requests
-            fault_proxy.configure(server_error=0.05)      # then 5% of requests, seeded
-            await client.list_tables()                    # botocore retried twice
-            assert fault_proxy.counters.throttled == 2
+            response = await client.list_tables()
+
+        assert response["ResponseMetadata"]["RetryAttempts"] == 2
+        assert fault_proxy.counters.throttled == 2
+
+Faults by rate are drawn from a generator seeded by ``seed``, so a failing run replays::
+
+    fault_proxy.configure(throttle=0.1, reset=0.02, latency=0.01, only_service="dynamodb")
+
+The proxy runs in its own thread and event loop, so it serves asyncio and trio tests alike
+(under trio, give aiobotocore its httpx backend:
+``AioConfig(http_session_cls=aiobotocore.httpxsession.HttpxSession)``). aiobotocore's
+default aiohttp backend resends a GET, HEAD, PUT or DELETE once by itself when its
+connection is reset; queue two resets to make such a REST call fail.
 
 The errors are the ones AWS sends, chosen by the service in the request's SigV4 scope:
 ``ThrottlingException`` for JSON services, ``RequestThrottled`` for SQS,

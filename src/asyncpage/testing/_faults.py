@@ -4,21 +4,21 @@ The proxy reads two facts from a request: the service named in the SigV4 credent
 (``Credential=AKID/20240101/us-east-1/dynamodb/aws4_request``) and the wire protocol the
 client spoke. The protocol picks the envelope; the service picks the status and the code:
 
-==================================  ======  ==========================  =====================
-requests                            status  throttle code               server error (500)
-==================================  ======  ==========================  =====================
-JSON (``X-Amz-Target``): dynamodb,  400     ``ThrottlingException``     ``InternalFailure``
-logs, ssm, kms, secretsmanager, …                                       (dynamodb:
-                                                                        ``InternalServerError``)
-sqs (JSON, query-compatible)        400     ``RequestThrottled`` and    ``InternalFailure``
-                                            ``x-amzn-query-error``
-ec2 (query, EC2 envelope)           503     ``RequestLimitExceeded``    ``InternalError``
-query: iam, sns, rds, sts, …        400     ``Throttling``              ``InternalFailure``
-s3 (rest-xml, ``<Error>``)          503     ``SlowDown``                ``InternalError``
-other rest-xml (route53, …)         400     ``Throttling``              ``InternalFailure``
-lambda (rest-json)                  429     ``TooManyRequestsException``  ``ServiceException``
-other rest-json, unknown service    429     ``ThrottlingException``     ``InternalServerException``
-==================================  ======  ==========================  =====================
+===============================  ======  ============================  ===========================
+requests                         status  throttle code                 server error code (500)
+===============================  ======  ============================  ===========================
+JSON (``X-Amz-Target``): logs,   400     ``ThrottlingException``       ``InternalFailure``
+ssm, kms, secretsmanager, …
+dynamodb (JSON)                  400     ``ThrottlingException``       ``InternalServerError``
+sqs (JSON, query-compatible)     400     ``RequestThrottled``, with    ``InternalFailure``
+                                         ``x-amzn-query-error``
+ec2 (query, EC2 envelope)        503     ``RequestLimitExceeded``      ``InternalError``
+query: iam, sns, rds, sts, …     400     ``Throttling``                ``InternalFailure``
+s3 (rest-xml, ``<Error>``)       503     ``SlowDown``                  ``InternalError``
+other rest-xml (route53, …)      400     ``Throttling``                ``InternalFailure``
+lambda (rest-json)               429     ``TooManyRequestsException``  ``ServiceException``
+other rest-json                  429     ``ThrottlingException``       ``InternalServerException``
+===============================  ======  ============================  ===========================
 
 A request whose service cannot be read (no SigV4 scope) gets the envelope of its protocol:
 JSON for ``application/x-amz-json-*`` bodies, query for form bodies, rest-json otherwise.

@@ -501,6 +501,10 @@ class FaultProxy:
                 )
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the client went away; nothing to answer
+        except asyncio.CancelledError:
+            # Only stop() cancels this task. Ending normally keeps Python 3.11's streams
+            # from logging the cancellation as an error in their done-callback.
+            pass
         except Exception:
             _log.exception("fault proxy failed to serve a request")
         finally:
