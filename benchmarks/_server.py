@@ -1,59 +1,91 @@
-"""ScriptedAWS in a child process: pre-rendered DynamoDB ListBackups pages, settable latency.
+"""Benchmark endpoints, each in a child process, with a settable per-request latency.
 
-The page server runs in its own process so that its CPU (and the GIL it holds while
-parsing a request) and its memory (the rendered pages) stay out of the client's
-``time.process_time()`` and ``tracemalloc`` numbers. Every page is rendered before the
-first timed request, so serving one costs the server a dict lookup plus http.server's
-request parsing (well under a millisecond).
+Every endpoint runs in a process of its own so that its CPU (and the GIL it holds while
+answering) and its memory stay out of the client's ``time.process_time()`` and
+``tracemalloc`` numbers, and out of the client's event loop:
 
-    with PageServer({"t20": 20, "t200": 200}) as server:
+* :class:`BackupsServer`: :class:`~asyncpage.testing._scripted.ScriptedAWS`, DynamoDB
+  ``ListBackups`` with every page rendered before the first timed request;
+* :class:`ScanServer`: a minimal DynamoDB ``Scan`` endpoint with ``Segment`` support whose
+  pages are rendered once and then served from memory (ScriptedAWS has no ``Scan``);
+* :class:`MotoScan`: moto's server with a seeded table, behind asyncpage's
+  :class:`~asyncpage.testing._proxy.FaultProxy`, which adds the latency.
+
+    with BackupsServer({"listing": 20}) as server:
         server.set_latency(0.02)
         ... create clients with endpoint_url=server.endpoint_url ...
 """
 
 from __future__ import annotations
 
+import http.server
+import json
 import multiprocessing
-from collections.abc import Mapping
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Self
 
 ITEMS_PER_PAGE = 100
-"""ListBackups' default (and maximum) ``Limit``: every page but the last is full."""
+"""ListBackups' default (and maximum) ``Limit``."""
+
+SCAN_TABLE = "bench"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-def _serve(conn: Connection, tables: dict[str, int]) -> None:
-    from asyncpage.testing._scripted import ScriptedAWS
+def scan_item(number: int) -> dict[str, Any]:
+    """Item ``number`` of the scan table, in DynamoDB's wire format (about 150 bytes)."""
+    return {
+        "pk": {"S": f"item-{number:07d}"},
+        "n": {"N": str(number)},
+        "payload": {"S": "x" * 100},
+    }
 
-    with ScriptedAWS() as aws:
-        for name, pages in tables.items():
-            aws.add_backups(name, pages * ITEMS_PER_PAGE)
-            rendered = aws.prerender_backups(name)
-            assert rendered == pages, (name, rendered, pages)
-        conn.send(aws.endpoint_url)
+
+# -- the child processes ---------------------------------------------------------------
+
+
+class _Endpoint:
+    """What a child process serves: a URL, a latency knob, a request count, a stop."""
+
+    url: str
+
+    def set_latency(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    def requests(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+def _serve(conn: Connection, start: Callable[..., _Endpoint], options: dict[str, Any]) -> None:
+    endpoint = start(**options)
+    try:
+        conn.send(endpoint.url)
         while True:
             command, *args = conn.recv()
             if command == "stop":
-                conn.send(None)
-                return
+                break
             if command == "latency":
-                aws.latency = args[0]
+                endpoint.set_latency(args[0])
                 conn.send(None)
             elif command == "requests":
-                conn.send(aws.requests)
+                conn.send(endpoint.requests())
+    finally:
+        endpoint.close()
+        conn.send(None)
 
 
-class PageServer:
-    """A :class:`~asyncpage.testing._scripted.ScriptedAWS` serving from a child process.
+class _ChildProcess:
+    _start: Callable[..., _Endpoint]
 
-    ``tables`` maps a table name to its number of full ``ListBackups`` pages (100 backups
-    a page). Use it as a context manager.
-    """
-
-    def __init__(self, tables: Mapping[str, int], *, latency: float = 0.0) -> None:
-        self._tables = dict(tables)
-        self._latency = latency
+    def __init__(self, **options: Any) -> None:
+        self._options = options
         self._conn: Connection | None = None
         self._process: Any = None
         self.endpoint_url = ""
@@ -62,13 +94,19 @@ class PageServer:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         self._process = context.Process(
-            target=_serve, args=(child, self._tables), name="PageServer", daemon=True
+            target=_serve,
+            args=(child, type(self)._start, self._options),
+            name=type(self).__name__,
+            daemon=True,
         )
         self._process.start()
         child.close()
         self._conn = parent
-        self.endpoint_url = parent.recv()
-        self.set_latency(self._latency)
+        try:
+            self.endpoint_url = parent.recv()
+        except EOFError:
+            self._conn = None
+            raise RuntimeError(f"{type(self).__name__} did not start (its traceback is above)")
         return self
 
     def __exit__(
@@ -78,7 +116,8 @@ class PageServer:
         tb: TracebackType | None,
     ) -> None:
         if self._conn is not None:
-            self._call("stop")
+            self._conn.send(("stop",))
+            self._conn.recv()
             self._conn.close()
             self._conn = None
         if self._process is not None:
@@ -86,15 +125,209 @@ class PageServer:
             self._process = None
 
     def _call(self, *message: Any) -> Any:
-        assert self._conn is not None, "PageServer is not running"
+        assert self._conn is not None, f"{type(self).__name__} is not running"
         self._conn.send(message)
         return self._conn.recv()
 
     def set_latency(self, seconds: float) -> None:
-        """Seconds the server waits before answering each request, from now on."""
+        """Seconds the endpoint waits before answering each request, from now on."""
         self._call("latency", seconds)
 
     @property
     def requests(self) -> int:
         """Requests served so far."""
         return int(self._call("requests"))
+
+
+# -- ListBackups: ScriptedAWS ----------------------------------------------------------
+
+
+class _Backups(_Endpoint):
+    def __init__(self, tables: dict[str, tuple[int, int]]) -> None:
+        from asyncpage.testing._scripted import ScriptedAWS
+
+        self._aws = ScriptedAWS().start()
+        for name, (pages, page_size) in tables.items():
+            self._aws.add_backups(name, pages * page_size)
+            rendered = self._aws.prerender_backups(name, page_size=page_size)
+            if rendered != pages:
+                raise RuntimeError(f"{name}: {rendered} pages rendered, not {pages}")
+        self.url = self._aws.endpoint_url
+
+    def set_latency(self, seconds: float) -> None:
+        self._aws.latency = seconds
+
+    def requests(self) -> int:
+        return self._aws.requests
+
+    def close(self) -> None:
+        self._aws.stop()
+
+
+class BackupsServer(_ChildProcess):
+    """ScriptedAWS serving ``ListBackups`` from a child process.
+
+    ``tables`` maps a table name to its number of full pages, or to ``(pages, page_size)``
+    (default page size 100: send no ``Limit``; otherwise send ``PageSize=page_size``).
+    """
+
+    _start = _Backups
+
+    def __init__(self, tables: Mapping[str, int | tuple[int, int]]) -> None:
+        normalized = {
+            name: spec if isinstance(spec, tuple) else (spec, ITEMS_PER_PAGE)
+            for name, spec in tables.items()
+        }
+        super().__init__(tables=normalized)
+
+
+# -- Scan: pre-rendered pages ----------------------------------------------------------
+
+
+class _ScanHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _ScanHTTPServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        app = self.server.app
+        status, payload = app.answer(self.headers.get("X-Amz-Target"), body)
+        if app.latency > 0:
+            time.sleep(app.latency)
+        self.send_response_only(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amz-crc32", str(zlib.crc32(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _ScanHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, app: _Scan) -> None:
+        self.app = app
+        super().__init__(("127.0.0.1", 0), _ScanHandler)
+
+
+class _Scan(_Endpoint):
+    """``Scan`` of one table of ``items`` items; item *i* is in segment ``i % TotalSegments``.
+
+    A page is rendered the first time it is asked for and served from memory after that.
+    """
+
+    def __init__(self, items: int) -> None:
+        self._items = [scan_item(i) for i in range(items)]
+        self._rendered: dict[tuple[int, int, int, str | None], bytes] = {}
+        self._lock = threading.Lock()
+        self._count = 0
+        self.latency = 0.0
+        self._server = _ScanHTTPServer(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer(self, target: str | None, body: bytes) -> tuple[int, bytes]:
+        with self._lock:
+            self._count += 1
+        if target != "DynamoDB_20120810.Scan":
+            error = {"__type": "UnknownOperationException", "message": str(target)}
+            return 400, json.dumps(error).encode()
+        params = json.loads(body)
+        start = params.get("ExclusiveStartKey", {}).get("pk", {}).get("S")
+        key = (
+            params.get("Segment", 0),
+            params.get("TotalSegments", 1),
+            params.get("Limit", len(self._items)),
+            start,
+        )
+        with self._lock:
+            page = self._rendered.get(key)
+            if page is None:
+                page = self._rendered[key] = self._render(*key)
+        return 200, page
+
+    def _render(self, segment: int, total: int, limit: int, start: str | None) -> bytes:
+        first = segment if start is None else int(start.removeprefix("item-")) + total
+        numbers = range(first, len(self._items), total)[:limit]
+        payload: dict[str, Any] = {
+            "Items": [self._items[i] for i in numbers],
+            "Count": len(numbers),
+            "ScannedCount": len(numbers),
+        }
+        if numbers and numbers[-1] + total < len(self._items):
+            payload["LastEvaluatedKey"] = {"pk": self._items[numbers[-1]]["pk"]}
+        return json.dumps(payload, separators=(",", ":")).encode()
+
+    def set_latency(self, seconds: float) -> None:
+        self.latency = seconds
+
+    def requests(self) -> int:
+        with self._lock:
+            return self._count
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class ScanServer(_ChildProcess):
+    """Pre-rendered DynamoDB ``Scan`` pages of a table of ``items`` items, from a child process."""
+
+    _start = _Scan
+
+    def __init__(self, items: int) -> None:
+        super().__init__(items=items)
+
+
+# -- Scan: moto behind the fault proxy -------------------------------------------------
+
+
+class _MotoScan(_Endpoint):
+    def __init__(self, items: int) -> None:
+        import boto3
+
+        from asyncpage.testing._moto import MotoServer
+        from asyncpage.testing._proxy import FaultProxy
+
+        self._moto = MotoServer().start()
+        client = boto3.client(
+            "dynamodb", endpoint_url=self._moto.endpoint_url, region_name="us-east-1", **CREDENTIALS
+        )
+        client.create_table(
+            TableName=SCAN_TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for first in range(0, items, 25):
+            batch = [
+                {"PutRequest": {"Item": scan_item(i)}} for i in range(first, min(items, first + 25))
+            ]
+            client.batch_write_item(RequestItems={SCAN_TABLE: batch})
+        client.close()
+        self._proxy = FaultProxy(self._moto.endpoint_url).start()
+        self.url = self._proxy.endpoint_url
+
+    def set_latency(self, seconds: float) -> None:
+        self._proxy.configure(latency=seconds)
+
+    def requests(self) -> int:
+        return self._proxy.counters.requests
+
+    def close(self) -> None:
+        self._proxy.stop()
+        self._moto.stop()
+
+
+class MotoScan(_ChildProcess):
+    """moto's server with a table of ``items`` items, behind the FaultProxy (latency there)."""
+
+    _start = _MotoScan
+
+    def __init__(self, items: int) -> None:
+        super().__init__(items=items)

@@ -23,35 +23,27 @@ measured for aiobotocore's paginator in the no-latency, no-work scenario.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gc
-import importlib.metadata
-import os
-import platform
-import statistics
 import sys
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import aiobotocore
 import anyio
 import boto3
 import botocore.config
+from _measure import Sample, load, machine, median, rotations, spread
+from _server import CREDENTIALS, BackupsServer
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import asyncpage
-from _server import PageServer
 
 OPERATION = "list_backups"
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 REFERENCE = "aiobotocore paginator"
 
 
@@ -62,26 +54,28 @@ class Scenario:
     pages: int
     latency: float
     work: float
+    page_size: int | None = None
 
 
-@dataclass
-class Sample:
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
+Measure = Callable[[Scenario], tuple[float, float, int]]
+"""``measure(scenario) -> (wall seconds, CPU seconds, pages)``, called from the main thread."""
 
 
-Measure = Callable[[str, float], tuple[float, float, int]]
-"""``measure(table, work) -> (wall seconds, CPU seconds, pages)``, called from the main thread."""
+def operation_params(scenario: Scenario) -> dict[str, Any]:
+    params: dict[str, Any] = {"TableName": scenario.table}
+    if scenario.page_size is not None:
+        params["PaginationConfig"] = {"PageSize": scenario.page_size}
+    return params
 
 
 # -- the contenders --------------------------------------------------------------------
 
 
 def boto3_contender(client: Any) -> Measure:
-    def measure(table: str, work: float) -> tuple[float, float, int]:
-        pages = 0
+    def measure(scenario: Scenario) -> tuple[float, float, int]:
+        pages, work = 0, scenario.work
         wall, cpu = time.perf_counter(), time.process_time()
-        for _page in client.get_paginator(OPERATION).paginate(TableName=table):
+        for _page in client.get_paginator(OPERATION).paginate(**operation_params(scenario)):
             pages += 1
             if work:
                 time.sleep(work)
@@ -90,22 +84,23 @@ def boto3_contender(client: Any) -> Measure:
     return measure
 
 
-def in_loop(portal: BlockingPortal, run: Callable[[str, float], Awaitable[int]]) -> Measure:
-    async def timed(table: str, work: float) -> tuple[float, float, int]:
+def in_loop(portal: BlockingPortal, run: Callable[[Scenario], Awaitable[int]]) -> Measure:
+    async def timed(scenario: Scenario) -> tuple[float, float, int]:
         wall, cpu = time.perf_counter(), time.process_time()
-        pages = await run(table, work)
+        pages = await run(scenario)
         return time.perf_counter() - wall, time.process_time() - cpu, pages
 
-    def measure(table: str, work: float) -> tuple[float, float, int]:
-        return portal.call(timed, table, work)
+    def measure(scenario: Scenario) -> tuple[float, float, int]:
+        return portal.call(timed, scenario)
 
     return measure
 
 
 def aiobotocore_contender(portal: BlockingPortal, client: Any) -> Measure:
-    async def run(table: str, work: float) -> int:
-        pages = 0
-        async for _page in client.get_paginator(OPERATION).paginate(TableName=table):
+    async def run(scenario: Scenario) -> int:
+        pages, work = 0, scenario.work
+        paginator = client.get_paginator(OPERATION)
+        async for _page in paginator.paginate(**operation_params(scenario)):
             pages += 1
             if work:
                 await anyio.sleep(work)
@@ -115,11 +110,10 @@ def aiobotocore_contender(portal: BlockingPortal, client: Any) -> Measure:
 
 
 def asyncpage_contender(portal: BlockingPortal, client: Any, prefetch: int) -> Measure:
-    async def run(table: str, work: float) -> int:
-        pages = 0
-        async with asyncpage.paginate(
-            client, OPERATION, prefetch=prefetch, TableName=table
-        ) as iterator:
+    async def run(scenario: Scenario) -> int:
+        pages, work = 0, scenario.work
+        params = operation_params(scenario)
+        async with asyncpage.paginate(client, OPERATION, prefetch=prefetch, **params) as iterator:
             async for _page in iterator:
                 pages += 1
                 if work:
@@ -133,16 +127,14 @@ def asyncpage_contender(portal: BlockingPortal, client: Any, prefetch: int) -> M
 
 
 def run_scenario(
-    contenders: dict[str, Measure], scenario: Scenario, reps: int, server: PageServer
+    contenders: dict[str, Measure], scenario: Scenario, reps: int, server: BackupsServer
 ) -> dict[str, Sample]:
     server.set_latency(scenario.latency)
-    names = list(contenders)
-    samples = {name: Sample() for name in names}
-    for rep in range(reps):
-        shift = rep % len(names)
-        for name in names[shift:] + names[:shift]:
+    samples = {name: Sample() for name in contenders}
+    for rep, order in rotations(list(contenders), reps):
+        for name in order:
             gc.collect()
-            wall, cpu, pages = contenders[name](scenario.table, scenario.work)
+            wall, cpu, pages = contenders[name](scenario)
             if pages != scenario.pages:
                 raise RuntimeError(f"{name} saw {pages} pages, not {scenario.pages}")
             samples[name].wall.append(wall)
@@ -151,21 +143,25 @@ def run_scenario(
     return samples
 
 
-def peak_memory(contenders: dict[str, Measure], tables: dict[str, int]) -> dict[str, list[int]]:
-    """tracemalloc peak above the starting level during one run, pages discarded as read."""
-    peaks: dict[str, list[int]] = {name: [] for name in contenders}
+def peak_memory(
+    contenders: dict[str, Measure], scenarios: list[Scenario], reps: int
+) -> dict[str, list[list[int]]]:
+    """tracemalloc peak above the starting level during a run, pages discarded as read."""
+    peaks = {name: [[] for _ in scenarios] for name in contenders}
     tracemalloc.start()
     try:
         for name, measure in contenders.items():
-            measure(next(iter(tables)), 0.0)  # warm caches under tracing
-            for table, pages in tables.items():
-                gc.collect()
-                tracemalloc.reset_peak()
-                start = tracemalloc.get_traced_memory()[0]
-                _, _, seen = measure(table, 0.0)
-                if seen != pages:
-                    raise RuntimeError(f"{name} saw {seen} pages, not {pages}")
-                peaks[name].append(tracemalloc.get_traced_memory()[1] - start)
+            measure(scenarios[0])  # warm caches under tracing
+            for _ in range(reps):
+                for index, scenario in enumerate(scenarios):
+                    gc.collect()
+                    tracemalloc.reset_peak()
+                    start = tracemalloc.get_traced_memory()[0]
+                    _, _, pages = measure(scenario)
+                    if pages != scenario.pages:
+                        raise RuntimeError(f"{name} saw {pages} pages, not {scenario.pages}")
+                    peaks[name][index].append(tracemalloc.get_traced_memory()[1] - start)
+            print(f"  memory: {name} done", file=sys.stderr)
     finally:
         tracemalloc.stop()
     return peaks
@@ -174,21 +170,13 @@ def peak_memory(contenders: dict[str, Measure], tables: dict[str, int]) -> dict[
 # -- reporting -------------------------------------------------------------------------
 
 
-def median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
-def spread(values: list[float], unit: float, digits: int) -> str:
-    return f"{min(values) * unit:.{digits}f}-{max(values) * unit:.{digits}f}"
-
-
 def overhead_table(scenario: Scenario, samples: dict[str, Sample]) -> str:
     pages = scenario.pages
     reference = samples[REFERENCE]
     ref_wall = median(reference.wall) / pages
     ref_cpu = median(reference.cpu) / pages
     lines = [
-        f"#### {scenario.name}: {pages} pages, no latency, no consumer work",
+        f"#### {scenario.name}: {pages} pages of 100 items, no latency, no consumer work",
         "",
         "| contender | wall ms/page (median) | spread (min-max) | wall vs aiobotocore "
         "| CPU ms/page | CPU vs aiobotocore |",
@@ -204,63 +192,78 @@ def overhead_table(scenario: Scenario, samples: dict[str, Sample]) -> str:
     return "\n".join(lines)
 
 
-def latency_table(scenario: Scenario, samples: dict[str, Sample], request: float) -> str:
+def floor(scenario: Scenario, fetch: float) -> float:
+    """One sequential token chain: ``pages x max(fetch, consume) + one fetch``."""
+    return scenario.pages * max(fetch, scenario.work) + fetch
+
+
+def latency_table(
+    scenario: Scenario, samples: dict[str, Sample], request: float, fetch_measured: float
+) -> str:
     fetch = scenario.latency + request
-    floor = scenario.pages * max(fetch, scenario.work) + fetch
+    floor_a = floor(scenario, fetch)
+    floor_b = floor(scenario, fetch_measured)
     reference = median(samples[REFERENCE].wall)
     lines = [
-        f"#### {scenario.name}: {scenario.pages} pages, {scenario.latency * 1e3:.0f} ms latency, "
-        f"{scenario.work * 1e3:.0f} ms work per page",
+        f"#### {scenario.name}: {scenario.pages} pages of 100 items, "
+        f"{scenario.latency * 1e3:.0f} ms latency, {scenario.work * 1e3:.0f} ms work per page",
         "",
-        f"floor = {scenario.pages} x max({fetch * 1e3:.1f}, {scenario.work * 1e3:.0f}) ms "
-        f"+ {fetch * 1e3:.1f} ms = **{floor:.3f} s** (fetch = latency + {request * 1e3:.2f} ms "
-        "measured per request)",
+        f"- floor A = {scenario.pages} x max({fetch * 1e3:.1f}, {scenario.work * 1e3:.0f}) ms "
+        f"+ {fetch * 1e3:.1f} ms = **{floor_a:.3f} s**, fetch = latency + {request * 1e3:.2f} ms "
+        "(aiobotocore's time per request without latency)",
+        f"- floor B = {scenario.pages} x max({fetch_measured * 1e3:.1f}, "
+        f"{scenario.work * 1e3:.0f}) ms + {fetch_measured * 1e3:.1f} ms = **{floor_b:.3f} s**, "
+        "fetch = aiobotocore's time per request measured at this latency with no work",
         "",
-        "| contender | wall s (median) | spread (min-max) | vs aiobotocore | vs floor "
-        "| CPU ms/page |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| contender | wall s (median) | spread (min-max) | vs aiobotocore | vs floor A "
+        "| vs floor B | CPU ms/page |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, sample in samples.items():
         wall = median(sample.wall)
         lines.append(
             f"| {name} | {wall:.3f} | {spread(sample.wall, 1, 3)} | {wall / reference:.3f} "
-            f"| {wall / floor:.3f} | {median(sample.cpu) / scenario.pages * 1e3:.2f} |"
+            f"| {wall / floor_a:.3f} | {wall / floor_b:.3f} "
+            f"| {median(sample.cpu) / scenario.pages * 1e3:.2f} |"
         )
     return "\n".join(lines)
 
 
-def memory_table(peaks: dict[str, list[int]], tables: dict[str, int]) -> str:
-    counts = list(tables.values())
+def calibration_table(scenario: Scenario, samples: dict[str, Sample]) -> str:
     lines = [
-        "#### Peak traced memory during one run (tracemalloc, pages discarded as read)",
+        f"#### {scenario.name}: {scenario.pages} pages of 100 items, "
+        f"{scenario.latency * 1e3:.0f} ms latency, no work (calibrates floor B)",
         "",
-        f"| contender | peak, {counts[0]} pages (KiB) | peak, {counts[1]} pages (KiB) "
-        "| growth (KiB) |",
+        "| contender | wall ms/page (median) | spread (min-max) | minus latency (ms) |",
         "| --- | ---: | ---: | ---: |",
     ]
-    for name, (small, large) in peaks.items():
+    for name, sample in samples.items():
+        wall = [w / scenario.pages for w in sample.wall]
         lines.append(
-            f"| {name} | {small / 1024:.1f} | {large / 1024:.1f} | {(large - small) / 1024:+.1f} |"
+            f"| {name} | {median(wall) * 1e3:.2f} | {spread(wall, 1e3, 2)} "
+            f"| {(median(wall) - scenario.latency) * 1e3:.2f} |"
         )
     return "\n".join(lines)
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"{dt.date.today().isoformat()}, {os.cpu_count()} CPUs ({model}), "
-        f"Python {platform.python_version()}, asyncpage {asyncpage.__version__}, "
-        f"aiobotocore {aiobotocore.__version__}, boto3 {boto3.__version__}, "
-        f"anyio {importlib.metadata.version('anyio')}"
-    )
+def memory_table(peaks: dict[str, list[list[int]]], scenarios: list[Scenario]) -> str:
+    small, large = scenarios
+    lines = [
+        f"#### Peak traced memory during one run: {small.pages} vs {large.pages} pages "
+        f"(PageSize={small.page_size}, pages discarded as read; tracemalloc, median of "
+        f"{len(next(iter(peaks.values()))[0])})",
+        "",
+        f"| contender | peak, {small.pages} pages (KiB) | peak, {large.pages} pages (KiB) "
+        "| growth (KiB) | growth per extra page (bytes) |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, (runs_small, runs_large) in peaks.items():
+        a, b = median(runs_small), median(runs_large)
+        lines.append(
+            f"| {name} | {a / 1024:.1f} | {b / 1024:.1f} | {(b - a) / 1024:+.1f} "
+            f"| {(b - a) / (large.pages - small.pages):+.0f} |"
+        )
+    return "\n".join(lines)
 
 
 # -- main ------------------------------------------------------------------------------
@@ -271,57 +274,79 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=7, help="repetitions (default 7)")
     parser.add_argument("--pages", type=int, default=20, help="pages, latency scenarios")
     parser.add_argument("--overhead-pages", type=int, default=200, help="pages, no latency")
-    parser.add_argument("--memory-pages", type=int, default=50, help="N for the N/4N memory run")
+    parser.add_argument(
+        "--memory-pages", type=int, default=1250, help="N for the N/4N memory runs (1 item a page)"
+    )
+    parser.add_argument("--memory-reps", type=int, default=3, help="memory repetitions")
+    parser.add_argument("--skip-memory", action="store_true", help="no memory runs")
     args = parser.parse_args()
 
-    overhead = Scenario("overhead", "overhead", args.overhead_pages, 0.0, 0.0)
+    overhead = Scenario("no-latency", "overhead", args.overhead_pages, 0.0, 0.0)
+    calibration = Scenario("latency-only", "listing", args.pages, 0.02, 0.0)
     scenarios = [
-        Scenario("20ms-latency-20ms-work", "listing", args.pages, 0.02, 0.02),
-        Scenario("20ms-latency-60ms-work", "listing", args.pages, 0.02, 0.06),
+        Scenario("20ms-work", "listing", args.pages, 0.02, 0.02),
+        Scenario("60ms-work", "listing", args.pages, 0.02, 0.06),
     ]
-    memory_tables = {"memory-n": args.memory_pages, "memory-4n": 4 * args.memory_pages}
-    tables = {"listing": args.pages, "overhead": args.overhead_pages, **memory_tables}
+    n = args.memory_pages
+    memory = [
+        Scenario("memory-n", "memory-n", n, 0.0, 0.0, page_size=1),
+        Scenario("memory-4n", "memory-4n", 4 * n, 0.0, 0.0, page_size=1),
+    ]
+    tables: dict[str, int | tuple[int, int]] = {
+        "listing": args.pages,
+        "overhead": args.overhead_pages,
+    }
+    if not args.skip_memory:
+        tables |= {scenario.table: (scenario.pages, 1) for scenario in memory}
 
     with ExitStack() as stack:
-        server = stack.enter_context(PageServer(tables))
+        server = stack.enter_context(BackupsServer(tables))
         portal = stack.enter_context(start_blocking_portal("asyncio"))
         client_args = {
             "region_name": "us-east-1",
             "endpoint_url": server.endpoint_url,
             **CREDENTIALS,
         }
+        retries = {"total_max_attempts": 1}
         aio_client = portal.wrap_async_context_manager(
             get_session().create_client(
-                "dynamodb", config=AioConfig(retries={"total_max_attempts": 1}), **client_args
+                "dynamodb", config=AioConfig(retries=retries), **client_args
             )
         )
         client = stack.enter_context(aio_client)
         sync_client = boto3.client(
-            "dynamodb", config=botocore.config.Config(retries={"total_max_attempts": 1}), **client_args
+            "dynamodb", config=botocore.config.Config(retries=retries), **client_args
         )
         stack.callback(sync_client.close)
         contenders: dict[str, Measure] = {
             "boto3 paginator": boto3_contender(sync_client),
             REFERENCE: aiobotocore_contender(portal, client),
             **{
-                f"asyncpage prefetch={n}": asyncpage_contender(portal, client, n)
-                for n in (0, 1, 2)
+                f"asyncpage prefetch={n}": asyncpage_contender(portal, client, n) for n in (0, 1, 2)
             },
         }
         for measure in contenders.values():  # connections, models, caches
-            measure("listing", 0.0)
+            measure(calibration)
 
         print(f"# asyncpage paging benchmark\n\n{machine()}\n")
-        print(f"{args.reps} repetitions, contenders interleaved round-robin.\n")
+        print(
+            f"{args.reps} repetitions, contenders interleaved round-robin; "
+            "`python benchmarks/paging.py " + " ".join(sys.argv[1:]) + "`\n"
+        )
         samples = run_scenario(contenders, overhead, args.reps, server)
         print(overhead_table(overhead, samples) + "\n", flush=True)
         request = median(samples[REFERENCE].wall) / overhead.pages
+        samples = run_scenario(contenders, calibration, args.reps, server)
+        print(calibration_table(calibration, samples) + "\n", flush=True)
+        fetch_measured = median(samples[REFERENCE].wall) / calibration.pages
         for scenario in scenarios:
             samples = run_scenario(contenders, scenario, args.reps, server)
-            print(latency_table(scenario, samples, request) + "\n", flush=True)
-        server.set_latency(0.0)
-        peaks = peak_memory(contenders, memory_tables)
-        print(memory_table(peaks, memory_tables), flush=True)
+            print(latency_table(scenario, samples, request, fetch_measured) + "\n", flush=True)
+        if not args.skip_memory:
+            server.set_latency(0.0)
+            peaks = peak_memory(contenders, memory, args.memory_reps)
+            print(memory_table(peaks, memory) + "\n", flush=True)
+    print(f"Load average at the end: {load()}")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ small page size at which moto returns several pages.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -23,6 +23,8 @@ _TREE_BUCKET = "asyncpage-grid-tree"
 _BINARY_TABLE = "grid-binary"
 _QUERY_TABLE = "grid-query"
 _EVENTS_GROUP = "grid-events"
+#: One of the AMIs moto ships (looking one up with describe_images costs seconds).
+_MOTO_AMI = "ami-12c6146b"
 #: Log events must be recent (moto, like AWS, ignores old ones); a whole minute.
 _EVENTS_EPOCH_MS = int(time.time() // 60 * 60_000)
 
@@ -50,7 +52,9 @@ GRID: tuple[GridCase, ...] = (
         params={"Bucket": _TREE_BUCKET, "Delimiter": "/"},
     ),
     # A binary (B) hash key: LastEvaluatedKey holds bytes, the token boto_encoded_keys.
-    GridCase("dynamodb-scan-binary-key", "dynamodb", "scan", 4, params={"TableName": _BINARY_TABLE}),
+    GridCase(
+        "dynamodb-scan-binary-key", "dynamodb", "scan", 4, params={"TableName": _BINARY_TABLE}
+    ),
     GridCase(
         "dynamodb-query",
         "dynamodb",
@@ -85,8 +89,11 @@ GRID: tuple[GridCase, ...] = (
         4,
         params={"Path": "/grid", "Recursive": True},
     ),
-    # moto ignores MaxResults here and pages by 10: 20 parameters, an empty third page.
+    # moto ignores MaxResults here and pages by 10 whatever PageSize says: 25 parameters.
     GridCase("ssm-describe_parameters", "ssm", "describe_parameters", 4, region="eu-west-1"),
+    # Three input tokens (StartRecordName/Type/Identifier), IsTruncated, a string limit key.
+    # HostedZoneId is only known once the zone exists: seed_grid() fills it in.
+    GridCase("route53-list_resource_record_sets", "route53", "list_resource_record_sets", 4),
 )
 
 
@@ -95,12 +102,15 @@ def boto3_client(service: str, endpoint_url: str, region: str = "us-east-1") -> 
     return boto3.client(service, region_name=region, endpoint_url=endpoint_url, **CREDENTIALS)
 
 
-def seed_grid(endpoint_url: str) -> None:
-    """Create the data of every :data:`GRID` case; expects an empty (reset) moto."""
+def seed_grid(endpoint_url: str) -> dict[str, GridCase]:
+    """Create the data of every :data:`GRID` case in an empty (reset) moto.
+
+    Returns the cases by id, with the parameters known only after seeding filled in.
+    """
     _seed_s3(boto3_client("s3", endpoint_url))
     _seed_dynamodb(boto3_client("dynamodb", endpoint_url))
     _seed_tables(boto3_client("dynamodb", endpoint_url, "us-west-2"), 11)
-    _seed_ec2(boto3_client("ec2", endpoint_url), 13)
+    _seed_ec2(boto3_client("ec2", endpoint_url), 11)
     sqs = boto3_client("sqs", endpoint_url)
     for i in range(11):
         sqs.create_queue(QueueName=f"grid-queue-{i:02d}")
@@ -113,10 +123,17 @@ def seed_grid(endpoint_url: str) -> None:
         secrets.create_secret(Name=f"grid-secret-{i:02d}", SecretString=f"value-{i}")
     ssm = boto3_client("ssm", endpoint_url)
     for i in range(12):
-        ssm.put_parameter(Name=f"/grid/{'deep/' if i % 3 else ''}p{i:02d}", Value="v", Type="String")
+        ssm.put_parameter(
+            Name=f"/grid/{'deep/' if i % 3 else ''}p{i:02d}", Value="v", Type="String"
+        )
     ssm_eu = boto3_client("ssm", endpoint_url, "eu-west-1")
-    for i in range(20):
+    for i in range(25):
         ssm_eu.put_parameter(Name=f"grid-param-{i:02d}", Value=str(i), Type="String")
+    zone = _seed_route53(boto3_client("route53", endpoint_url))
+    resolved = {"route53-list_resource_record_sets": {"HostedZoneId": zone}}
+    return {
+        case.id: replace(case, params={**case.params, **resolved.get(case.id, {})}) for case in GRID
+    }
 
 
 def _seed_s3(s3: Any) -> None:
@@ -140,7 +157,11 @@ def _seed_dynamodb(ddb: Any) -> None:
         RequestItems={
             _BINARY_TABLE: [
                 # Not valid UTF-8: the bytes must survive base64 inside the token.
-                {"PutRequest": {"Item": {"pk": {"B": bytes([i, 0xFF - i, 0x80])}, "n": {"N": str(i)}}}}
+                {
+                    "PutRequest": {
+                        "Item": {"pk": {"B": bytes([i, 0xFF - i, 0x80])}, "n": {"N": str(i)}}
+                    }
+                }
                 for i in range(11)
             ]
         }
@@ -179,13 +200,12 @@ def _seed_tables(ddb: Any, count: int) -> None:
 
 
 def _seed_ec2(ec2: Any, reservations: int) -> None:
-    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     for i in range(reservations):
-        # One reservation each; the second instance of some shows nesting in search().
+        # One reservation each; every fourth holds two instances (nesting for search()).
         ec2.run_instances(
-            ImageId=image,
-            MinCount=1 + i % 2,
-            MaxCount=1 + i % 2,
+            ImageId=_MOTO_AMI,
+            MinCount=1 + (i % 4 == 0),
+            MaxCount=1 + (i % 4 == 0),
             TagSpecifications=[
                 {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": f"grid-{i:02d}"}]}
             ],
@@ -205,3 +225,28 @@ def _seed_events(logs: Any) -> None:
             ],
         )
 
+
+def _seed_route53(route53: Any) -> str:
+    zone = route53.create_hosted_zone(Name="grid.example.com", CallerReference="asyncpage-grid")
+    # Several record types under one name: a page can end between them, so the
+    # StartRecordType token matters, not only StartRecordName.
+    records = [("A", f"h{i:02d}", f"10.0.0.{i}") for i in range(9)]
+    records += [("TXT", "h03", '"grid"'), ("MX", "h03", "10 mail.grid.example.com")]
+    route53.change_resource_record_sets(
+        HostedZoneId=zone["HostedZone"]["Id"],
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": f"{name}.grid.example.com",
+                        "Type": kind,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": value}],
+                    },
+                }
+                for kind, name, value in records
+            ]
+        },
+    )
+    return str(zone["HostedZone"]["Id"])

@@ -6,7 +6,7 @@ import http.server
 import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiobotocore.httpxsession
@@ -50,14 +50,34 @@ async def aws_client(
 
 # service, a cheap call, throttle (code, status), server error (code, status)
 SERVICES: list[tuple[str, Call, tuple[str, int], tuple[str, int]]] = [
-    ("dynamodb", lambda c: c.list_tables(), ("ThrottlingException", 400), ("InternalServerError", 500)),
-    ("logs", lambda c: c.describe_log_groups(), ("ThrottlingException", 400), ("InternalFailure", 500)),
+    (
+        "dynamodb",
+        lambda c: c.list_tables(),
+        ("ThrottlingException", 400),
+        ("InternalServerError", 500),
+    ),
+    (
+        "logs",
+        lambda c: c.describe_log_groups(),
+        ("ThrottlingException", 400),
+        ("InternalFailure", 500),
+    ),
     ("sqs", lambda c: c.list_queues(), ("RequestThrottled", 400), ("InternalFailure", 500)),
-    ("ec2", lambda c: c.describe_instances(), ("RequestLimitExceeded", 503), ("InternalError", 500)),
+    (
+        "ec2",
+        lambda c: c.describe_instances(),
+        ("RequestLimitExceeded", 503),
+        ("InternalError", 500),
+    ),
     ("iam", lambda c: c.list_users(), ("Throttling", 400), ("InternalFailure", 500)),
     ("sns", lambda c: c.list_topics(), ("Throttling", 400), ("InternalFailure", 500)),
     ("s3", lambda c: c.list_buckets(), ("SlowDown", 503), ("InternalError", 500)),
-    ("lambda", lambda c: c.list_functions(), ("TooManyRequestsException", 429), ("ServiceException", 500)),
+    (
+        "lambda",
+        lambda c: c.list_functions(),
+        ("TooManyRequestsException", 429),
+        ("ServiceException", 500),
+    ),
 ]
 SERVICE_IDS = [service for service, *_ in SERVICES]
 
@@ -119,7 +139,9 @@ async def test_server_error_is_the_error_aws_sends(
 
 
 @pytest.mark.asyncio
-async def test_sqs_throttle_is_query_compatible(fault_proxy: FaultProxy, session: AioSession) -> None:
+async def test_sqs_throttle_is_query_compatible(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
     async with aws_client(session, "sqs", fault_proxy.endpoint_url) as client:
         fault_proxy.fail_next(1, "throttle")
         error = await client_error(client.list_queues())
@@ -151,7 +173,9 @@ async def test_throttle_code_can_be_chosen(fault_proxy: FaultProxy, session: Aio
 
 
 @pytest.mark.asyncio
-async def test_retry_after_headers_on_throttles(fault_proxy: FaultProxy, session: AioSession) -> None:
+async def test_retry_after_headers_on_throttles(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
     fault_proxy.configure(retry_after=1.5)
     fault_proxy.fail_next(1, "throttle")
     async with aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client:
@@ -259,14 +283,18 @@ async def test_rates_and_queue_respect_their_filters(
 async def record_actions(proxy: FaultProxy, session: AioSession, calls: int) -> list[str]:
     async with aws_client(session, "dynamodb", proxy.endpoint_url) as client:
         for _ in range(calls):
-            try:
+            with suppress(ClientError, BotocoreConnectionError, HTTPClientError):
                 await client.list_tables()
-            except (ClientError, BotocoreConnectionError, HTTPClientError):
-                pass
     return [event.action for event in proxy.events]
 
 
 RATES = {"throttle": 0.3, "server_error": 0.2, "reset": 0.1}
+
+
+def configure_rates(proxy: FaultProxy) -> None:
+    proxy.configure(
+        throttle=RATES["throttle"], server_error=RATES["server_error"], reset=RATES["reset"]
+    )
 
 
 @pytest.mark.asyncio
@@ -275,7 +303,7 @@ async def test_same_seed_same_faults(
 ) -> None:
     first, second, other = (fault_proxy_factory(moto_endpoint, seed=s) for s in (7, 7, 8))
     for proxy in (first, second, other):
-        proxy.configure(**RATES)
+        configure_rates(proxy)
 
     actions = [await record_actions(proxy, session, 30) for proxy in (first, second, other)]
 
@@ -288,9 +316,12 @@ async def test_same_seed_same_faults(
 async def test_queued_faults_do_not_shift_the_seeded_ones(
     moto_endpoint: str, fault_proxy_factory: FaultProxyFactory, session: AioSession
 ) -> None:
-    plain, queued = fault_proxy_factory(moto_endpoint, seed=3), fault_proxy_factory(moto_endpoint, seed=3)
+    plain, queued = (
+        fault_proxy_factory(moto_endpoint, seed=3),
+        fault_proxy_factory(moto_endpoint, seed=3),
+    )
     for proxy in (plain, queued):
-        proxy.configure(**RATES)
+        configure_rates(proxy)
     queued.fail_next(1, "server_error")
 
     plain_actions = await record_actions(plain, session, 12)
@@ -305,10 +336,8 @@ async def test_counters_count_and_reset(fault_proxy: FaultProxy, session: AioSes
         fault_proxy.fail_next(1, "throttle")
         fault_proxy.fail_next(1, "server_error")
         for _ in range(3):
-            try:
+            with suppress(ClientError):
                 await client.list_tables()
-            except ClientError:
-                pass
 
     assert fault_proxy.counters == ProxyCounters(
         requests=3, forwarded=1, throttled=1, server_errors=1, by_service={"dynamodb": 3}
@@ -331,38 +360,48 @@ async def test_counters_count_and_reset(fault_proxy: FaultProxy, session: AioSes
     ],
 )
 def test_only_bare_loopback_http_targets(url: str) -> None:
-    with pytest.raises(ValueError, match="FaultProxy|target|host"):
+    with pytest.raises(ValueError, match=r"loopback|plain http|bare|no host"):
         FaultProxy(url)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:5000", "http://127.8.9.10:1", "http://localhost:5000/", "http://[::1]:5000"])
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1:5000", "http://127.8.9.10:1", "http://localhost:5000/", "http://[::1]:5000"],
+)
 def test_loopback_targets_are_accepted(url: str) -> None:
     assert FaultProxy(url).target_url == url
 
 
 @pytest.mark.parametrize(
-    "settings",
-    [{"throttle": 1.5}, {"reset": -0.1}, {"throttle": 0.6, "server_error": 0.6}, {"latency": -1.0}],
+    ("settings", "message"),
+    [
+        ({"throttle": 1.5}, "probability"),
+        ({"reset": -0.1}, "probability"),
+        ({"throttle": 0.6, "server_error": 0.6}, "must not exceed 1"),
+        ({"latency": -1.0}, "negative"),
+    ],
 )
-def test_configure_refuses_impossible_rates(settings: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
+def test_configure_refuses_impossible_rates(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         FaultProxy("http://127.0.0.1:5000").configure(**settings)
 
 
 def test_fail_next_refuses_nonsense() -> None:
     proxy = FaultProxy("http://127.0.0.1:5000")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="kind"):
         proxy.fail_next(1, "explode")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="negative"):
         proxy.fail_next(-1, "throttle")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no error code"):
         proxy.fail_next(1, "reset", code="SlowDown")
     assert proxy.pending == 0
 
 
 def test_trio_client_through_the_proxy(fault_proxy: FaultProxy, session: AioSession) -> None:
     async def main() -> tuple[str, int]:
-        async with aws_client(session, "dynamodb", fault_proxy.endpoint_url, backend="httpx") as client:
+        async with aws_client(
+            session, "dynamodb", fault_proxy.endpoint_url, backend="httpx"
+        ) as client:
             fault_proxy.fail_next(1, "throttle")
             error = await client_error(client.list_tables())
             tables = await client.list_tables()
@@ -378,6 +417,7 @@ class _ChunkedEcho(http.server.BaseHTTPRequestHandler):
     """Answers every request with its method, path and body, in a chunked response."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -472,3 +512,22 @@ def test_stop_closes_every_socket(moto_server: MotoServer) -> None:
         socket.create_connection(("127.0.0.1", port)).close()
     with pytest.raises(RuntimeError):
         _ = proxy.endpoint_url
+
+
+def test_stop_drops_requests_in_flight_quietly(
+    moto_server: MotoServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    proxy = FaultProxy(moto_server.endpoint_url).start()
+    proxy.configure(latency=30.0)
+    port = int(proxy.endpoint_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"GET /moto-api/data.json HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n")
+        exchange(client, b"")  # the control plane is never delayed
+        client.sendall(b"Host: x\r\n\r\n")
+        while proxy.counters.delayed == 0:
+            threading.Event().wait(0.005)
+
+        proxy.stop()
+
+        assert client.recv(1) == b""
+    assert [record for record in caplog.records if record.levelname == "ERROR"] == []

@@ -22,9 +22,12 @@ from ._errors import (
     PageFetchError,
     TokenCycleError,
 )
+from ._fanout import DEFAULT_SKIP_CODES, FanOut, Outcome, Tagged, fan_out
 from ._iterator import AsyncPageIterator, PageStatistics, paginate
 from ._model import PagingModel, paginated_operations
+from ._regions import ClientPool, regions_for
 from ._retry import BackoffGate, Retry, classify, set_testing
+from ._scan import parallel_scan
 
 __version__ = "0.1.0.dev0"
 
@@ -32,20 +35,28 @@ __all__ = [
     "AsyncPageError",
     "AsyncPageIterator",
     "BackoffGate",
+    "ClientPool",
     "Cursor",
+    "DEFAULT_SKIP_CODES",
+    "FanOut",
     "InvalidExpressionError",
     "InvalidPaginationConfigError",
     "InvalidPaginationError",
     "InvalidStartingTokenError",
     "OperationNotPaginatedError",
+    "Outcome",
     "PageFetchError",
     "PageStatistics",
     "PagingModel",
     "Retry",
+    "Tagged",
     "TokenCycleError",
     "__version__",
     "classify",
+    "fan_out",
     "paginate",
     "paginated_operations",
+    "parallel_scan",
+    "regions_for",
     "set_testing",
 ]

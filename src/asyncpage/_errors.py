@@ -10,12 +10,18 @@ so ``except ValueError`` keeps working for code written against botocore::
     │   ├── InvalidStartingTokenError                a StartingToken that is not a token
     │   └── InvalidExpressionError                   a JMESPath expression that does not compile
     ├── TokenCycleError                              the service sent a token it sent before
-    └── PageFetchError                               a page could not be fetched; carries
-                                                     ``resume_token`` of that page and the
-                                                     error from AWS as ``__cause__``/``error``
+    ├── PageFetchError                               a page could not be fetched; carries
+    │                                                ``resume_token`` of that page and the
+    │                                                error from AWS as ``__cause__``/``error``
+    └── CursorError (also ValueError)                asyncpage.fastapi's signed cursors
+        ├── CursorTamperedError
+        ├── CursorMismatchError
+        └── CursorExpiredError
 
-Errors from AWS itself (``botocore.exceptions.ClientError`` and friends) that asyncpage
-does not retry are raised unchanged, so existing ``except ClientError`` code keeps working.
+Every failure to fetch a page, retryable or not, is a :class:`PageFetchError`; the error
+from botocore (``ClientError``, ``EndpointConnectionError``...) is its ``error`` and its
+``__cause__``, so ``except PageFetchError as e: e.error.response["Error"]["Code"]`` reads
+the AWS error code.
 """
 
 from __future__ import annotations

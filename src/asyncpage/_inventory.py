@@ -17,7 +17,7 @@ import base64
 import datetime
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Literal, NamedTuple, TextIO
@@ -96,10 +96,10 @@ def _last_path_segment(item: Any) -> str:
 
 
 def _guess_id(item: Any) -> str:
-    """The first ...Id/...Name/...Arn string of an item of an operation not in the table."""
+    """The first ...Name/...Id/...Arn string of an item of an operation not in the table."""
     if not isinstance(item, Mapping):
         return str(item)
-    for suffix in ("Id", "Name", "Arn", "id", "name", "arn"):
+    for suffix in ("Name", "Id", "Arn", "name", "id", "arn"):
         for key, value in item.items():
             if isinstance(value, str) and str(key).endswith(suffix):
                 return value
@@ -249,22 +249,27 @@ Record = dict[str, Any]
 
 
 class JsonLinesWriter:
-    """Writes one inventory record per line as compact JSON; counts what it wrote.
+    """Writes inventory records as JSON Lines (compact); counts what it wrote.
 
-    Datetimes become ISO 8601 strings, bytes base64, decimals numbers.
+    Datetimes become ISO 8601 strings, bytes base64, decimals numbers. Text stays as it is
+    on a UTF-8 stream and is escaped (``\\u00e9``) on any other.
     """
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        self._ascii = encoding != "utf8"
         self.records = 0
 
-    def write(self, record: Record) -> None:
-        line = json.dumps(record, default=_json_default, ensure_ascii=False, separators=(",", ":"))
-        self._stream.write(line + "\n")
-        self.records += 1
-
-    def flush(self) -> None:
+    def write(self, records: Sequence[Record]) -> None:
+        """Write ``records`` and flush, so that a reader sees each page as it arrives."""
+        for record in records:
+            line = json.dumps(
+                record, default=_json_default, ensure_ascii=self._ascii, separators=(",", ":")
+            )
+            self._stream.write(line + "\n")
         self._stream.flush()
+        self.records += len(records)
 
 
 def _json_default(value: object) -> object:
@@ -285,8 +290,9 @@ class Inventory:
     Args:
         targets: what to list (see :func:`plan_targets`).
         pool: makes (and closes) the clients, one per (service, region).
-        write: called with each record, ``{"service", "region", "operation", "id",
-            "item"}``; ``item`` is the resource, or what ``query`` made of it.
+        write: called with the records of each page as it arrives, one record per
+            resource: ``{"service", "region", "operation", "id", "item"}``, where
+            ``item`` is the resource, or what ``query`` made of it.
         page_size: ``PageSize`` for listings that accept one.
         query: a compiled JMESPath expression applied to each resource.
         retry: asyncpage's page retry policy.
@@ -301,7 +307,7 @@ class Inventory:
         targets: Sequence[Target],
         *,
         pool: ClientPool,
-        write: Callable[[Record], None],
+        write: Callable[[list[Record]], None],
         page_size: int | None = None,
         query: ParsedResult | None = None,
         retry: Retry | None = None,
@@ -340,10 +346,7 @@ class Inventory:
         A source that fails does not stop the others: its state says why. Cancelling
         cancels every request in flight and closes every iterator.
         """
-        sources: dict[SourceKey, AsyncPageIterator] = {}
-        for key, target in self._targets.items():
-            client = await self._pool.client(target.listing.service, target.client_region)
-            sources[key] = self._paginate(client, target.listing)
+        sources = {key: self._source(target) for key, target in self._targets.items()}
         self._started = time.monotonic()
         try:
             async with fan_out(
@@ -360,27 +363,36 @@ class Inventory:
         finally:
             self._finished = time.monotonic()
 
-    def _paginate(self, client: Any, listing: Listing) -> AsyncPageIterator:
-        config = {}
-        if self._page_size is not None and listing.page_size:
-            config["PageSize"] = self._page_size
-        return paginate(client, listing.operation, retry=self._retry, PaginationConfig=config)
+    def _source(self, target: Target) -> Callable[[], Awaitable[AsyncPageIterator]]:
+        # A factory: the fan-out calls it when the source may start, so a client is
+        # opened only for sources that run.
+        async def open_source() -> AsyncPageIterator:
+            listing = target.listing
+            client = await self._pool.client(listing.service, target.client_region)
+            config = {}
+            if self._page_size is not None and listing.page_size:
+                config["PageSize"] = self._page_size
+            return paginate(client, listing.operation, retry=self._retry, PaginationConfig=config)
+
+        return open_source
 
     def _deliver(self, key: SourceKey, page: Mapping[str, Any]) -> None:
         listing = self._targets[key].listing
         found = listing.items.search(page)
         resources = found if isinstance(found, list) else [] if found is None else [found]
-        for resource in resources:
-            item = resource if self._query is None else self._query.search(resource)
-            self._write(
+        query = self._query
+        self._write(
+            [
                 {
                     "service": key.service,
                     "region": key.region,
                     "operation": key.operation,
                     "id": listing.resource_id(resource),
-                    "item": item,
+                    "item": resource if query is None else query.search(resource),
                 }
-            )
+                for resource in resources
+            ]
+        )
         self._items[key] += len(resources)
 
     def states(self) -> list[SourceState]:

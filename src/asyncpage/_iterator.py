@@ -175,6 +175,7 @@ class AsyncPageIterator:
         self._counters = _Counters()
         self._position: Cursor | None = self._start
         self._walk: Walk | None = None
+        self._finished = False
         self._stream: _PageStream | None = None
         self._stack: AsyncExitStack | None = None
         self._task_group: TaskGroup | None = None
@@ -207,8 +208,11 @@ class AsyncPageIterator:
 
     @property
     def finished(self) -> bool:
-        """True once the current iteration reached the end of the listing (or MaxItems)."""
-        return self._walk is not None and self._position is None
+        """True once the current iteration delivered its last page (end of listing or MaxItems).
+
+        After MaxItems, ``resume_token`` still points at the rest of the listing.
+        """
+        return self._finished
 
     @property
     def non_aggregate_part(self) -> dict[str, Any]:
@@ -283,16 +287,17 @@ class AsyncPageIterator:
         )
         self._walk = walk
         self._position = self._start
+        self._finished = False
         task_group = self._task_group
         ahead = self._prefetch if task_group is not None else 0
         self._stream = _PageStream(self, walk, task_group, ahead)
         return self._stream
 
     def _delivered(self, step: Step) -> None:
-        _, after, count = step
-        self._position = after
+        self._position = step.after
+        self._finished = step.last
         self._counters.pages += 1
-        self._counters.items += count
+        self._counters.items += step.item_count
 
     def items(self) -> _FlatMap:
         """The items under the primary result key, page after page (e.g. S3 ``Contents``)."""
@@ -441,7 +446,7 @@ class _PageStream:
                 raise received
             step = received
         self._owner._delivered(step)
-        return step[0]
+        return step.page
 
     async def _produce(
         self, send: MemoryObjectSendStream[Step | BaseException], scope: anyio.CancelScope

@@ -16,7 +16,7 @@ from typing import Final, Protocol, TextIO
 
 import anyio
 
-from ._inventory import GLOBAL_REGION, SourceState
+from ._inventory import GLOBAL_REGION, SourceState, Status
 
 __all__ = [
     "Display",
@@ -77,10 +77,10 @@ class LiveLine:
         retries = sum(state.statistics.retries for state in states)
         throttles = sum(state.statistics.throttles for state in states)
         parts = [
-            f"{elapsed:5.1f}s",
-            f"{done}/{len(states)} sources done",
+            f"{elapsed:4.1f}s",
+            f"{done}/{len(states)} done",
             f"{len(running)} running",
-            f"{sum(state.items for state in states):,} resources",
+            f"{sum(state.items for state in states):,} items",
             f"{sum(state.statistics.pages for state in states):,} pages",
             f"{retries} retries ({throttles} throttled)",
         ]
@@ -118,8 +118,8 @@ class FinishLines:
 
 def _finish_line(state: SourceState) -> str:
     key = state.key
-    pages = state.statistics.pages
-    what = f"{state.items} resources, {pages} page{'s' * (pages != 1)}"
+    items, pages = state.items, state.statistics.pages
+    what = f"{items} item{'s' * (items != 1)}, {pages} page{'s' * (pages != 1)}"
     if state.statistics.retries:
         what += f", {state.statistics.retries} retries"
     line = f"{state.status:<7} {key.service}.{key.operation} {key.region}: {what}"
@@ -151,7 +151,7 @@ _COLUMNS: Final = (
 
 
 def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
-    """The closing table: one row per region × operation, a total row, then the reasons.
+    """The closing table: one row per region and operation, a total row, then the reasons.
 
     Rows are sorted by region (``global`` first), then by operation. ``SECONDS`` is each
     source's own time; the total row shows the run's wall time.
@@ -173,7 +173,7 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
         for state in ordered
     ]
     statuses = Counter(state.status for state in states)
-    order = ("ok", "skipped", "failed", "cancelled", "running", "waiting")
+    order: tuple[Status, ...] = ("ok", "skipped", "failed", "cancelled", "running", "waiting")
     rows.append(
         [
             "total",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.utils import set_value_from_jmespath
 
@@ -23,9 +23,18 @@ __all__ = ["Fetch", "Step", "Walk"]
 
 #: ``fetch(request_params, cursor)`` returns the parsed response of one page request.
 Fetch = Callable[[dict[str, Any], Cursor], Awaitable[dict[str, Any]]]
-#: A delivered page, the cursor of the page after it (``None``: the listing is complete)
-#: and the number of items it holds under the primary result key.
-Step = tuple[dict[str, Any], Cursor | None, int]
+
+
+class Step(NamedTuple):
+    """A page, as the walk delivers it."""
+
+    page: dict[str, Any]
+    #: Where the next page starts; ``None`` when the listing is complete.
+    after: Cursor | None
+    #: Items under the primary result key (after MaxItems).
+    item_count: int
+    #: True for the walk's final page (end of listing, or MaxItems reached).
+    last: bool
 
 
 class Walk:
@@ -100,23 +109,23 @@ class Walk:
             self._total = self._max_items
             self.cursor = None
             # Re-request this same page next time, skipping what was delivered.
-            return page, Cursor(cursor.tokens, keep + starting_truncation), keep
+            return Step(page, Cursor(cursor.tokens, keep + starting_truncation), keep, True)
 
         self._total += count
         next_tokens = self._next_tokens(page)
         if next_tokens is None or all(value is None for value in next_tokens.values()):
             self.cursor = None
-            return page, None, count
+            return Step(page, None, count, True)
         after = Cursor(tuple(next_tokens.items()))
         if self._max_items is not None and self._total == self._max_items:
             self.cursor = None
-            return page, after, count
+            return Step(page, after, count, True)
 
         key = token_key(next_tokens)
         if key in self._seen:
             if model.repeated_token_ends and next_tokens == cursor.token_dict:
                 self.cursor = None
-                return page, None, count
+                return Step(page, None, count, True)
             # botocore also delivers this page first and raises on the next request.
             self._pending_error = TokenCycleError(
                 f"{model.service_name}.{model.py_name} returned a pagination token it had "
@@ -125,7 +134,7 @@ class Walk:
             )
         self._seen.add(key)
         self.cursor = after
-        return page, after, count
+        return Step(page, after, count, False)
 
     def _primary(self, page: dict[str, Any]) -> list[Any]:
         if not self.model.result_keys:

@@ -14,7 +14,9 @@ Example::
 
     from typing import Annotated, Any
     from fastapi import Depends, FastAPI, Query
-    from asyncpage.fastapi import AWSClients, CursorSigner, Pager, add_exception_handlers, aws_client
+    from asyncpage.fastapi import (
+        AWSClients, CursorPage, CursorSigner, Pager, add_exception_handlers, aws_client,
+    )
 
     clients = AWSClients(["s3"], region="us-east-1")
     app = FastAPI(lifespan=clients.lifespan)
@@ -289,7 +291,11 @@ class Pager:
         :class:`~asyncpage.PageFetchError` when AWS fails, ``ValueError`` for a ``limit``
         outside ``1..max_limit``.
         """
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= self.max_limit:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not 1 <= limit <= self.max_limit
+        ):
             raise ValueError(f"limit must be an int from 1 to {self.max_limit}, not {limit!r}")
         _reject_pagination_config(params)
         binding = self.binding(client, operation, params, principal=principal)
@@ -318,6 +324,7 @@ class Pager:
         *,
         cursor: str | None = None,
         max_items: int | None = None,
+        page_size: int | None = None,
         principal: str | None = None,
         transform: Transform | None = None,
         **params: Any,
@@ -328,7 +335,8 @@ class Pager:
         null | "..."}``: ``resume_cursor`` continues the listing (on this endpoint or on the
         JSON one with the same parameters) when it stopped early, after an AWS failure
         (``error`` says which) or at ``max_items``. A failure on the first page, before any
-        byte is sent, is an HTTP error instead, as for :meth:`page`.
+        byte is sent, is an HTTP error instead, as for :meth:`page`. ``page_size`` replaces
+        the Pager's for this stream.
 
         The cursor is checked here: a bad one raises :class:`CursorError` from the
         endpoint. A client that disconnects cancels the request in flight.
@@ -337,7 +345,8 @@ class Pager:
         binding = self.binding(client, operation, params, principal=principal)
         token = None if cursor is None else self.signer.verify(cursor, binding)
         model = PagingModel.for_client(client, operation)
-        page_size = self.page_size if model.limit_key is not None else None
+        if page_size is None:
+            page_size = self.page_size
         iterator = self._paginate(
             client, operation, params, model, token=token, max_items=max_items, page_size=page_size
         )
@@ -480,8 +489,9 @@ class NDJSONResponse(StreamingResponse):
             try:
                 first = await anext(body)
             except PageFetchError as exc:
+                log.warning("NDJSON listing failed on its first page: %s", exc)
                 status, content = _error_body(exc)
-                error = _json_response(status, content, exc)
+                error = _json_response(status, content)
                 await send(
                     {"type": "http.response.start", "status": status, "headers": error.raw_headers}
                 )
@@ -571,7 +581,7 @@ def _error_body(exc: PageFetchError | TokenCycleError) -> tuple[int, dict[str, A
     }
 
 
-def _json_response(status: int, content: dict[str, Any], exc: BaseException) -> JSONResponse:
+def _json_response(status: int, content: dict[str, Any]) -> JSONResponse:
     headers = {"Retry-After": "1"} if status == 503 else None
     return JSONResponse(content, status_code=status, headers=headers)
 
@@ -586,7 +596,7 @@ async def _fetch_error_handler(request: Request, exc: Exception) -> JSONResponse
         raise exc
     log.warning("%s %s: %s", request.method, request.url.path, exc)
     status, content = _error_body(exc)
-    return _json_response(status, content, exc)
+    return _json_response(status, content)
 
 
 def add_exception_handlers(app: FastAPI) -> None:

@@ -1,0 +1,221 @@
+"""Which regions to list, and one client per (service, region) to list them with.
+
+:func:`regions_for` turns names and glob patterns (``"us-*"``, ``"all"``) into the regions
+of a service this account can use: the account's enabled regions (EC2
+``DescribeRegions``) where botocore knows the service has an endpoint, or botocore's
+endpoint data alone when ``DescribeRegions`` is denied or fails. :class:`ClientPool` opens
+aiobotocore clients lazily, once per (service, region), and closes them all on exit::
+
+    regions = await asyncpage.regions_for("dynamodb", patterns=["us-*", "eu-west-1"])
+    async with asyncpage.ClientPool() as pool:
+        sources = {r: await pool.client("dynamodb", r) for r in regions}
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession, get_session
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ._errors import AsyncPageError
+
+__all__ = ["ClientPool", "regions_for"]
+
+log = logging.getLogger("asyncpage")
+
+_ALL = "all"
+_GLOB_CHARACTERS = frozenset("*?[")
+_DEFAULT_REGION = "us-east-1"
+
+
+async def regions_for(
+    service: str,
+    *,
+    session: AioSession | None = None,
+    patterns: Sequence[str] | None = None,
+    enabled_only: bool = True,
+    endpoint_url: str | None = None,
+    client_kwargs: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The regions of ``service`` that match ``patterns``, sorted.
+
+    Candidates: with ``enabled_only`` (the default), the regions EC2 ``DescribeRegions``
+    reports as enabled for the account (``OptInStatus`` other than ``not-opted-in``),
+    kept where botocore's endpoint data lists ``service`` (unless it lists it nowhere, as
+    for global services and services newer than botocore). When ``DescribeRegions`` is
+    denied or fails, or with ``enabled_only=False``, botocore's endpoint data alone. The
+    endpoint data is that of the partition (``aws``, ``aws-cn``, ``aws-us-gov``...) of the
+    region the EC2 call goes to.
+
+    ``patterns`` are region names and ``fnmatch`` globs (``"us-*"``, ``"eu-?est-1"``),
+    matched against the candidates; ``"all"`` or ``None`` means every candidate. A name
+    that is not a candidate (not enabled, or no such endpoint) is left out, not an error:
+    the same ``--regions`` list then works for every service.
+
+    Args:
+        service: botocore's service name (``"dynamodb"``).
+        session: the aiobotocore session (credentials, profile); a new one by default.
+        patterns: names and globs; a single string is one pattern.
+        enabled_only: ask EC2 which regions the account has enabled.
+        endpoint_url, client_kwargs: for the EC2 client (a local endpoint, credentials,
+            ``region_name`` of the call: the session's region or us-east-1 by default).
+    """
+    session = session if session is not None else get_session()
+    kwargs = dict(client_kwargs or {})
+    kwargs.setdefault("region_name", session.get_config_variable("region") or _DEFAULT_REGION)
+    if endpoint_url is not None:
+        kwargs["endpoint_url"] = endpoint_url
+    partition = await _partition_of(session, kwargs["region_name"])
+    known = set(await session.get_available_regions(service, partition))
+    candidates: set[str] | None = None
+    if enabled_only:
+        candidates = await _enabled_regions(session, kwargs)
+        if candidates is not None and known:
+            candidates &= known
+    if candidates is None:
+        candidates = known
+    return match_regions(candidates, patterns)
+
+
+def match_regions(candidates: Iterable[str], patterns: Sequence[str] | None) -> list[str]:
+    """The ``candidates`` that match any of ``patterns`` (names, globs, ``"all"``), sorted.
+
+    A single string is one pattern, not a sequence of one-letter patterns.
+    """
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    pool = set(candidates)
+    if patterns is None or _ALL in patterns:
+        return sorted(pool)
+    chosen: set[str] = set()
+    for pattern in patterns:
+        if _GLOB_CHARACTERS.isdisjoint(pattern):
+            if pattern in pool:
+                chosen.add(pattern)
+        else:
+            chosen.update(name for name in pool if fnmatch.fnmatchcase(name, pattern))
+    return sorted(chosen)
+
+
+def enabled_in(response: Mapping[str, Any]) -> set[str]:
+    """The enabled region names in an EC2 ``DescribeRegions`` response."""
+    return {
+        region["RegionName"]
+        for region in response.get("Regions", [])
+        if region.get("OptInStatus") != "not-opted-in"
+    }
+
+
+async def _partition_of(session: AioSession, region: str) -> str:
+    """The partition (``aws``, ``aws-cn``, ``aws-us-gov``...) botocore puts ``region`` in."""
+    for partition in session.get_available_partitions():
+        if region in await session.get_available_regions("ec2", partition):
+            return str(partition)
+    return "aws"
+
+
+async def _enabled_regions(session: AioSession, kwargs: Mapping[str, Any]) -> set[str] | None:
+    try:
+        async with session.create_client("ec2", **kwargs) as ec2:
+            response = await ec2.describe_regions(AllRegions=True)
+    except (ClientError, BotoCoreError) as exc:
+        log.info("DescribeRegions failed (%s); using botocore's endpoint data instead", exc)
+        return None
+    return enabled_in(response)
+
+
+class ClientPool:
+    """aiobotocore clients, opened on first use once per (service, region), closed on exit.
+
+    ``await pool.client("sqs", "eu-west-1")`` returns the same client every time, even
+    when many tasks ask at once. Every client is made with ``endpoint_url``, ``config``
+    and ``client_kwargs`` (credentials, for example); ``region_name`` always comes from
+    the call. Use it as ``async with ClientPool(...) as pool:``.
+    """
+
+    def __init__(
+        self,
+        *,
+        session: AioSession | None = None,
+        endpoint_url: str | None = None,
+        config: AioConfig | None = None,
+        client_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._session = session if session is not None else get_session()
+        self._kwargs = dict(client_kwargs or {})
+        if endpoint_url is not None:
+            self._kwargs["endpoint_url"] = endpoint_url
+        if config is not None:
+            given = self._kwargs.get("config")
+            self._kwargs["config"] = config if given is None else given.merge(config)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._locks: dict[tuple[str, str], anyio.Lock] = {}
+        self._stack: AsyncExitStack | None = None
+        self._closed = False
+
+    @property
+    def clients(self) -> Mapping[tuple[str, str], Any]:
+        """The clients opened so far, by (service, region)."""
+        return dict(self._clients)
+
+    async def client(self, service: str, region: str) -> Any:
+        """The client for ``service`` in ``region``, opened on first use.
+
+        Raises:
+            AsyncPageError: the pool is not entered, or already closed.
+        """
+        key = (service, region)
+        client = self._clients.get(key)
+        if client is not None:
+            return client
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            client = self._clients.get(key)
+            if client is None:
+                stack = self._open_stack()
+                kwargs = {**self._kwargs, "region_name": region}
+                creating = self._session.create_client(service, **kwargs)
+                # Shielded: a client cancelled half-open would leak its HTTP session.
+                with anyio.CancelScope(shield=True):
+                    client = await stack.enter_async_context(creating)
+                self._clients[key] = client
+        return client
+
+    def _open_stack(self) -> AsyncExitStack:
+        if self._stack is None:
+            state = "closed" if self._closed else "not entered"
+            raise AsyncPageError(
+                f"this ClientPool is {state}: use `async with ClientPool() as pool:`"
+            )
+        return self._stack
+
+    async def __aenter__(self) -> Self:
+        if self._stack is not None or self._closed:
+            raise AsyncPageError("a ClientPool can be entered only once")
+        self._stack = AsyncExitStack()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack = self._stack, None
+        self._closed = True
+        self._clients.clear()
+        if stack is not None:
+            with anyio.CancelScope(shield=True):  # even when leaving by cancellation
+                await stack.aclose()
+
+    async def aclose(self) -> None:
+        """Close every client (what leaving ``async with`` does)."""
+        await self.__aexit__(None, None, None)

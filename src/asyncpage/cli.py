@@ -1,0 +1,576 @@
+"""The ``asyncpage`` command line: ``asyncpage inventory`` lists resources across regions.
+
+``main(argv)`` parses, validates everything it can before a request is sent (a bad
+``--query`` or an unknown ``--operation`` exits 2), then runs :class:`~asyncpage._inventory.
+Inventory` on asyncio. Exit status: 0 when every source is ok or skipped, 1 when one
+failed (or AWS could not be reached at all), 2 for usage errors, 130 on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import fnmatch
+import os
+import re
+import sys
+from collections.abc import Sequence
+from contextlib import AsyncExitStack, ExitStack
+from dataclasses import dataclass, field
+from typing import Any, Final, TextIO
+
+import anyio
+import jmespath
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+from botocore.exceptions import BotoCoreError
+from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
+
+from . import __version__
+from ._demo import DEMO_REGIONS
+from ._inventory import (
+    DEFAULT_LISTINGS,
+    GLOBAL_REGION,
+    Inventory,
+    JsonLinesWriter,
+    Listing,
+    SourceState,
+    Target,
+    listing_for,
+    plan_targets,
+)
+from ._progress import Display, FinishLines, LiveLine, NoDisplay, format_summary, refresh
+from ._regions import ClientPool, regions_for
+
+__all__ = ["main"]
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_INTERRUPTED: Final = 130
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosRates:
+    """The faults ``--chaos`` injects: per-request probabilities and added latency."""
+
+    throttle: float = 0.15
+    server_error: float = 0.05
+    reset: float = 0.03
+    latency: float = 0.01
+    latency_jitter: float = 0.04
+
+    def describe(self) -> str:
+        slowest = (self.latency + self.latency_jitter) * 1000
+        return (
+            f"{self.throttle:.0%} throttled, {self.server_error:.0%} 5xx, "
+            f"{self.reset:.0%} connections reset, "
+            f"{self.latency * 1000:.0f}-{slowest:.0f} ms latency"
+        )
+
+
+#: Enough faults that retries show in every run, few enough that asyncpage's retry
+#: (8 attempts a page: a page fails with probability 0.23**8, about 1e-5) never runs out.
+CHAOS: Final = ChaosRates()
+DEMO_PAGE_SIZE: Final = 10
+_DEMO_CREDENTIALS: Final = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo"}
+_REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
+
+_DESCRIPTION = """\
+List the resources of an AWS account across regions, concurrently, one JSON line each.
+
+Every (service, region, operation) is one paginated source; all of them run at once
+through asyncpage's fan-out, with page-level retries on throttling and 5xx errors.
+By default: S3 buckets (global, listed once), DynamoDB tables, EC2 instances, SQS
+queues, Lambda functions, CloudWatch Logs log groups and SSM parameters.
+
+Each line of output is {"service", "region", "operation", "id", "item"}: "id" names
+the resource in a word, "item" is the resource as AWS describes it (or what --query
+makes of it); datetimes become ISO 8601 strings, bytes base64. A summary table per
+region and operation (items, pages, retries, throttles, seconds, outcome) goes to
+stderr at the end, after live progress (a status line on a terminal, one line per
+finished source otherwise).
+"""
+
+_EPILOG = """\
+where the lines go:
+  Without --output, lines go to stdout when it is redirected or piped, and to a new
+  file inventory-YYYYmmdd-HHMMSS.jsonl in the current directory when stdout is a
+  terminal (the summary says which). --output - forces stdout.
+
+exit status:
+  0 every source ok (or skipped: region not enabled, access denied), 1 a source
+  failed, 2 usage error, 130 interrupted (Ctrl-C).
+
+examples:
+  asyncpage inventory --demo                      no AWS account: a local moto, seeded
+  asyncpage inventory --demo --chaos              the same through a fault proxy
+  asyncpage inventory --regions 'eu-*' --services ec2,lambda -o eu.jsonl
+  asyncpage inventory --operation iam:list_users --query '{name: UserName}'
+  asyncpage inventory --demo | jq -r 'select(.service=="ec2") | .id'
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``asyncpage`` command with ``argv`` (default ``sys.argv[1:]``); return its status."""
+    parser, command = _parser()
+    try:
+        args = parser.parse_args(argv)
+        options = _validate(command, args)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    return _inventory(options)
+
+
+@dataclass
+class Options:
+    """``asyncpage inventory``'s arguments, validated."""
+
+    listings: tuple[Listing, ...]
+    region_patterns: tuple[str, ...] | None  # None: every region
+    query: ParsedResult | None
+    output: str | None  # None: stdout if redirected, else a timestamped file
+    demo: bool = False
+    demo_regions: tuple[str, ...] = ()
+    demo_scale: float = 1.0
+    chaos: bool = False
+    concurrency: int = 16
+    per_endpoint: int = 4
+    page_size: int | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+    progress: bool = True
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """The ``asyncpage`` parser and its ``inventory`` subcommand's parser."""
+    parser = argparse.ArgumentParser(
+        prog="asyncpage", description="asyncpage: asyncio pagination for AWS."
+    )
+    parser.add_argument("--version", action="version", version=f"asyncpage {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    inventory = commands.add_parser(
+        "inventory",
+        help="list resources across regions concurrently, as JSON lines",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    where = inventory.add_argument_group("where")
+    where.add_argument(
+        "--demo",
+        action="store_true",
+        help="no AWS account: start a local moto server, seed it in 4 regions, list it",
+    )
+    where.add_argument(
+        "--chaos",
+        action="store_true",
+        help="with --demo: put a fault proxy in front (throttling, 5xx, dropped "
+        "connections, latency) to watch retries recover every item",
+    )
+    where.add_argument(
+        "--regions",
+        metavar="LIST",
+        help="comma-separated regions or patterns (us-east-1,eu-*) or 'all' "
+        "(default: all regions enabled for the account; with --demo, its 4 regions)",
+    )
+    where.add_argument("--endpoint-url", metavar="URL", help="send every request to URL")
+    where.add_argument("--profile", metavar="NAME", help="AWS profile (default: the usual chain)")
+    what = inventory.add_argument_group("what")
+    what.add_argument(
+        "--services",
+        metavar="LIST",
+        help="comma-separated services of the default set to list (default: all of "
+        f"{','.join(listing.service for listing in DEFAULT_LISTINGS)})",
+    )
+    what.add_argument(
+        "--operation",
+        metavar="SERVICE:OP",
+        action="append",
+        default=[],
+        help="also list this paginated operation (iam:list_users, kms:list_keys); "
+        "repeatable; given without --services, only these are listed",
+    )
+    what.add_argument(
+        "--query", metavar="JMESPATH", help="JMESPath applied to each item, e.g. '{id: Name}'"
+    )
+    out = inventory.add_argument_group("output")
+    out.add_argument(
+        "-o", "--output", metavar="FILE", help="write JSON lines to FILE, or - for stdout"
+    )
+    out.add_argument(
+        "--no-progress", action="store_true", help="no progress display (the summary stays)"
+    )
+    tuning = inventory.add_argument_group("tuning")
+    tuning.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=_positive_int,
+        default=16,
+        help="sources listed at once (default: 16)",
+    )
+    tuning.add_argument(
+        "--per-endpoint",
+        metavar="N",
+        type=_positive_int,
+        default=4,
+        help="sources listed at once per service and region (default: 4)",
+    )
+    tuning.add_argument(
+        "--page-size",
+        metavar="N",
+        type=_positive_int,
+        help="items per page request (default: each service's own; with --demo, "
+        f"{DEMO_PAGE_SIZE}, so that its small listings take several pages)",
+    )
+    # Hidden: a smaller demo for tests and quick looks.
+    tuning.add_argument("--demo-scale", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
+    return parser, inventory
+
+
+def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Options:
+    def usage(message: str) -> None:
+        command.error(message)  # prints the usage line and exits 2
+
+    if args.chaos and not args.demo:
+        usage("--chaos needs --demo (it puts a fault proxy in front of the demo endpoint)")
+    if args.demo and args.endpoint_url:
+        usage("--demo runs its own endpoint: drop --endpoint-url")
+    if args.demo and args.profile:
+        usage("--demo needs no AWS credentials: drop --profile")
+    if args.demo_scale != 1.0 and not args.demo:
+        usage("--demo-scale needs --demo")
+
+    listings: list[Listing] = []
+    by_service = {listing.service: listing for listing in DEFAULT_LISTINGS}
+    if args.services is not None or not args.operation:
+        names = _split(args.services) if args.services is not None else list(by_service)
+        unknown = [name for name in names if name not in by_service]
+        if unknown or not names:
+            usage(
+                f"--services: unknown {', '.join(unknown) or '(empty list)'}; choose from "
+                f"{', '.join(by_service)} (or use --operation SERVICE:OP)"
+            )
+        listings += [by_service[name] for name in names]
+    for spec in args.operation:
+        try:
+            listing = listing_for(spec)
+        except ValueError as exc:
+            usage(f"--operation: {exc}")
+            raise  # unreachable: usage() exits
+        if listing not in listings:
+            listings.append(listing)
+
+    patterns: tuple[str, ...] | None = None
+    if args.regions is not None and args.regions.strip() != "all":
+        patterns = tuple(_split(args.regions))
+        bad = [p for p in patterns if not _REGION_PATTERN.match(p)]
+        if bad or not patterns:
+            usage(f"--regions: {', '.join(bad) or 'empty list'} is not a region or pattern")
+
+    demo_regions: tuple[str, ...] = ()
+    if args.demo:
+        wanted = patterns or ("*",)
+        demo_regions = tuple(
+            region
+            for region in DEMO_REGIONS
+            if any(fnmatch.fnmatchcase(region, pattern) for pattern in wanted)
+        )
+        if not demo_regions:
+            usage(f"--regions matches none of the demo's regions: {', '.join(DEMO_REGIONS)}")
+
+    query = None
+    if args.query is not None:
+        try:
+            query = jmespath.compile(args.query)
+        except (JMESPathError, TypeError, ValueError) as exc:
+            usage(f"--query {args.query!r} is not a valid JMESPath expression: {exc}")
+
+    return Options(
+        listings=tuple(listings),
+        region_patterns=patterns,
+        query=query,
+        output=args.output,
+        demo=args.demo,
+        demo_regions=demo_regions,
+        demo_scale=args.demo_scale,
+        chaos=args.chaos,
+        concurrency=args.concurrency,
+        per_endpoint=args.per_endpoint,
+        page_size=args.page_size or (DEMO_PAGE_SIZE if args.demo else None),
+        endpoint_url=args.endpoint_url,
+        profile=args.profile,
+        progress=not args.no_progress,
+    )
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class _Run:
+    """One ``asyncpage inventory`` run: what is left to print when it ends, however it ends."""
+
+    def __init__(self, options: Options, writer: JsonLinesWriter) -> None:
+        self.options = options
+        self.writer = writer
+        self.inventory: Inventory | None = None
+        self.err = options.stderr
+
+    def say(self, message: str) -> None:
+        self.err.write(message + "\n")
+        self.err.flush()
+
+    async def main(self) -> int:
+        options = self.options
+        async with AsyncExitStack() as stack:
+            session = AioSession(profile=options.profile)
+            endpoint_url = options.endpoint_url
+            client_kwargs: dict[str, Any] = {}
+            retries = {"mode": "standard", "total_max_attempts": 3}
+            if options.demo:
+                endpoint_url, regions = await self._start_demo(stack)
+                client_kwargs = dict(_DEMO_CREDENTIALS)
+                if options.chaos:
+                    # botocore's own layer off, so the summary's retries are asyncpage's.
+                    retries = {"mode": "standard", "total_max_attempts": 1}
+                regions_by_service = {listing.service: regions for listing in options.listings}
+            else:
+                found = await self._discover_regions(session, endpoint_url)
+                if found is None:
+                    return EXIT_FAILED
+                regions_by_service = found
+            home = _home_region(regions_by_service, session)
+            targets = plan_targets(options.listings, regions_by_service, home_region=home)
+            if not targets:
+                self.say("asyncpage inventory: no region matches --regions; nothing to list")
+                return EXIT_FAILED
+            self.say(_banner(targets, endpoint_url))
+            pool = await stack.enter_async_context(
+                ClientPool(
+                    session=session,
+                    endpoint_url=endpoint_url,
+                    config=AioConfig(retries=retries),
+                    client_kwargs=client_kwargs,
+                )
+            )
+            inventory = self.inventory = Inventory(
+                targets,
+                pool=pool,
+                write=self.writer.write,
+                page_size=options.page_size,
+                query=options.query,
+                concurrency=options.concurrency,
+                per_endpoint=options.per_endpoint,
+            )
+            display = self._display()
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
+                try:
+                    await inventory.run()
+                finally:
+                    tasks.cancel_scope.cancel()
+                    display.update(inventory.states(), inventory.elapsed)
+                    display.close()
+        return exit_status(inventory.states())
+
+    async def _start_demo(self, stack: AsyncExitStack) -> tuple[str, list[str]]:
+        from ._demo import DemoEndpoint
+
+        regions = list(self.options.demo_regions)
+        self.say(f"asyncpage inventory --demo: starting moto and seeding {', '.join(regions)}…")
+        demo = await stack.enter_async_context(
+            DemoEndpoint.start(seed=True, scale=self.options.demo_scale, regions=regions)
+        )
+        endpoint_url = demo.endpoint_url
+        seeded = demo.summary
+        seconds = f" in {seeded.seconds:.1f}s" if seeded is not None else ""
+        line = f"demo endpoint {endpoint_url} (moto, seeded{seconds})"
+        chaos = ""
+        if self.options.chaos:
+            try:
+                from .testing._proxy import FaultProxy
+            except ImportError as exc:
+                raise ImportError(
+                    f"--chaos needs asyncpage's fault proxy, which could not be imported "
+                    f"({exc}); install what it needs, e.g. pip install pytest",
+                    name=exc.name,
+                ) from exc
+
+            proxy = stack.enter_context(FaultProxy(endpoint_url, seed=0))
+            proxy.configure(
+                throttle=CHAOS.throttle,
+                server_error=CHAOS.server_error,
+                reset=CHAOS.reset,
+                latency=CHAOS.latency,
+                latency_jitter=CHAOS.latency_jitter,
+            )
+            endpoint_url = proxy.endpoint_url
+            line += f" behind a fault proxy {endpoint_url}"
+            chaos = f"; chaos: {CHAOS.describe()}; retries by asyncpage only (botocore's off)"
+        self.say(f"{line}{chaos}")
+        return endpoint_url, regions
+
+    async def _discover_regions(
+        self, session: AioSession, endpoint_url: str | None
+    ) -> dict[str, list[str]] | None:
+        try:
+            if await session.get_credentials() is None:
+                self.say(
+                    "asyncpage inventory: no AWS credentials found (environment, "
+                    "~/.aws, SSO, instance role). Configure some, pass --profile, or try --demo."
+                )
+                return None
+        except BotoCoreError as exc:
+            self.say(f"asyncpage inventory: {exc}")
+            return None
+        listings = self.options.listings
+        services = sorted({x.service for x in listings if x.scope == "regional"})
+        found: dict[str, list[str]] = {}
+
+        async def discover(service: str) -> None:
+            found[service] = await regions_for(
+                service,
+                session=session,
+                patterns=self.options.region_patterns,
+                endpoint_url=endpoint_url,
+            )
+
+        try:
+            async with anyio.create_task_group() as tasks:
+                for service in services:
+                    tasks.start_soon(discover, service)
+        except BaseExceptionGroup as group:
+            failures = [leaf for leaf in _leaves(group) if isinstance(leaf, BotoCoreError)]
+            if not failures:
+                raise
+            self.say(f"asyncpage inventory: could not list regions: {failures[0]}")
+            return None
+        return found
+
+    def _display(self) -> Display:
+        if not self.options.progress:
+            return NoDisplay()
+        if self.err.isatty():
+            return LiveLine(self.err)
+        return FinishLines(self.err)
+
+
+def _banner(targets: Sequence[Target], endpoint_url: str | None) -> str:
+    """``listing 7 operations in 4 regions (25 sources) at URL: s3.list_buckets, ...``."""
+    operations = list(dict.fromkeys(target.listing.name for target in targets))
+    regions = {target.key.region for target in targets} - {GLOBAL_REGION}
+    where = f" at {endpoint_url}" if endpoint_url else ""
+    return (
+        f"listing {len(operations)} operation{'s' * (len(operations) != 1)} in "
+        f"{len(regions)} region{'s' * (len(regions) != 1)} ({len(targets)} sources){where}: "
+        + ", ".join(operations)
+    )
+
+
+def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
+    """The region global listings go through: us-east-1 if listed, else the first listed."""
+    listed = [region for service_regions in regions.values() for region in service_regions]
+    if "us-east-1" in listed or not listed:
+        return "us-east-1"
+    configured = session.get_config_variable("region")
+    return configured if configured in listed else listed[0]
+
+
+def exit_status(states: Sequence[SourceState]) -> int:
+    """0 if every source is ok or skipped, 130 if any was cancelled, else 1."""
+    if any(state.status == "failed" for state in states):
+        return EXIT_FAILED
+    if any(state.status in ("cancelled", "running", "waiting") for state in states):
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _open_output(option: str | None, stdout: TextIO) -> tuple[TextIO, str | None]:
+    """The stream to write to, and the file's name (``None`` for stdout)."""
+    if option == "-" or (option is None and not stdout.isatty()):
+        return stdout, None
+    if option is None:
+        option = datetime.datetime.now().strftime("inventory-%Y%m%d-%H%M%S.jsonl")
+    return open(option, "w", encoding="utf-8"), option
+
+
+def _inventory(options: Options) -> int:
+    err = options.stderr
+    try:
+        stream, path = _open_output(options.output, sys.stdout)
+    except OSError as exc:
+        err.write(f"asyncpage inventory: error: cannot write {options.output}: {exc}\n")
+        return EXIT_USAGE
+    with ExitStack() as files:
+        if path is not None:
+            files.callback(stream.close)
+        run = _Run(options, JsonLinesWriter(stream))
+        try:
+            status = anyio.run(run.main)
+        except BaseException as exc:
+            status = _exit_status_for(exc, err)
+    if run.inventory is not None:
+        states = run.inventory.states()
+        err.write(format_summary(states, run.inventory.elapsed) + "\n")
+        where = "stdout" if path is None else path
+        err.write(f"{run.writer.records:,} items written to {where}\n")
+        if status == EXIT_INTERRUPTED:
+            err.write("interrupted: the sources not finished are marked cancelled\n")
+    err.flush()
+    return status
+
+
+def _exit_status_for(error: BaseException, err: TextIO) -> int:
+    """The exit status for an exception that ended the run; re-raise the unexpected."""
+    leaves = list(_leaves(error))
+    if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+        return EXIT_INTERRUPTED
+    if all(isinstance(leaf, BrokenPipeError) for leaf in leaves):
+        # The reader went away (`| head`): stop without a traceback, as Unix tools do.
+        _silence_stdout()
+        err.write("asyncpage inventory: the output was closed; stopped early\n")
+        return EXIT_FAILED
+    for leaf in leaves:
+        if isinstance(leaf, ImportError):
+            err.write(f"asyncpage inventory: {leaf}\n")
+            return EXIT_FAILED
+    raise error
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)

@@ -1,0 +1,361 @@
+"""``asyncpage inventory``: what a user sees on stdout and stderr, and its exit status.
+
+The command runs in-process through ``main(argv)`` and, twice, as ``python -m asyncpage``.
+Expected counts come from what the demo seeded (its :class:`SeedSummary`), never from
+numbers written here. The demo runs moto in this process, and moto keeps its data per
+process: every test that runs ``--demo`` in-process asks for ``moto_endpoint``, which
+empties moto first.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import boto3
+import pytest
+
+from asyncpage._demo import DemoEndpoint, SeedSummary, seed
+from asyncpage._inventory import SourceKey, SourceState
+from asyncpage._iterator import PageStatistics
+from asyncpage._progress import LiveLine
+from asyncpage.cli import main
+from asyncpage.testing import FaultProxy
+
+SCALE = "0.05"
+
+#: What each default listing lists, as the demo's SeedSummary names it.
+SEEDED_AS = {
+    "dynamodb": "dynamodb.tables",
+    "ec2": "ec2.instances",
+    "sqs": "sqs.queues",
+    "lambda": "lambda.functions",
+    "logs": "logs.log_groups",
+    "ssm": "ssm.parameters",
+}
+
+
+@dataclass
+class Result:
+    status: int
+    records: list[dict[str, Any]]
+    stderr: str
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        return Counter((record["service"], record["region"]) for record in self.records)
+
+    def summary_row(self, first_cell: str) -> list[str]:
+        """The summary table's row whose first cell is ``first_cell`` ("total", a region)."""
+        rows = [line.split() for line in self.stderr.splitlines() if line.split()[:1]]
+        return next(row for row in rows if row[0] == first_cell)
+
+    def outcomes(self, operation: str) -> dict[str, str]:
+        """The summary's outcome of ``operation`` in each region."""
+        rows = [line.split() for line in self.stderr.splitlines()]
+        return {row[0]: row[7] for row in rows if len(row) == 8 and row[1] == operation}
+
+
+def parse(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    """``cli(*argv)`` runs ``asyncpage *argv`` in-process and returns what it printed."""
+
+    def run(*argv: str) -> Result:
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        return Result(status, parse(out), err)
+
+    return run
+
+
+@pytest.fixture
+def seeded(monkeypatch: pytest.MonkeyPatch, moto_endpoint: str) -> list[SeedSummary]:
+    """What each ``--demo`` run seeded, recorded as the demo endpoint starts (moto emptied)."""
+    summaries: list[SeedSummary] = []
+    enter = DemoEndpoint.__aenter__
+
+    async def record(self: DemoEndpoint) -> DemoEndpoint:
+        entered = await enter(self)
+        assert entered.summary is not None
+        summaries.append(entered.summary)
+        return entered
+
+    monkeypatch.setattr(DemoEndpoint, "__aenter__", record)
+    return summaries
+
+
+def expected_counts(summary: SeedSummary) -> Counter[tuple[str, str]]:
+    """Resources per (service, region) the inventory must find; S3 buckets are global."""
+    counts = Counter(
+        {
+            (service, region): summary.count(resource, region)  # type: ignore[arg-type]
+            for service, resource in SEEDED_AS.items()
+            for region in summary.regions
+        }
+    )
+    counts["s3", "global"] = summary.count("s3.buckets")
+    return +counts  # no zero entries: a region with nothing has no line
+
+
+def test_demo_writes_one_line_per_seeded_resource(cli: Any, seeded: list[SeedSummary]) -> None:
+    result = cli("inventory", "--demo", "--demo-scale", SCALE)
+
+    assert result.status == 0, result.stderr
+    (summary,) = seeded
+    assert result.counts() == expected_counts(summary)
+    assert {r["id"] for r in result.records if r["service"] == "s3"} == set(summary.bucket_regions)
+    fields = ["service", "region", "operation", "id", "item"]
+    assert all(list(record) == fields for record in result.records)
+    # Datetimes are ISO 8601 strings.
+    bucket = next(r["item"] for r in result.records if r["service"] == "s3")
+    assert bucket["CreationDate"][:4].isdigit() and "T" in bucket["CreationDate"]
+    # Instances are flattened out of their reservations.
+    instance = next(r for r in result.records if r["service"] == "ec2")
+    assert instance["id"] == instance["item"]["InstanceId"]
+    # A plain progress line per finished source (stderr is not a terminal), then the table.
+    assert "ok      ssm.describe_parameters us-east-1:" in result.stderr
+    assert result.summary_row("REGION")[:3] == ["REGION", "OPERATION", "ITEMS"]
+    assert result.summary_row("total")[1:4] == ["25", "sources", f"{len(result.records):,}"]
+    assert result.summary_row("total")[-2:] == ["25", "ok"]
+
+
+def test_chaos_still_gets_every_item_and_shows_the_retries(
+    cli: Any, seeded: list[SeedSummary]
+) -> None:
+    # One item a page: a few hundred requests, so faults are certain to hit some.
+    result = cli("inventory", "--demo", "--chaos", "--demo-scale", SCALE, "--page-size", "1")
+
+    assert result.status == 0, result.stderr
+    assert "behind a fault proxy" in result.stderr
+    (summary,) = seeded
+    assert result.counts() == expected_counts(summary)
+    _, _, _, items, _, retries, throttles, *_ = result.summary_row("total")
+    assert int(items.replace(",", "")) == len(result.records)
+    assert int(retries) > 0
+    assert int(throttles) > 0
+
+
+def test_query_shapes_every_item(cli: Any, seeded: list[SeedSummary]) -> None:
+    result = cli(
+        "inventory", "--demo", "--demo-scale", SCALE,
+        "--services", "ssm", "--query", "{name: Name, type: Type}",
+    )  # fmt: skip
+
+    assert result.status == 0, result.stderr
+    assert result.records
+    assert {r["service"] for r in result.records} == {"ssm"}
+    assert sum(r["region"] == "us-east-1" for r in result.records) == seeded[0].count(
+        "ssm.parameters", "us-east-1"
+    )
+    for record in result.records:
+        assert set(record["item"]) == {"name", "type"}
+        assert record["item"]["name"] == record["id"]
+
+
+def test_bad_query_exits_2_before_any_request(cli: Any, fault_proxy: FaultProxy) -> None:
+    result = cli(
+        "inventory", "--endpoint-url", fault_proxy.endpoint_url, "--regions", "us-east-1",
+        "--query", "Name[?",
+    )  # fmt: skip
+
+    assert result.status == 2
+    assert "--query 'Name[?' is not a valid JMESPath expression" in result.stderr
+    assert result.records == []
+    assert fault_proxy.counters.requests == 0
+
+
+def create_tables(endpoint_url: str, regions: tuple[str, ...]) -> dict[str, list[str]]:
+    names = {region: [f"orders-{region}", f"users-{region}"] for region in regions}
+    for region, tables in names.items():
+        ddb = boto3.client(
+            "dynamodb", region_name=region, endpoint_url=endpoint_url,
+            aws_access_key_id="testing", aws_secret_access_key="testing",
+        )  # fmt: skip
+        for table in tables:
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+    return names
+
+
+def test_a_failed_source_exits_1_and_the_others_complete(
+    cli: Any, fault_proxy: FaultProxy, moto_endpoint: str
+) -> None:
+    tables = create_tables(moto_endpoint, ("us-east-1", "us-west-2"))
+    # The first DynamoDB request gets an error no retry can fix: one region fails.
+    fault_proxy.fail_next(1, "throttle", code="ValidationException", only_service="dynamodb")
+
+    result = cli(
+        "inventory", "--endpoint-url", fault_proxy.endpoint_url, "--services", "dynamodb,sqs",
+        "--regions", "us-east-1,us-west-2", "--concurrency", "1",
+    )  # fmt: skip
+
+    assert result.status == 1, result.stderr
+    outcomes = result.outcomes("dynamodb.list_tables")
+    assert sorted(outcomes.values()) == ["failed", "ok"]
+    (good,) = [region for region, outcome in outcomes.items() if outcome == "ok"]
+    assert sorted(r["id"] for r in result.records) == sorted(tables[good])
+    assert result.outcomes("sqs.list_queues") == {"us-east-1": "ok", "us-west-2": "ok"}
+    assert "ValidationException" in result.stderr
+
+
+def test_access_denied_in_a_region_is_skipped_not_failed(
+    cli: Any, fault_proxy: FaultProxy, moto_endpoint: str
+) -> None:
+    tables = create_tables(moto_endpoint, ("us-east-1", "us-west-2"))
+    fault_proxy.fail_next(1, "throttle", code="AccessDeniedException", only_service="dynamodb")
+
+    result = cli(
+        "inventory", "--endpoint-url", fault_proxy.endpoint_url, "--services", "dynamodb",
+        "--regions", "us-*",
+    )  # fmt: skip
+
+    assert result.status == 0, result.stderr
+    outcomes = result.outcomes("dynamodb.list_tables")
+    assert set(tables) < set(outcomes)  # every us-* region the endpoint reports
+    assert Counter(outcomes.values()) == {"ok": len(outcomes) - 1, "skipped": 1}
+    assert "AccessDeniedException" in result.stderr
+    (skipped,) = [region for region, outcome in outcomes.items() if outcome == "skipped"]
+    listed = {record["id"] for record in result.records}
+    assert listed == {t for region, names in tables.items() if region != skipped for t in names}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "required: COMMAND"),
+        (["inventory", "--chaos"], "--chaos needs --demo"),
+        (["inventory", "--services", "s3,nope"], "unknown nope"),
+        (["inventory", "--operation", "s3:get_object"], "s3 cannot paginate 'get_object'"),
+        (["inventory", "--operation", "nosuch:list_x"], "unknown AWS service 'nosuch'"),
+        (["inventory", "--operation", "iam"], "not SERVICE:OPERATION"),
+        (["inventory", "--concurrency", "0"], "must be at least 1"),
+        (["inventory", "--page-size", "ten"], "not a whole number"),
+        (["inventory", "--regions", "EU West"], "is not a region or pattern"),
+        (["inventory", "--demo", "--regions", "sa-*"], "matches none of the demo's regions"),
+        (["inventory", "--demo", "--profile", "prod"], "drop --profile"),
+        (["inventory", "--frobnicate"], "unrecognized arguments"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_reason(cli: Any, argv: list[str], message: str) -> None:
+    result = cli(*argv)
+
+    assert result.status == 2
+    assert message in result.stderr
+    assert "usage: asyncpage" in result.stderr
+
+
+def test_help_describes_the_output_and_exit_status(cli: Any, capsys: Any) -> None:
+    status = main(["inventory", "--help"])
+    text = capsys.readouterr().out
+
+    assert status == 0
+    for expected in ("--demo", "--chaos", "--query JMESPATH", "exit status:", '"item"'):
+        assert expected in text
+
+
+def test_output_goes_to_a_new_file_when_stdout_is_a_terminal(
+    cli: Any,
+    moto_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    tables = create_tables(moto_endpoint, ("eu-west-1",))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+
+    result = cli(
+        "inventory", "--endpoint-url", moto_endpoint, "--services", "dynamodb",
+        "--regions", "eu-west-1",
+    )  # fmt: skip
+
+    assert result.status == 0, result.stderr
+    assert result.records == []
+    (written,) = tmp_path.glob("inventory-*.jsonl")
+    assert f"2 items written to {written.name}" in result.stderr
+    assert sorted(r["id"] for r in parse(written.read_text())) == tables["eu-west-1"]
+
+
+def test_live_line_fits_the_terminal() -> None:
+    key = SourceKey("logs", "ap-southeast-2", "describe_log_groups")
+    running = SourceState(key, "running", 1234, PageStatistics(pages=99, retries=7), 1.0)
+    line = LiveLine.render([running] * 30, 12.5, 79)
+
+    assert len(line) <= 79
+    assert line.startswith("12.5s  0/30 done  30 running  37,020 items  2,970 pages")
+
+
+# -- as a program -------------------------------------------------------------------------
+
+
+def run_program(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "asyncpage", *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_python_m_asyncpage_demo(moto_endpoint: str, tmp_path: Path) -> None:
+    # The demo seeds the same data at the same scale every time: seed this process's moto
+    # the same way to know what the program's own demo holds.
+    expected = expected_counts(anyio.run(partial(seed, moto_endpoint, scale=float(SCALE))))
+
+    done = run_program("inventory", "--demo", "--demo-scale", SCALE, "-o", "-", cwd=tmp_path)
+
+    assert done.returncode == 0, done.stderr
+    records = parse(done.stdout)
+    assert Counter((r["service"], r["region"]) for r in records) == expected
+    assert "demo endpoint http://127.0.0.1:" in done.stderr
+    assert f"{len(records)} items written to stdout" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_ctrl_c_exits_130_with_a_summary_and_no_traceback(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    anyio.run(partial(seed, moto_endpoint, regions=["us-east-1"], scale=0.3))
+    stderr_file = tmp_path / "stderr.txt"
+    with stderr_file.open("w") as stderr_sink:
+        program = subprocess.Popen(
+            [
+                sys.executable, "-m", "asyncpage", "inventory", "--endpoint-url", moto_endpoint,
+                "--regions", "us-east-1", "--page-size", "1", "--concurrency", "1",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr_sink,
+            text=True,
+            cwd=tmp_path,
+        )  # fmt: skip
+        assert program.stdout is not None
+        with program.stdout:
+            first = program.stdout.readline()  # lines come as pages arrive: listing has begun
+            program.send_signal(signal.SIGINT)
+            rest = program.stdout.read()
+        program.wait(timeout=60)
+    stderr = stderr_file.read_text()
+
+    assert program.returncode == 130, stderr
+    assert json.loads(first)["region"] in ("us-east-1", "global")
+    assert "Traceback" not in stderr
+    assert "interrupted" in stderr
+    assert "cancelled" in stderr.splitlines()[-3]  # the total row counts them
+    written = 1 + len(rest.splitlines())
+    assert f"{written:,} items written to stdout" in stderr

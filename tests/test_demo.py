@@ -1,0 +1,252 @@
+"""The embedded demo endpoint: moto's server started in-process and seeded over HTTP."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import sys
+from collections.abc import Mapping
+from contextlib import ExitStack
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import boto3
+import pytest
+from aiobotocore.session import AioSession, get_session
+
+from asyncpage._demo import DEMO_REGIONS, DemoEndpoint, DemoResource, SeedSummary
+
+# Small pages, so that every count below is gathered across several pages.
+_PAGE = 3
+
+
+async def _aiobotocore_inventory(
+    session: AioSession, demo: DemoEndpoint, region: str
+) -> dict[str, int]:
+    """Count what ``region`` holds, through aiobotocore's paginators."""
+    counts: dict[str, int] = {}
+
+    async def paged(client: Any, operation: str, key: str, **params: Any) -> list[Any]:
+        found: list[Any] = []
+        async for page in client.get_paginator(operation).paginate(**params):
+            found += page.get(key, [])
+        return found
+
+    config = {"PaginationConfig": {"PageSize": _PAGE}}
+    kwargs = demo.client_kwargs(region)
+    async with session.create_client("s3", **kwargs) as s3:
+        buckets = await paged(s3, "list_buckets", "Buckets", BucketRegion=region, **config)
+        counts["s3.buckets"] = len(buckets)
+        for bucket in buckets:
+            objects = await paged(
+                s3, "list_objects_v2", "Contents", Bucket=bucket["Name"], **config
+            )
+            counts[f"s3://{bucket['Name']}"] = len(objects)
+    async with session.create_client("dynamodb", **kwargs) as ddb:
+        tables = await paged(ddb, "list_tables", "TableNames", **config)
+        counts["dynamodb.tables"] = len(tables)
+        for table in tables:
+            total = 0
+            async for page in ddb.get_paginator("scan").paginate(
+                TableName=table, Select="COUNT", PaginationConfig={"PageSize": 25}
+            ):
+                total += page["Count"]
+            counts[f"dynamodb:{table}"] = total
+    async with session.create_client("ec2", **kwargs) as ec2:
+        reservations = await paged(
+            ec2, "describe_instances", "Reservations", PaginationConfig={"PageSize": 5}
+        )
+        counts["ec2.reservations"] = len(reservations)
+        counts["ec2.instances"] = sum(len(r["Instances"]) for r in reservations)
+    for service, operation, key, name in (
+        ("sqs", "list_queues", "QueueUrls", "sqs.queues"),
+        ("lambda", "list_functions", "Functions", "lambda.functions"),
+        ("logs", "describe_log_groups", "logGroups", "logs.log_groups"),
+        ("ssm", "describe_parameters", "Parameters", "ssm.parameters"),
+    ):
+        async with session.create_client(service, **kwargs) as client:
+            counts[name] = len(await paged(client, operation, key, **config))
+    return counts
+
+
+def _boto3_inventory(demo: DemoEndpoint, region: str) -> dict[str, int]:
+    """Count what ``region`` holds, through boto3's paginators: the independent check."""
+    config = {"PaginationConfig": {"PageSize": _PAGE}}
+    with ExitStack() as stack:
+
+        def client(service: str) -> Any:
+            made = boto3.client(service, **demo.client_kwargs(region))
+            stack.callback(made.close)
+            return made
+
+        def paged(service: str, operation: str, key: str, **params: Any) -> list[Any]:
+            pages = client(service).get_paginator(operation).paginate(**params)
+            return [item for page in pages for item in page.get(key, [])]
+
+        counts: dict[str, int] = {}
+        buckets = paged("s3", "list_buckets", "Buckets", BucketRegion=region, **config)
+        counts["s3.buckets"] = len(buckets)
+        for bucket in buckets:
+            objects = paged("s3", "list_objects_v2", "Contents", Bucket=bucket["Name"], **config)
+            counts[f"s3://{bucket['Name']}"] = len(objects)
+        tables = paged("dynamodb", "list_tables", "TableNames", **config)
+        counts["dynamodb.tables"] = len(tables)
+        for table in tables:
+            pages = (
+                client("dynamodb").get_paginator("scan").paginate(TableName=table, Select="COUNT")
+            )
+            counts[f"dynamodb:{table}"] = sum(page["Count"] for page in pages)
+        reservations = paged("ec2", "describe_instances", "Reservations")
+        counts["ec2.reservations"] = len(reservations)
+        counts["ec2.instances"] = sum(len(r["Instances"]) for r in reservations)
+        counts["sqs.queues"] = len(paged("sqs", "list_queues", "QueueUrls"))
+        counts["lambda.functions"] = len(paged("lambda", "list_functions", "Functions"))
+        counts["logs.log_groups"] = len(paged("logs", "describe_log_groups", "logGroups", **config))
+        counts["ssm.parameters"] = len(paged("ssm", "describe_parameters", "Parameters", **config))
+        return counts
+
+
+def _expected(summary: SeedSummary, region: str) -> dict[str, int]:
+    """What ``summary`` says ``region`` holds, keyed like the inventories above."""
+    resources: tuple[DemoResource, ...] = (
+        "s3.buckets",
+        "dynamodb.tables",
+        "ec2.reservations",
+        "ec2.instances",
+        "sqs.queues",
+        "lambda.functions",
+        "logs.log_groups",
+        "ssm.parameters",
+    )
+    expected: dict[str, int] = {r: summary.count(r, region) for r in resources}
+    for bucket, objects in summary.objects_per_bucket.items():
+        if summary.bucket_regions[bucket] == region:
+            expected[f"s3://{bucket}"] = objects
+    for (table_region, table), items in summary.items_per_table.items():
+        if table_region == region:
+            expected[f"dynamodb:{table}"] = items
+    return expected
+
+
+def _port_is_free(url: str) -> bool:
+    port = int(url.rsplit(":", 1)[1])
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            return False
+    with socket.socket() as listener:
+        # As every server does; without it, the closed connections' TIME_WAIT blocks bind.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen()
+    return True
+
+
+@pytest.mark.asyncio
+async def test_async_with_seeds_every_region_as_summarised_and_frees_the_port() -> None:
+    session = get_session()
+    async with DemoEndpoint.start(seed=True, scale=0.05) as demo:
+        summary = demo.summary
+        assert summary is not None
+        assert summary.regions == DEMO_REGIONS
+        for region in DEMO_REGIONS:
+            expected = _expected(summary, region)
+            assert await _aiobotocore_inventory(session, demo, region) == expected, region
+            assert await anyio.to_thread.run_sync(_boto3_inventory, demo, region) == expected
+        url = demo.endpoint_url
+
+    assert _port_is_free(url)
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = demo.endpoint_url
+    # One region is nearly empty; the busiest one holds at least as much of everything.
+    assert summary.count("lambda.functions", "ap-southeast-2") == 0
+    for resource, region in summary.counts:
+        assert summary.count(resource, "us-east-1") >= summary.count(resource, region)
+    assert summary.count("s3.objects") == sum(summary.objects_per_bucket.values())
+
+
+def test_sync_with_seeds_deterministic_content_and_stop_frees_the_port() -> None:
+    with DemoEndpoint.start(seed=True, scale=0.01, regions=["us-east-1"]) as demo:
+        summary = demo.summary
+        assert summary is not None
+        assert summary.regions == ("us-east-1",)
+        assert _boto3_inventory(demo, "us-east-1") == _expected(summary, "us-east-1")
+        other_region = boto3.client("sqs", **demo.client_kwargs("eu-west-1"))
+        assert other_region.list_queues().get("QueueUrls", []) == []
+
+        s3 = boto3.client("s3", **demo.client_kwargs("us-east-1"))
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket="orders-prod")["Contents"]]
+        body = s3.get_object(Bucket="orders-prod", Key=keys[0])["Body"].read()
+        ddb = boto3.client("dynamodb", **demo.client_kwargs("us-east-1"))
+        order = ddb.get_item(
+            TableName="orders-prod",
+            Key={"customer_id": {"S": "cust-0000"}, "order_id": {"S": "2024-01-01#ord-000000"}},
+        )
+        for client in (other_region, s3, ddb):
+            client.close()
+
+        url = demo.endpoint_url
+        demo.stop()
+        assert _port_is_free(url)
+        demo.stop()  # a second stop, and then the one from leaving the block, do nothing
+
+    objects = summary.objects_per_bucket["orders-prod"]
+    assert keys == [f"logs/2024/11/01/app-{n:04d}.json.gz" for n in range(1, objects + 1)]
+    first_line = gzip.decompress(body).splitlines()[0]
+    assert json.loads(first_line) == {
+        "level": "INFO",
+        "env": "prod",
+        "msg": "order 000000 placed",
+        "request_id": "ca08ea5bca49cc18",
+        "ms": 535,
+    }
+    assert order["Item"]["currency"] == {"S": "USD"}
+
+
+def test_unseeded_endpoint_gives_client_kwargs_and_is_entered_once() -> None:
+    demo = DemoEndpoint.start()
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = demo.endpoint_url
+    with demo:
+        assert demo.summary is None
+        assert demo.endpoint_url.startswith("http://127.0.0.1:")
+        assert demo.client_kwargs("ap-southeast-2") == {
+            "endpoint_url": demo.endpoint_url,
+            "region_name": "ap-southeast-2",
+            "aws_access_key_id": "demo",
+            "aws_secret_access_key": "demo",
+        }
+    with pytest.raises(RuntimeError, match="only once"), demo:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"scale": 0}, "scale must be a positive number"),
+        ({"scale": -1.0}, "scale must be a positive number"),
+        ({"scale": float("nan")}, "scale must be a positive number"),
+        ({"scale": float("inf")}, "scale must be a positive number"),
+        ({"regions": ["us-east-2"]}, "regions must be"),
+        ({"regions": "us-east-1"}, "regions must be"),
+        ({"regions": []}, "regions must be"),
+    ],
+)
+def test_bad_arguments_raise_before_anything_starts(
+    arguments: Mapping[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        DemoEndpoint.start(seed=True, **arguments)
+
+
+@pytest.mark.asyncio
+async def test_missing_moto_names_the_demo_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "moto.server", None)  # what an absent package does
+    hint = r"pip install 'asyncpage\[demo\]'"
+    with pytest.raises(ImportError, match=hint):
+        DemoEndpoint.start().__enter__()
+    with pytest.raises(ImportError, match=hint) as raised:
+        async with DemoEndpoint.start(seed=True):
+            pass
+    assert raised.value.name == "moto.server"

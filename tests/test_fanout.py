@@ -1,0 +1,575 @@
+"""fan_out: many paginations merged, against moto over HTTP, on asyncio and trio.
+
+Each behaviour the module docstring of ``asyncpage._fanout`` promises has a test here:
+the merge equals each source alone, the three orders, outcomes (ok, skipped, failed,
+cancelled), on_error="raise", leaving early, bounded buffers, concurrency limits and
+the shared backoff gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import anyio
+import pytest
+
+import asyncpage
+from asyncpage._fanout import DEFAULT_SKIP_CODES, FanOut, Order, Outcome, Tagged, fan_out
+from asyncpage._regions import ClientPool
+from asyncpage._retry import error_code
+from conftest import client_config
+
+pytestmark = pytest.mark.anyio
+
+REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
+PAGE = 2
+MakeClient = Callable[..., Awaitable[Any]]
+
+
+# -- seeding ------------------------------------------------------------------------------
+
+
+async def create_table(ddb: Any, name: str, count: int) -> list[str]:
+    await ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    keys = [f"{name}-{i:04d}" for i in range(count)]
+    for start in range(0, count, 25):
+        await ddb.batch_write_item(
+            RequestItems={
+                name: [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in keys[start : start + 25]]
+            }
+        )
+    return keys
+
+
+async def seed_region(pool: ClientPool, region: str, n: int) -> None:
+    """Tables, queues and log groups in ``region``, concurrently; counts differ by region."""
+    ddb = await pool.client("dynamodb", region)
+    sqs = await pool.client("sqs", region)
+    logs = await pool.client("logs", region)
+    async with anyio.create_task_group() as tg:
+        for i in range(3 + n):
+            tg.start_soon(
+                partial(
+                    ddb.create_table,
+                    TableName=f"table-{i}",
+                    KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                    AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                    BillingMode="PAY_PER_REQUEST",
+                )
+            )
+        for i in range(3 + n):
+            tg.start_soon(partial(sqs.create_queue, QueueName=f"queue-{i}"))
+        for i in range(6 - n):
+            tg.start_soon(partial(logs.create_log_group, logGroupName=f"/app/g{i}"))
+
+
+OPERATIONS = {
+    "dynamodb": ("list_tables", "TableNames"),
+    "sqs": ("list_queues", "QueueUrls"),
+    "logs": ("describe_log_groups", "logGroups"),
+}
+
+
+def without_metadata(page: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in page.items() if k != "ResponseMetadata"}
+
+
+def scan(client: Any, table: str, **config: Any) -> asyncpage.AsyncPageIterator:
+    return asyncpage.paginate(
+        client, "scan", TableName=table, PaginationConfig={"PageSize": PAGE, **config}
+    )
+
+
+async def alone(it: asyncpage.AsyncPageIterator) -> list[dict[str, Any]]:
+    async with it:
+        return [without_metadata(page) async for page in it]
+
+
+async def drain(merged: FanOut[Any]) -> list[Tagged[dict[str, Any]]]:
+    return [tagged async for tagged in merged]
+
+
+async def drain_into(merged: FanOut[Any], received: list[Any]) -> None:
+    async with merged:
+        async for tagged in merged:
+            received.append(tagged)
+
+
+@pytest.fixture
+async def ddb(make_client: MakeClient, moto_endpoint: str) -> Any:
+    return await make_client("dynamodb", moto_endpoint)
+
+
+@pytest.fixture
+async def tables(ddb: Any) -> dict[str, list[str]]:
+    """Three tables of 12, 7 and 16 items: 6, 4 and 8 pages at PAGE=2."""
+    return {name: await create_table(ddb, name, n) for name, n in (("a", 12), ("b", 7), ("c", 16))}
+
+
+# -- the merge ----------------------------------------------------------------------------
+
+
+async def test_fan_out_across_regions_equals_each_source_alone(
+    moto_endpoint: str, anyio_backend: str
+) -> None:
+    """4 regions x 3 operations, factories opening clients lazily from a ClientPool."""
+    config = client_config(anyio_backend, retries={"total_max_attempts": 1})
+    credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    async with ClientPool(
+        endpoint_url=moto_endpoint, config=config, client_kwargs=credentials
+    ) as pool:
+        async with anyio.create_task_group() as tg:
+            for n, region in enumerate(REGIONS):
+                tg.start_soon(seed_region, pool, region, n)
+
+        def source(service: str, region: str) -> Callable[[], Awaitable[Any]]:
+            async def make() -> asyncpage.AsyncPageIterator:
+                client = await pool.client(service, region)
+                operation = OPERATIONS[service][0]
+                return asyncpage.paginate(client, operation, PaginationConfig={"PageSize": PAGE})
+
+            return make
+
+        labels = [(region, service) for region in REGIONS for service in OPERATIONS]
+        merged = fan_out({label: source(*reversed(label)) for label in labels}, concurrency=5)
+        received: dict[Any, list[dict[str, Any]]] = {label: [] for label in labels}
+        async with merged:
+            assert {o.status for o in merged.outcomes.values()} == {"pending"}
+            async for tagged in merged:
+                received[tagged.source].append(without_metadata(tagged.page))
+        expected = {}
+        for region, service in labels:
+            client = await pool.client(service, region)
+            operation = OPERATIONS[service][0]
+            expected[region, service] = await alone(
+                asyncpage.paginate(client, operation, PaginationConfig={"PageSize": PAGE})
+            )
+
+    assert received == expected
+    assert all(len(pages) > 1 for pages in expected.values()), {
+        k: len(v) for k, v in expected.items()
+    }
+    for label, pages in expected.items():
+        outcome = merged.outcomes[label]
+        key = OPERATIONS[label[1]][1]
+        assert outcome.status == "ok"
+        assert outcome.error is None
+        assert outcome.resume_token is None
+        assert outcome.pages == outcome.statistics.pages == len(pages)
+        assert outcome.items == sum(len(page[key]) for page in pages)
+    total = merged.statistics()
+    assert total.pages == sum(len(pages) for pages in expected.values())
+    assert total == sum(
+        (o.statistics for o in merged.outcomes.values()), asyncpage.PageStatistics()
+    )
+
+
+async def test_items_and_search_are_tagged_with_their_source(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    async with fan_out({name: scan(ddb, name) for name in tables}) as merged:
+        items = [(t.source, t.value["pk"]["S"]) async for t in merged.items()]
+    assert Counter(label for label, _ in items) == {name: len(k) for name, k in tables.items()}
+    for name, keys in tables.items():
+        assert sorted(key for label, key in items if label == name) == sorted(keys)
+
+    async with fan_out({name: scan(ddb, name) for name in tables}) as merged:
+        counts = [(t.source, t.value) async for t in merged.search("Count")]
+    for name, keys in tables.items():
+        assert sum(n for label, n in counts if label == name) == len(keys)
+
+    with pytest.raises(asyncpage.InvalidExpressionError):
+        fan_out({"a": scan(ddb, "a")}).search("Items[")
+
+
+# -- orders -------------------------------------------------------------------------------
+
+
+async def test_source_order_is_strictly_grouped(ddb: Any, tables: dict[str, list[str]]) -> None:
+    merged = fan_out({name: scan(ddb, name) for name in tables}, order="source", concurrency=3)
+    async with merged:
+        got = await drain(merged)
+    assert [t.source for t in got] == ["a"] * 6 + ["b"] * 4 + ["c"] * 8
+    assert all(t.page is t.value for t in got)
+    for name in tables:
+        pages = [without_metadata(t.page) for t in got if t.source == name]
+        assert pages == await alone(scan(ddb, name))
+
+
+async def test_round_robin_takes_one_page_from_each_source_in_turn(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    merged = fan_out({name: scan(ddb, name) for name in tables}, order="round_robin")
+    async with merged:
+        got = "".join(t.source for t in await drain(merged))
+    assert got == "abc" * 4 + "ac" * 2 + "c" * 2
+
+
+async def test_completed_order_yields_every_page_in_each_source_order(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    merged = fan_out({name: scan(ddb, name) for name in tables}, order="completed")
+    async with merged:
+        got = await drain(merged)
+    for name in tables:
+        pages = [without_metadata(t.page) for t in got if t.source == name]
+        assert pages == await alone(scan(ddb, name))
+    assert {o.status for o in merged.outcomes.values()} == {"ok"}
+
+
+async def test_every_order_works_with_one_slot(ddb: Any, tables: dict[str, list[str]]) -> None:
+    """One source at a time, factories started in order: no order can deadlock."""
+    orders: tuple[Order, ...] = ("completed", "source", "round_robin")
+    for order in orders:
+        sources = {name: (lambda name=name: scan(ddb, name)) for name in tables}
+        async with fan_out(sources, order=order, concurrency=1) as merged:
+            got = [t.source for t in await drain(merged)]
+        assert got == ["a"] * 6 + ["b"] * 4 + ["c"] * 8, order
+
+
+# -- outcomes -----------------------------------------------------------------------------
+
+
+async def test_failed_and_skipped_sources_do_not_stop_the_others(
+    make_client: MakeClient, fault_proxy: Any, tables: dict[str, list[str]]
+) -> None:
+    ddb = await make_client("dynamodb", fault_proxy.endpoint_url)
+    logs = await make_client("logs", fault_proxy.endpoint_url)
+    fault_proxy.fail_next(1, "throttle", code="AccessDeniedException", only_service="logs")
+    sources = {
+        "ok": scan(ddb, "a"),
+        "missing": scan(ddb, "missing"),
+        "denied": asyncpage.paginate(logs, "describe_log_groups"),
+        "also-ok": scan(ddb, "c"),
+    }
+    async with fan_out(sources) as merged:
+        got = Counter(t.source for t in await drain(merged))
+
+    assert got == {"ok": 6, "also-ok": 8}
+    outcomes = merged.outcomes
+    assert (outcomes["ok"].status, outcomes["also-ok"].status) == ("ok", "ok")
+
+    failed = outcomes["missing"]
+    assert failed.status == "failed"
+    assert isinstance(failed.error, asyncpage.PageFetchError)
+    assert error_code(failed.error.error) == "ResourceNotFoundException"
+    assert failed.resume_token is None  # the first page: resume from the beginning
+    assert (failed.pages, failed.items) == (0, 0)
+
+    skipped = outcomes["denied"]
+    assert skipped.status == "skipped"
+    assert skipped.reason == "AccessDeniedException"
+    assert isinstance(skipped.error, asyncpage.PageFetchError)
+    assert skipped.statistics.requests == 1  # not retried
+
+
+async def test_skip_codes_are_data_the_caller_extends(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    codes = DEFAULT_SKIP_CODES | {"ResourceNotFoundException"}
+    sources = {"a": scan(ddb, "a"), "gone": scan(ddb, "gone")}
+    async with fan_out(sources, skip_codes=codes, on_error="raise") as merged:
+        await drain(merged)  # a skip never raises
+    assert merged.outcomes["gone"].status == "skipped"
+    assert merged.outcomes["gone"].reason == "ResourceNotFoundException"
+    assert merged.outcomes["a"].status == "ok"
+
+
+async def test_an_endpoint_that_does_not_exist_is_skipped(
+    make_client: MakeClient, ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    """botocore's EndpointConnectionError: what a service absent from a region looks like."""
+    nowhere = await make_client("dynamodb", "http://127.0.0.1:9", region="ap-east-1")
+    sources = {
+        "nowhere": asyncpage.paginate(nowhere, "list_tables", retry=None),
+        "b": scan(ddb, "b"),
+    }
+    async with fan_out(sources) as merged:
+        got = [t.source for t in await drain(merged)]
+    assert got == ["b"] * 4
+    assert merged.outcomes["nowhere"].status == "skipped"
+    assert merged.outcomes["nowhere"].reason == "EndpointConnectionError"
+
+
+async def test_source_order_raises_a_failure_promptly_and_loses_nothing(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    """A later source failing on its first page does not wait for the earlier ones."""
+    merged = fan_out(
+        {"a": scan(ddb, "a", PageSize=1), "gone": scan(ddb, "gone")},
+        order="source",
+        on_error="raise",
+    )
+    received: list[Tagged[dict[str, Any]]] = []
+    with pytest.raises(asyncpage.PageFetchError):
+        await drain_into(merged, received)
+    outcome = merged.outcomes["a"]
+    assert outcome.status == "cancelled"
+    assert outcome.pages == len(received) < 12
+    rest = scan(ddb, "a", StartingToken=outcome.resume_token)
+    async with rest:
+        tail = [item["pk"]["S"] async for item in rest.items()]
+    got = [item["pk"]["S"] for tagged in received for item in tagged.page["Items"]]
+    assert got + tail == [
+        item["pk"]["S"] for page in await alone(scan(ddb, "a")) for item in page["Items"]
+    ]
+
+
+async def test_a_factory_that_raises_fails_its_source_only(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    def broken() -> asyncpage.AsyncPageIterator:
+        return asyncpage.paginate(ddb, "scan", TableName="a", PaginationConfig={"PageSize": 0})
+
+    async with fan_out({"broken": broken, "b": lambda: scan(ddb, "b")}) as merged:
+        got = [t.source for t in await drain(merged)]
+    assert got == ["b"] * 4
+    assert merged.outcomes["broken"].status == "failed"
+    assert isinstance(merged.outcomes["broken"].error, asyncpage.InvalidPaginationConfigError)
+
+
+async def test_on_error_raise_cancels_the_rest_and_raises_the_page_error(
+    make_client: MakeClient,
+    moto_endpoint: str,
+    fault_proxy: Any,
+    tables: dict[str, list[str]],
+    anyio_backend: str,
+) -> None:
+    direct = await make_client("dynamodb", moto_endpoint)
+    slow = await make_client("dynamodb", fault_proxy.endpoint_url)
+    fault_proxy.configure(latency=0.05)
+    sources = {
+        "slow-a": asyncpage.paginate(slow, "scan", TableName="a", PaginationConfig={"PageSize": 1}),
+        "slow-c": asyncpage.paginate(slow, "scan", TableName="c", PaginationConfig={"PageSize": 1}),
+        "missing": scan(direct, "missing"),
+    }
+    tasks_before = len(asyncio.all_tasks()) if anyio_backend == "asyncio" else 0
+    merged = fan_out(sources, on_error="raise")
+    received: list[object] = []
+    with pytest.raises(asyncpage.PageFetchError) as caught:  # not an ExceptionGroup
+        await drain_into(merged, received)
+    assert error_code(caught.value.error) == "ResourceNotFoundException"
+    if anyio_backend == "asyncio":
+        assert len(asyncio.all_tasks()) == tasks_before
+    outcomes = merged.outcomes
+    assert outcomes["missing"].status == "failed"
+    assert outcomes["missing"].error is caught.value
+    for label, total in (("slow-a", 12), ("slow-c", 16)):
+        assert outcomes[label].status == "cancelled"
+        assert outcomes[label].statistics.requests < total
+    assert len(received) == outcomes["slow-a"].pages + outcomes["slow-c"].pages
+
+
+async def test_leaving_early_cancels_everything_and_resume_tokens_say_where(
+    ddb: Any, tables: dict[str, list[str]], anyio_backend: str
+) -> None:
+    tasks_before = len(asyncio.all_tasks()) if anyio_backend == "asyncio" else 0
+    received: dict[str, list[str]] = {name: [] for name in tables}
+    async with fan_out({name: scan(ddb, name) for name in tables}, order="source") as merged:
+        async for tagged in merged:
+            received[tagged.source] += [item["pk"]["S"] for item in tagged.page["Items"]]
+            if len(received["a"]) == 6:
+                break
+    if anyio_backend == "asyncio":
+        assert len(asyncio.all_tasks()) == tasks_before
+    for name, keys in tables.items():
+        outcome = merged.outcomes[name]
+        assert outcome.status == "cancelled"
+        assert outcome.pages == len(received[name]) // PAGE
+        rest = scan(ddb, name, StartingToken=outcome.resume_token)
+        async with rest:
+            tail = [item["pk"]["S"] async for item in rest.items()]
+        assert sorted(received[name] + tail) == sorted(keys)  # nothing lost, nothing twice
+
+
+async def test_an_exception_in_the_body_propagates_unwrapped(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    merged = fan_out({name: scan(ddb, name) for name in tables})
+
+    async def body() -> None:
+        async with merged:
+            async for _ in merged:
+                raise KeyError("mine")
+
+    with pytest.raises(KeyError, match="mine"):
+        await body()
+    assert {o.status for o in merged.outcomes.values()} == {"cancelled"}
+
+
+async def test_cancelled_from_outside_leaves_nothing_running(
+    ddb: Any, tables: dict[str, list[str]], anyio_backend: str
+) -> None:
+    tasks_before = len(asyncio.all_tasks()) if anyio_backend == "asyncio" else 0
+    with anyio.CancelScope() as scope:
+        async with fan_out({name: scan(ddb, name) for name in tables}) as merged:
+            async for _ in merged:
+                scope.cancel()
+                await anyio.sleep(1)
+    assert scope.cancelled_caught
+    if anyio_backend == "asyncio":
+        assert len(asyncio.all_tasks()) == tasks_before
+    assert {o.status for o in merged.outcomes.values()} == {"cancelled"}
+
+
+async def test_iterating_without_async_with_is_a_clear_error(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    merged = fan_out({"a": scan(ddb, "a")})
+    with pytest.raises(asyncpage.AsyncPageError, match="async with"):
+        async for _ in merged:
+            pass
+    with pytest.raises(asyncpage.AsyncPageError, match="async with"):
+        async for _ in merged.items():
+            pass
+    assert merged.statistics().requests == 0
+    async with merged:
+        await drain(merged)
+    with pytest.raises(asyncpage.AsyncPageError, match="closed"):
+        async for _ in merged:
+            pass
+    with pytest.raises(asyncpage.AsyncPageError, match="only once"):
+        async with merged:
+            pass
+
+
+async def test_bad_options_are_refused_before_anything_starts(ddb: Any) -> None:
+    bad: list[dict[str, Any]] = [
+        {"concurrency": 0},
+        {"concurrency": 2.5},
+        {"per_endpoint": 0},
+        {"buffer": 0},
+        {"order": "random"},
+        {"on_error": "ignore"},
+        {"skip_codes": "AccessDenied"},
+    ]
+    for options in bad:
+        with pytest.raises(asyncpage.InvalidPaginationError):
+            fan_out({"a": scan(ddb, "a")}, **options)
+    it = scan(ddb, "a")
+    with pytest.raises(ValueError, match="twice"):
+        fan_out({"x": it, "y": it})
+    with pytest.raises(ValueError, match="callable returning one"):
+        fan_out({"x": 42})  # type: ignore[dict-item]
+
+
+# -- memory and concurrency ---------------------------------------------------------------
+
+
+async def test_a_slow_consumer_holds_producers_to_buffer_plus_prefetch(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    for buffer, prefetch in ((1, 0), (1, 1), (3, 2)):
+        its = {
+            name: asyncpage.paginate(
+                ddb, "scan", TableName=name, prefetch=prefetch, PaginationConfig={"PageSize": 1}
+            )
+            for name in ("a", "c")
+        }
+        taken: Counter[str] = Counter()
+        async with fan_out(its, order="source", buffer=buffer) as merged:
+            async for tagged in merged:
+                taken[tagged.source] += 1
+                for _ in range(10):  # every chance for the producers to run ahead too far
+                    await anyio.sleep(0.002)
+                for name, it in its.items():
+                    assert it.statistics().requests <= taken[name] + buffer + prefetch
+                if taken["a"] == 6:
+                    break
+        # "c" was fetched ahead, within its bound, while "a" was being delivered
+        assert its["c"].statistics().requests == buffer + prefetch
+
+
+async def test_concurrency_and_per_endpoint_limits_hold(
+    make_client: MakeClient, moto_endpoint: str, ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    west = await make_client("dynamodb", moto_endpoint, region="us-west-2")
+    await create_table(west, "w", 9)
+    made: dict[str, asyncpage.AsyncPageIterator] = {}
+
+    def source(client: Any, table: str, label: str) -> Callable[[], asyncpage.AsyncPageIterator]:
+        def make() -> asyncpage.AsyncPageIterator:
+            made[label] = scan(client, table)
+            return made[label]
+
+        return make
+
+    sources = {f"east-{t}": source(ddb, t, f"east-{t}") for t in ("a", "b", "c")}
+    sources |= {f"west-{n}": source(west, "w", f"west-{n}") for n in range(3)}
+
+    def running(prefix: str = "") -> int:
+        return sum(
+            1
+            for label, it in made.items()
+            if label.startswith(prefix) and it.statistics().requests and not it.finished
+        )
+
+    peak_east = peak_all = 0
+    async with fan_out(sources, concurrency=3, per_endpoint=1) as merged:
+        async for _ in merged:
+            peak_east = max(peak_east, running("east"))
+            peak_all = max(peak_all, running())
+            assert running("east") <= 1
+            assert running("west") <= 1
+    assert {o.status for o in merged.outcomes.values()} == {"ok"}
+    assert peak_all == 2
+    assert peak_east == 1
+
+
+async def test_sources_of_one_endpoint_share_a_backoff_gate(
+    make_client: MakeClient, fault_proxy: Any, moto_endpoint: str, tables: dict[str, list[str]]
+) -> None:
+    """A throttle on one source closes the gate for its (service, region) siblings only."""
+    asyncpage.set_testing(False)  # real waits: the gate is what is tested (restored after)
+    east = await make_client("dynamodb", fault_proxy.endpoint_url)
+    west_setup = await make_client("dynamodb", moto_endpoint, region="us-west-2")
+    await create_table(west_setup, "w", 12)
+    west = await make_client("dynamodb", fault_proxy.endpoint_url, region="us-west-2")
+    fault_proxy.configure(retry_after=0.2)
+    fault_proxy.fail_next(1, "throttle", only_operation="ListTables")
+    policy = asyncpage.Retry(wait_initial=0.01, wait_max=0.2)
+    sources = {
+        "throttled": asyncpage.paginate(east, "list_tables", retry=policy),
+        "sibling": asyncpage.paginate(
+            east, "scan", TableName="c", retry=policy, PaginationConfig={"PageSize": 1}
+        ),
+        "elsewhere": asyncpage.paginate(
+            west, "scan", TableName="w", retry=policy, PaginationConfig={"PageSize": 1}
+        ),
+    }
+    async with fan_out(sources) as merged:
+        await drain(merged)
+    assert sources["throttled"].gate is sources["sibling"].gate
+    assert sources["elsewhere"].gate is not sources["sibling"].gate
+    outcomes = merged.outcomes
+    assert {o.status for o in outcomes.values()} == {"ok"}
+    throttled, sibling, elsewhere = (outcomes[k].statistics for k in sources)
+    assert throttled.throttles == throttled.retries == 1
+    assert sibling.throttles == 0
+    assert sibling.seconds_waited > 0
+    assert elsewhere.throttles == 0
+    assert elsewhere.seconds_waited == 0
+
+
+async def test_outcomes_are_live_while_iterating(ddb: Any, tables: dict[str, list[str]]) -> None:
+    async with fan_out({name: scan(ddb, name) for name in tables}, order="source") as merged:
+        outcomes = merged.outcomes
+        seen: list[Outcome] = []
+        async for tagged in merged:
+            if tagged.source == "b":
+                seen.append(outcomes["a"])
+                seen.append(outcomes["c"])
+    assert seen[0].status == "ok"
+    assert seen[0].pages == 6
+    assert seen[1].status == "pending"
+    assert outcomes["c"].status == "ok"
+    assert list(outcomes) == ["a", "b", "c"]

@@ -1,0 +1,147 @@
+"""The public surface: one sorted ``__all__``, every name real, one exception tree."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+
+import pytest
+
+import asyncpage
+from asyncpage import _errors
+
+PUBLIC = [
+    "AsyncPageError",
+    "AsyncPageIterator",
+    "BackoffGate",
+    "Cursor",
+    "InvalidExpressionError",
+    "InvalidPaginationConfigError",
+    "InvalidPaginationError",
+    "InvalidStartingTokenError",
+    "OperationNotPaginatedError",
+    "PageFetchError",
+    "PageStatistics",
+    "PagingModel",
+    "Retry",
+    "TokenCycleError",
+    "__version__",
+    "classify",
+    "paginate",
+    "paginated_operations",
+    "set_testing",
+]
+
+INVALID_INPUT = [
+    asyncpage.InvalidPaginationError,
+    asyncpage.OperationNotPaginatedError,
+    asyncpage.InvalidPaginationConfigError,
+    asyncpage.InvalidStartingTokenError,
+    asyncpage.InvalidExpressionError,
+]
+FAILURES = [asyncpage.TokenCycleError, asyncpage.PageFetchError]
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert asyncpage.__all__ == PUBLIC
+    assert sorted(asyncpage.__all__) == asyncpage.__all__
+    assert len(set(asyncpage.__all__)) == len(asyncpage.__all__)
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_public_name_resolves(name: str) -> None:
+    value = getattr(asyncpage, name)
+    if name != "__version__":
+        # Defined in a private module, re-exported here.
+        assert value.__module__.startswith("asyncpage._"), value.__module__
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: dict[str, object] = {}
+    exec("from asyncpage import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == sorted(PUBLIC)
+
+
+def test_no_public_module_besides_the_integrations() -> None:
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(asyncpage.__path__)}
+    public = {name for name in modules if not name.startswith("_")}
+    assert public <= {"cli", "fastapi", "testing"}, public
+
+
+def test_version_is_a_string() -> None:
+    assert isinstance(asyncpage.__version__, str)
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\S*)", asyncpage.__version__)
+
+
+def test_every_error_is_an_asyncpage_error() -> None:
+    errors = [
+        getattr(asyncpage, name)
+        for name in PUBLIC
+        if inspect.isclass(getattr(asyncpage, name))
+        and issubclass(getattr(asyncpage, name), BaseException)
+    ]
+    assert set(errors) == {asyncpage.AsyncPageError, *INVALID_INPUT, *FAILURES}
+    for error in errors:
+        assert issubclass(error, asyncpage.AsyncPageError)
+        assert issubclass(error, Exception)
+    # The private module defines no error the package does not export.
+    defined = {
+        obj
+        for obj in vars(_errors).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, BaseException)
+        and obj.__module__ == _errors.__name__
+    }
+    assert defined == set(errors)
+
+
+@pytest.mark.parametrize("error", INVALID_INPUT, ids=lambda e: e.__name__)
+def test_invalid_input_errors_are_value_errors(error: type[Exception]) -> None:
+    assert issubclass(error, ValueError)
+    assert issubclass(error, asyncpage.InvalidPaginationError)
+
+
+@pytest.mark.parametrize("error", FAILURES, ids=lambda e: e.__name__)
+def test_failures_are_not_value_errors(error: type[Exception]) -> None:
+    assert not issubclass(error, ValueError)
+    assert not issubclass(error, asyncpage.InvalidPaginationError)
+
+
+def test_the_tree_in_the_errors_docstring_names_every_error() -> None:
+    doc = _errors.__doc__ or ""
+    drawn = set(re.findall(r"\b([A-Z][A-Za-z]+Error)\b", doc))
+    assert {e.__name__ for e in [asyncpage.AsyncPageError, *INVALID_INPUT, *FAILURES]} <= drawn
+
+
+def test_errors_carry_what_a_caller_needs() -> None:
+    cause = RuntimeError("boom")
+    failed = asyncpage.PageFetchError("m", error=cause, resume_token="t", attempts=3)
+    assert (failed.error, failed.resume_token, failed.attempts) == (cause, "t", 3)
+    cycle = asyncpage.TokenCycleError("m", resume_token=None)
+    assert cycle.resume_token is None
+    not_paginated = asyncpage.OperationNotPaginatedError(
+        "m", operation_name="x", paginated=("a", "b")
+    )
+    assert (not_paginated.operation_name, not_paginated.paginated) == ("x", ("a", "b"))
+
+
+def test_page_statistics_is_an_immutable_record_that_adds_up() -> None:
+    one = asyncpage.PageStatistics(pages=1, items=2, requests=3, retries=1, throttles=1)
+    two = asyncpage.PageStatistics(pages=2, items=5, requests=2, seconds_waited=0.5, prefetched=1)
+    assert one + two == asyncpage.PageStatistics(
+        pages=3, items=7, requests=5, retries=1, throttles=1, seconds_waited=0.5, prefetched=1
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        one.pages = 5  # type: ignore[misc]
+    assert {f.name for f in dataclasses.fields(asyncpage.PageStatistics)} == {
+        "pages",
+        "items",
+        "requests",
+        "retries",
+        "throttles",
+        "seconds_waited",
+        "prefetched",
+    }

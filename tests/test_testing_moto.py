@@ -1,0 +1,109 @@
+"""MotoServer and the moto fixtures that asyncpage's pytest plugin gives every test suite."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from urllib.parse import urlsplit
+
+import pytest
+from aiobotocore.session import get_session
+
+import asyncpage.testing
+from asyncpage.testing import MotoServer
+
+
+def test_plugin_is_registered_by_its_entry_point(pytestconfig: pytest.Config) -> None:
+    assert pytestconfig.pluginmanager.get_plugin("asyncpage") is asyncpage.testing
+
+
+def test_public_names() -> None:
+    names = asyncpage.testing.__all__
+    assert names == sorted(names)
+    assert {"FaultKind", "FaultProxy", "FaultProxyFactory", "MotoServer", "ProxyCounters"} <= set(
+        names
+    )
+    assert all(hasattr(asyncpage.testing, name) for name in names)
+
+
+def test_importing_the_plugin_does_not_import_moto() -> None:
+    check = "import sys, asyncpage.testing; sys.exit('moto' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
+
+
+def test_moto_endpoint_is_the_session_server(moto_endpoint: str, moto_server: MotoServer) -> None:
+    url = urlsplit(moto_endpoint)
+
+    assert moto_endpoint == moto_server.endpoint_url
+    assert (url.scheme, url.hostname, url.path) == ("http", "127.0.0.1", "")
+    assert url.port
+
+
+@pytest.mark.asyncio
+async def test_clients_use_the_fake_credentials(moto_endpoint: str) -> None:
+    session = get_session()
+    async with session.create_client("s3", endpoint_url=moto_endpoint) as client:
+        await client.create_bucket(Bucket="music")
+        buckets = await client.list_buckets()
+        credentials = await session.get_credentials()
+
+    assert credentials is not None
+    assert (credentials.access_key, credentials.method) == ("testing", "env")
+    assert [bucket["Name"] for bucket in buckets["Buckets"]] == ["music"]
+
+
+@pytest.mark.asyncio
+async def test_moto_endpoint_starts_empty(moto_endpoint: str) -> None:
+    # Runs after the test above created a bucket: the fixture reset the server.
+    async with get_session().create_client("s3", endpoint_url=moto_endpoint) as client:
+        buckets = await client.list_buckets()
+
+    assert buckets["Buckets"] == []
+
+
+@pytest.mark.asyncio
+async def test_reset_forgets_every_region(moto_server: MotoServer, aws_credentials: None) -> None:
+    session = get_session()
+    for region in ("us-east-1", "eu-west-1"):
+        async with session.create_client(
+            "sqs", region_name=region, endpoint_url=moto_server.endpoint_url
+        ) as client:
+            await client.create_queue(QueueName="jobs")
+
+    moto_server.reset()
+
+    for region in ("us-east-1", "eu-west-1"):
+        async with session.create_client(
+            "sqs", region_name=region, endpoint_url=moto_server.endpoint_url
+        ) as client:
+            assert "QueueUrls" not in await client.list_queues()
+
+
+def test_aws_credentials_hide_real_configuration(aws_credentials: None) -> None:
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
+    assert os.environ["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert "AWS_PROFILE" not in os.environ
+    with open(os.environ["AWS_CONFIG_FILE"]) as config:
+        assert config.read() == ""
+
+
+def test_server_lifecycle() -> None:
+    server = MotoServer()
+    with pytest.raises(RuntimeError):
+        _ = server.endpoint_url
+
+    with server:
+        url = server.endpoint_url
+        with urllib.request.urlopen(f"{url}/moto-api/data.json") as response:
+            assert response.status == 200
+        with pytest.raises(RuntimeError):
+            server.start()
+
+    server.stop()
+    with pytest.raises(RuntimeError):
+        _ = server.endpoint_url
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", urlsplit(url).port or 0)).close()
