@@ -106,7 +106,7 @@ class _ChildProcess:
             self.endpoint_url = parent.recv()
         except EOFError:
             self._conn = None
-            raise RuntimeError(f"{type(self).__name__} did not start (its traceback is above)")
+            raise RuntimeError(f"{type(self).__name__} did not start (see above)") from None
         return self
 
     def __exit__(

@@ -80,7 +80,9 @@ async def interleave(
 # -- part 1: fan-out across regions ----------------------------------------------------
 
 
-def fanout_contenders(clients: Mapping[str, Any], work: float) -> dict[str, Contender]:
+def fanout_contenders(
+    clients: Mapping[str, Any], per_region: int, work: float
+) -> dict[str, Contender]:
     async def consume() -> None:
         if work:
             await anyio.sleep(work)
@@ -127,7 +129,7 @@ def fanout_contenders(clients: Mapping[str, Any], work: float) -> dict[str, Cont
                     await consume()
         return Run(time.perf_counter() - started, pages)
 
-    def fanned(order: Any) -> Contender:
+    def fanned(order: Any, buffer: int = 1) -> Contender:
         async def run() -> Run:
             pages = 0
             started = time.perf_counter()
@@ -135,7 +137,7 @@ def fanout_contenders(clients: Mapping[str, Any], work: float) -> dict[str, Cont
                 region: lambda c=client: asyncpage.paginate(c, "list_backups", TableName=LISTING)
                 for region, client in clients.items()
             }
-            async with fan_out(sources, order=order) as merged:
+            async with fan_out(sources, order=order, buffer=buffer) as merged:
                 async for _tagged in merged:
                     pages += 1
                     await consume()
@@ -153,6 +155,7 @@ def fanout_contenders(clients: Mapping[str, Any], work: float) -> dict[str, Cont
         'fan_out(order="completed")': fanned("completed"),
         'fan_out(order="round_robin")': fanned("round_robin"),
         'fan_out(order="source")': fanned("source"),
+        f'fan_out(order="source", buffer={per_region})': fanned("source", per_region),
     }
 
 
@@ -335,17 +338,17 @@ async def benchmark(
             )
             for region, server in regions.items()
         }
-        for work in (0.0, args.work):
+        for work in (0.0, args.work) if args.part != "scan" else ():
             for server in regions.values():
                 server.set_latency(args.latency)
-            contenders = fanout_contenders(clients, work)
+            contenders = fanout_contenders(clients, args.pages, work)
             for contender in contenders.values():  # connections, models, caches
                 await contender()
             expected = len(REGIONS) * args.pages
             label = f"fan-out, {work * 1e3:.0f} ms work"
             runs = await interleave(contenders, args.reps, expected, label)
             print(fanout_table(runs, args.pages, args.latency, work) + "\n", flush=True)
-        for backend, server in scans.items():
+        for backend, server in scans.items() if args.part != "fanout" else ():
             print(await scan_backend(backend, server, args, stack) + "\n", flush=True)
 
 
@@ -359,6 +362,7 @@ def main() -> None:
     parser.add_argument("--scan-page-size", type=int, default=40, help="scan PageSize")
     parser.add_argument("--scan-latency", type=float, default=0.05, help="scan latency, s")
     parser.add_argument("--skip-moto", action="store_true", help="no moto backend")
+    parser.add_argument("--part", choices=["all", "fanout", "scan"], default="all")
     args = parser.parse_args()
 
     with ExitStack() as stack:

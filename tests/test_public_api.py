@@ -15,21 +15,29 @@ PUBLIC = [
     "AsyncPageError",
     "AsyncPageIterator",
     "BackoffGate",
+    "ClientPool",
     "Cursor",
+    "DEFAULT_SKIP_CODES",
+    "FanOut",
     "InvalidExpressionError",
     "InvalidPaginationConfigError",
     "InvalidPaginationError",
     "InvalidStartingTokenError",
     "OperationNotPaginatedError",
+    "Outcome",
     "PageFetchError",
     "PageStatistics",
     "PagingModel",
     "Retry",
+    "Tagged",
     "TokenCycleError",
     "__version__",
     "classify",
+    "fan_out",
     "paginate",
     "paginated_operations",
+    "parallel_scan",
+    "regions_for",
     "set_testing",
 ]
 
@@ -52,7 +60,10 @@ def test_all_is_pinned_and_sorted() -> None:
 @pytest.mark.parametrize("name", PUBLIC)
 def test_every_public_name_resolves(name: str) -> None:
     value = getattr(asyncpage, name)
-    if name != "__version__":
+    if name == "DEFAULT_SKIP_CODES":
+        assert isinstance(value, frozenset)
+        assert "AccessDenied" in value
+    elif name != "__version__":
         # Defined in a private module, re-exported here.
         assert value.__module__.startswith("asyncpage._"), value.__module__
 

@@ -17,7 +17,18 @@ from asyncpage.testing import MotoServer
 
 
 def test_plugin_is_registered_by_its_entry_point(pytestconfig: pytest.Config) -> None:
-    assert pytestconfig.pluginmanager.get_plugin("asyncpage") is asyncpage.testing
+    import asyncpage.testing.plugin
+
+    assert pytestconfig.pluginmanager.get_plugin("asyncpage") is asyncpage.testing.plugin
+
+
+def test_the_classes_work_without_pytest() -> None:
+    """`asyncpage inventory --chaos` uses the proxy in installs that have no pytest."""
+    check = (
+        "import sys; sys.modules['pytest'] = None; "
+        "from asyncpage.testing import FaultProxy, MotoServer, ScriptedAWS"
+    )
+    assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
 
 
 def test_public_names() -> None:
@@ -30,7 +41,7 @@ def test_public_names() -> None:
 
 
 def test_importing_the_plugin_does_not_import_moto() -> None:
-    check = "import sys, asyncpage.testing; sys.exit('moto' in sys.modules)"
+    check = "import sys, asyncpage.testing.plugin; sys.exit('moto' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
 
 

@@ -204,9 +204,9 @@ class DemoEndpoint:
     ``create_client``. An endpoint can be entered once.
 
     moto keeps its data per *process*, shared by every moto server and ``mock_aws`` in it. A
-    seeded endpoint therefore clears that data (moto's ``/moto-api/reset``) when it starts and
-    again when it stops, so that demos run one after another each see exactly the seeded
-    inventory; do not run it beside another user of moto in the same process.
+    seeded endpoint therefore clears that data (moto's ``/moto-api/reset``) when it starts,
+    so that demos run one after another each see exactly the seeded inventory; do not run it
+    beside another user of moto in the same process.
 
     Entering raises :class:`ImportError` naming ``asyncpage[demo]`` if moto's server is not
     installed; the sync ``with`` raises :class:`RuntimeError` inside a running event loop.
@@ -256,20 +256,17 @@ class DemoEndpoint:
         }
 
     def stop(self) -> None:
-        """Stop the server and free its port, clearing moto's data first if seeded.
+        """Stop the server and free its port.
 
         Blocks for up to about half a second (werkzeug's poll interval); does nothing unless
-        the endpoint is running.
+        the endpoint is running. moto's data is left as it is: a seeded endpoint clears it
+        when it starts instead, so that stopping never races requests still being served.
         """
         server, url = self._server, self._url
         if server is None or url is None:
             return
         self._server = self._url = None
-        try:
-            if self._seed:
-                _reset_moto(url)
-        finally:
-            server.stop()  # werkzeug closes the listening socket when serve_forever returns
+        server.stop()  # werkzeug closes the listening socket when serve_forever returns
 
     def _start_server(self) -> None:
         if self._entered:

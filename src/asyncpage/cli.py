@@ -410,14 +410,7 @@ class _Run:
         line = f"demo endpoint {endpoint_url} (moto, seeded{seconds})"
         chaos = ""
         if self.options.chaos:
-            try:
-                from .testing._proxy import FaultProxy
-            except ImportError as exc:
-                raise ImportError(
-                    f"--chaos needs asyncpage's fault proxy, which could not be imported "
-                    f"({exc}); install what it needs, e.g. pip install pytest",
-                    name=exc.name,
-                ) from exc
+            from .testing import FaultProxy
 
             proxy = stack.enter_context(FaultProxy(endpoint_url, seed=0))
             proxy.configure(

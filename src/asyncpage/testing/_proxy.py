@@ -35,12 +35,12 @@ from collections import Counter, deque
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
-from typing import Final, Literal, Self, get_args
+from typing import Final, Literal, Protocol, Self, get_args
 from urllib.parse import urlsplit
 
 from ._faults import FaultKind, RequestFacts, error_response, read_request_facts
 
-__all__ = ["FaultProxy", "ProxyCounters", "ProxyEvent"]
+__all__ = ["FaultProxy", "FaultProxyFactory", "ProxyCounters", "ProxyEvent"]
 
 _log = logging.getLogger("asyncpage.testing")
 
@@ -509,7 +509,8 @@ class FaultProxy:
             _log.exception("fault proxy failed to serve a request")
         finally:
             writer.close()
-            with contextlib.suppress(OSError):
+            # stop() may cancel us again while we wait here; the task ends either way.
+            with contextlib.suppress(OSError, asyncio.CancelledError):
                 await writer.wait_closed()
 
     def _decide(self, request: _Request, facts: RequestFacts) -> _Decision:
@@ -795,3 +796,11 @@ def _abort(writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
+
+
+class FaultProxyFactory(Protocol):
+    """The type of the ``fault_proxy_factory`` fixture."""
+
+    def __call__(self, target_url: str, *, seed: int = 0) -> FaultProxy:
+        """Start a :class:`FaultProxy` in front of ``target_url``; stopped after the test."""
+        ...
