@@ -284,20 +284,41 @@ async def test_skip_codes_are_data_the_caller_extends(
     assert merged.outcomes["a"].status == "ok"
 
 
-async def test_an_endpoint_that_does_not_exist_is_skipped(
+async def test_a_refused_connection_fails_with_its_resume_token(
     make_client: MakeClient, ddb: Any, tables: dict[str, list[str]]
 ) -> None:
-    """botocore's EndpointConnectionError: what a service absent from a region looks like."""
+    """Nothing listening is not "the service is absent here": it fails, resumably."""
     nowhere = await make_client("dynamodb", "http://127.0.0.1:9", region="ap-east-1")
     sources = {
-        "nowhere": asyncpage.paginate(nowhere, "list_tables", retry=None),
+        "nowhere": asyncpage.paginate(nowhere, "list_tables", retry=asyncpage.Retry(attempts=2)),
         "b": scan(ddb, "b"),
     }
     async with fan_out(sources) as merged:
         got = [t.source for t in await drain(merged)]
     assert got == ["b"] * 4
-    assert merged.outcomes["nowhere"].status == "skipped"
-    assert merged.outcomes["nowhere"].reason == "EndpointConnectionError"
+    outcome = merged.outcomes["nowhere"]
+    assert outcome.status == "failed"
+    assert isinstance(outcome.error, asyncpage.PageFetchError)
+    assert outcome.error.attempts == 2
+    assert outcome.resume_token is None  # the first page: start over
+
+
+def test_a_name_that_does_not_resolve_means_the_endpoint_is_missing() -> None:
+    """What aiobotocore raises for a service absent from a region: not retried, skipped."""
+    import socket
+
+    from botocore.exceptions import EndpointConnectionError
+
+    from asyncpage._retry import endpoint_missing
+
+    dns = EndpointConnectionError(
+        endpoint_url="https://x.invalid", error=socket.gaierror(-2, "Name or service not known")
+    )
+    refused = EndpointConnectionError(
+        endpoint_url="http://127.0.0.1:9", error=ConnectionRefusedError(111, "refused")
+    )
+    assert endpoint_missing(dns) and asyncpage.classify(dns) is None
+    assert not endpoint_missing(refused) and asyncpage.classify(refused) == "transient"
 
 
 async def test_source_order_raises_a_failure_promptly_and_loses_nothing(

@@ -79,12 +79,11 @@ import anyio
 import anyio.lowlevel
 import jmespath
 from anyio.abc import TaskGroup
-from botocore.exceptions import EndpointConnectionError, UnknownEndpointError
 from jmespath.exceptions import JMESPathError
 
 from ._errors import AsyncPageError, InvalidExpressionError, InvalidPaginationError, PageFetchError
 from ._iterator import AsyncPageIterator, PageStatistics
-from ._retry import BackoffGate, error_code
+from ._retry import BackoffGate, endpoint_missing, error_code
 
 __all__ = [
     "DEFAULT_SKIP_CODES",
@@ -134,7 +133,6 @@ DEFAULT_SKIP_CODES: Final[frozenset[str]] = frozenset(
 
 # botocore's errors for an endpoint that does not exist: the service is not offered in
 # that region (there is no DNS name to connect to) or botocore knows no endpoint for it.
-_UNAVAILABLE: Final = (EndpointConnectionError, UnknownEndpointError)
 _ORDERS: Final = get_args(Order)
 _ON_ERROR: Final = get_args(OnError)
 _NO_STATISTICS: Final = PageStatistics()
@@ -537,7 +535,7 @@ class FanOut(Generic[L]):
         code = error_code(cause)
         if code is not None and code in self._skip_codes:
             return _End("skipped", exc, resume_token, code)
-        if isinstance(cause, _UNAVAILABLE):
+        if endpoint_missing(cause):
             return _End("skipped", exc, resume_token, type(cause).__name__)
         return _End("failed", exc, resume_token)
 

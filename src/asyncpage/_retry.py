@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,11 +26,11 @@ from typing import Any, Literal
 
 import anyio
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import HTTPClientError
+from botocore.exceptions import EndpointConnectionError, HTTPClientError, UnknownEndpointError
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
-__all__ = ["BackoffGate", "ErrorKind", "Retry", "classify", "set_testing"]
+__all__ = ["BackoffGate", "ErrorKind", "Retry", "classify", "endpoint_missing", "set_testing"]
 
 log = logging.getLogger("asyncpage")
 
@@ -79,8 +80,37 @@ def is_testing() -> bool:
     return _testing
 
 
+def endpoint_missing(error: BaseException) -> bool:
+    """True when the service has no endpoint here: botocore knows none, or DNS has no name.
+
+    That is what a service looks like in a region where it is not offered; retrying cannot
+    help. A refused or reset connection is not this: it is transient.
+    """
+    if isinstance(error, UnknownEndpointError):
+        return True
+    if not isinstance(error, EndpointConnectionError):
+        return False
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or isinstance(
+            getattr(current, "os_error", None), socket.gaierror
+        ):
+            return True
+        kwargs = getattr(current, "kwargs", None)
+        wrapped = kwargs.get("error") if isinstance(kwargs, Mapping) else None
+        pending += [wrapped, current.__cause__, current.__context__]
+    return False
+
+
 def classify(error: BaseException) -> ErrorKind | None:
     """``"throttling"``, ``"transient"``, or ``None`` for errors that must not be retried."""
+    if endpoint_missing(error):
+        return None
     response = getattr(error, "response", None)
     if isinstance(response, Mapping):
         code = response.get("Error", {}).get("Code")
