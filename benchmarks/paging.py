@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/paging.py            # 7 repetitions, about 2 minutes
+    python benchmarks/paging.py                 # about 8 minutes: timing, then memory
+    python benchmarks/paging.py --part timing   # about 2 minutes
     python benchmarks/paging.py --reps 11
 
 The endpoint is ScriptedAWS (DynamoDB ``ListBackups``, 100 backups a page, every page
@@ -16,8 +17,11 @@ The event loop lives in a thread of its own (an anyio blocking portal) and the a
 contenders time themselves inside it; boto3 runs in the main thread while the loop idles.
 ``time.process_time()`` covers the whole process, so "CPU/page" is client CPU only (the
 server is another process). The floor of one sequential token chain is
-``pages x max(fetch, consume) + one fetch``, with ``fetch = latency + the per-request time``
-measured for aiobotocore's paginator in the no-latency, no-work scenario.
+``pages x max(fetch, consume) + one fetch``. Floor A takes ``fetch = latency + the time
+per request`` of aiobotocore's paginator with no latency and no work; floor B takes its
+time per request measured at the same latency with no work.
+Memory: tracemalloc peaks over runs of N and 4N one-item pages (N=1500 by default: more
+than asyncpage's 1,024-token cycle-check window), also with ``gc.collect()`` every 50 pages.
 """
 
 from __future__ import annotations
@@ -55,6 +59,9 @@ class Scenario:
     latency: float
     work: float
     page_size: int | None = None
+    collect_every: int = 0
+    """``gc.collect()`` after every this many pages (0: never), to tell live memory from
+    cyclic garbage the collector has not reached yet."""
 
 
 Measure = Callable[[Scenario], tuple[float, float, int]]
@@ -73,10 +80,12 @@ def operation_params(scenario: Scenario) -> dict[str, Any]:
 
 def boto3_contender(client: Any) -> Measure:
     def measure(scenario: Scenario) -> tuple[float, float, int]:
-        pages, work = 0, scenario.work
+        pages, work, collect = 0, scenario.work, scenario.collect_every
         wall, cpu = time.perf_counter(), time.process_time()
         for _page in client.get_paginator(OPERATION).paginate(**operation_params(scenario)):
             pages += 1
+            if collect and pages % collect == 0:
+                gc.collect()
             if work:
                 time.sleep(work)
         return time.perf_counter() - wall, time.process_time() - cpu, pages
@@ -98,10 +107,12 @@ def in_loop(portal: BlockingPortal, run: Callable[[Scenario], Awaitable[int]]) -
 
 def aiobotocore_contender(portal: BlockingPortal, client: Any) -> Measure:
     async def run(scenario: Scenario) -> int:
-        pages, work = 0, scenario.work
+        pages, work, collect = 0, scenario.work, scenario.collect_every
         paginator = client.get_paginator(OPERATION)
         async for _page in paginator.paginate(**operation_params(scenario)):
             pages += 1
+            if collect and pages % collect == 0:
+                gc.collect()
             if work:
                 await anyio.sleep(work)
         return pages
@@ -111,11 +122,13 @@ def aiobotocore_contender(portal: BlockingPortal, client: Any) -> Measure:
 
 def asyncpage_contender(portal: BlockingPortal, client: Any, prefetch: int) -> Measure:
     async def run(scenario: Scenario) -> int:
-        pages, work = 0, scenario.work
+        pages, work, collect = 0, scenario.work, scenario.collect_every
         params = operation_params(scenario)
         async with asyncpage.paginate(client, OPERATION, prefetch=prefetch, **params) as iterator:
             async for _page in iterator:
                 pages += 1
+                if collect and pages % collect == 0:
+                    gc.collect()
                 if work:
                     await anyio.sleep(work)
         return pages
@@ -247,23 +260,42 @@ def calibration_table(scenario: Scenario, samples: dict[str, Sample]) -> str:
 
 
 def memory_table(peaks: dict[str, list[list[int]]], scenarios: list[Scenario]) -> str:
-    small, large = scenarios
+    small, large, collected, _ = scenarios
+    n, big = small.pages, large.pages
     lines = [
-        f"#### Peak traced memory during one run: {small.pages} vs {large.pages} pages "
-        f"(PageSize={small.page_size}, pages discarded as read; tracemalloc, median of "
-        f"{len(next(iter(peaks.values()))[0])})",
+        f"#### Peak traced memory during one run: {n} vs {big} pages "
+        f"(PageSize={small.page_size}, pages discarded as read; tracemalloc, KiB above the "
+        f"level before the run, median of {len(next(iter(peaks.values()))[0])})",
         "",
-        f"| contender | peak, {small.pages} pages (KiB) | peak, {large.pages} pages (KiB) "
-        "| growth (KiB) | growth per extra page (bytes) |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        f"| contender | peak, {n} pages | peak, {big} pages | growth "
+        f"| peak, {n} pages, gc every {collected.collect_every} | same, {big} pages | growth |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, (runs_small, runs_large) in peaks.items():
-        a, b = median(runs_small), median(runs_large)
+    for name, runs in peaks.items():
+        a, b, c, d = (median(values) / 1024 for values in runs)
         lines.append(
-            f"| {name} | {a / 1024:.1f} | {b / 1024:.1f} | {(b - a) / 1024:+.1f} "
-            f"| {(b - a) / (large.pages - small.pages):+.0f} |"
+            f"| {name} | {a:.1f} | {b:.1f} | {b - a:+.1f} | {c:.1f} | {d:.1f} | {d - c:+.1f} |"
         )
     return "\n".join(lines)
+
+
+def timing(
+    contenders: dict[str, Measure],
+    overhead: Scenario,
+    calibration: Scenario,
+    scenarios: list[Scenario],
+    reps: int,
+    server: BackupsServer,
+) -> None:
+    samples = run_scenario(contenders, overhead, reps, server)
+    print(overhead_table(overhead, samples) + "\n", flush=True)
+    request = median(samples[REFERENCE].wall) / overhead.pages
+    samples = run_scenario(contenders, calibration, reps, server)
+    print(calibration_table(calibration, samples) + "\n", flush=True)
+    fetch_measured = median(samples[REFERENCE].wall) / calibration.pages
+    for scenario in scenarios:
+        samples = run_scenario(contenders, scenario, reps, server)
+        print(latency_table(scenario, samples, request, fetch_measured) + "\n", flush=True)
 
 
 # -- main ------------------------------------------------------------------------------
@@ -275,10 +307,10 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=20, help="pages, latency scenarios")
     parser.add_argument("--overhead-pages", type=int, default=200, help="pages, no latency")
     parser.add_argument(
-        "--memory-pages", type=int, default=1250, help="N for the N/4N memory runs (1 item a page)"
+        "--memory-pages", type=int, default=1500, help="N for the N/4N memory runs (1 item a page)"
     )
-    parser.add_argument("--memory-reps", type=int, default=3, help="memory repetitions")
-    parser.add_argument("--skip-memory", action="store_true", help="no memory runs")
+    parser.add_argument("--memory-reps", type=int, default=2, help="memory repetitions")
+    parser.add_argument("--part", choices=["all", "timing", "memory"], default="all")
     args = parser.parse_args()
 
     overhead = Scenario("no-latency", "overhead", args.overhead_pages, 0.0, 0.0)
@@ -291,13 +323,15 @@ def main() -> None:
     memory = [
         Scenario("memory-n", "memory-n", n, 0.0, 0.0, page_size=1),
         Scenario("memory-4n", "memory-4n", 4 * n, 0.0, 0.0, page_size=1),
+        Scenario("memory-n-gc", "memory-n", n, 0.0, 0.0, page_size=1, collect_every=50),
+        Scenario("memory-4n-gc", "memory-4n", 4 * n, 0.0, 0.0, page_size=1, collect_every=50),
     ]
     tables: dict[str, int | tuple[int, int]] = {
         "listing": args.pages,
         "overhead": args.overhead_pages,
     }
-    if not args.skip_memory:
-        tables |= {scenario.table: (scenario.pages, 1) for scenario in memory}
+    if args.part != "timing":
+        tables |= {scenario.table: (scenario.pages, 1) for scenario in memory[:2]}
 
     with ExitStack() as stack:
         server = stack.enter_context(BackupsServer(tables))
@@ -333,16 +367,9 @@ def main() -> None:
             f"{args.reps} repetitions, contenders interleaved round-robin; "
             "`python benchmarks/paging.py " + " ".join(sys.argv[1:]) + "`\n"
         )
-        samples = run_scenario(contenders, overhead, args.reps, server)
-        print(overhead_table(overhead, samples) + "\n", flush=True)
-        request = median(samples[REFERENCE].wall) / overhead.pages
-        samples = run_scenario(contenders, calibration, args.reps, server)
-        print(calibration_table(calibration, samples) + "\n", flush=True)
-        fetch_measured = median(samples[REFERENCE].wall) / calibration.pages
-        for scenario in scenarios:
-            samples = run_scenario(contenders, scenario, args.reps, server)
-            print(latency_table(scenario, samples, request, fetch_measured) + "\n", flush=True)
-        if not args.skip_memory:
+        if args.part != "memory":
+            timing(contenders, overhead, calibration, scenarios, args.reps, server)
+        if args.part != "timing":
             server.set_latency(0.0)
             peaks = peak_memory(contenders, memory, args.memory_reps)
             print(memory_table(peaks, memory) + "\n", flush=True)

@@ -428,3 +428,28 @@ async def test_aclose_and_breaking_out_of_items_and_search(
         async for _ in it2.search("Items[].pk.S"):
             break
     await _client_still_works(proxied, fault_proxy)
+
+
+@pytest.mark.parametrize("taken", [1, 9, 10, 11, 55, ITEMS - 1, ITEMS])
+async def test_items_checkpoint_between_two_items_resumes_exactly_there(
+    ddb: Any, plain_order: list[str], taken: int
+) -> None:
+    it = asyncpage.paginate(ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE})
+    got: list[str] = []
+    async with it:
+        async for item in it.items():
+            got.append(item["pk"]["S"])
+            if len(got) == taken:
+                break
+    token = it.resume_token
+    assert it.finished == (taken == ITEMS)
+    if it.finished:  # a checkpointer stores "done", not a token that restarts the listing
+        assert token is None
+        assert got == plain_order
+        return
+    config = {"PageSize": PAGE, "StartingToken": token}
+    rest = asyncpage.paginate(ddb, "scan", TableName=TABLE, PaginationConfig=config)
+    assert got + [item["pk"]["S"] async for item in rest.items()] == plain_order
+    # boto3/aiobotocore read the mid-page token the same way (it is botocore's own format).
+    theirs = ddb.get_paginator("scan").paginate(TableName=TABLE, PaginationConfig=config)
+    assert got + [item["pk"]["S"] async for item in theirs.search("Items[]")] == plain_order

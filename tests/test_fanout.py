@@ -272,6 +272,29 @@ async def test_failed_and_skipped_sources_do_not_stop_the_others(
     assert skipped.statistics.requests == 1  # not retried
 
 
+async def test_access_denied_after_some_pages_is_a_failure_not_a_skip(
+    make_client: MakeClient, fault_proxy: Any, tables: dict[str, list[str]]
+) -> None:
+    """A partial listing must never look like "not here": it fails with its resume token."""
+    ddb = await make_client("dynamodb", fault_proxy.endpoint_url)
+    source = scan(ddb, "c")
+    received: list[Any] = []
+    async with fan_out({"c": source}) as merged:
+        async for tagged in merged:
+            received.append(tagged.page)
+            if len(received) == 2:
+                fault_proxy.fail_next(5, "throttle", code="AccessDeniedException")
+    outcome = merged.outcomes["c"]
+    assert outcome.status == "failed"
+    assert error_code(outcome.error.error) == "AccessDeniedException"
+    assert outcome.resume_token is not None
+    fault_proxy.clear()
+    rest = scan(ddb, "c", StartingToken=outcome.resume_token)
+    keys = [i["pk"]["S"] for p in received + await alone(rest) for i in p["Items"]]
+    assert sorted(keys) == sorted(tables["c"])  # every item...
+    assert len(keys) == len(set(keys))  # ...exactly once
+
+
 async def test_skip_codes_are_data_the_caller_extends(
     ddb: Any, tables: dict[str, list[str]]
 ) -> None:
@@ -311,14 +334,25 @@ def test_a_name_that_does_not_resolve_means_the_endpoint_is_missing() -> None:
 
     from asyncpage._retry import endpoint_missing
 
+    nowhere = "https://dynamodb.ap-east-1.amazonaws.com/"
     dns = EndpointConnectionError(
-        endpoint_url="https://x.invalid", error=socket.gaierror(-2, "Name or service not known")
+        endpoint_url=nowhere, error=socket.gaierror(socket.EAI_NONAME, "Name not known")
+    )
+    flaky_dns = EndpointConnectionError(
+        endpoint_url=nowhere, error=socket.gaierror(socket.EAI_AGAIN, "Try again")
+    )
+    typo = EndpointConnectionError(
+        endpoint_url="http://moto-typo.invalid:5000/",
+        error=socket.gaierror(socket.EAI_NONAME, "Name not known"),
     )
     refused = EndpointConnectionError(
         endpoint_url="http://127.0.0.1:9", error=ConnectionRefusedError(111, "refused")
     )
     assert endpoint_missing(dns) and asyncpage.classify(dns) is None
     assert not endpoint_missing(refused) and asyncpage.classify(refused) == "transient"
+    assert not endpoint_missing(flaky_dns) and asyncpage.classify(flaky_dns) == "transient"
+    # A custom endpoint that does not resolve is a mistake to report, not "absent here".
+    assert not endpoint_missing(typo)
 
 
 async def test_source_order_raises_a_failure_promptly_and_loses_nothing(

@@ -34,9 +34,10 @@ Outcomes. ``merged.outcomes[label]`` is an :class:`Outcome`, final once you have
 every page of that source (all of them after a complete iteration):
 
 * ``"ok"``: the listing is complete (``resume_token`` is set only if ``MaxItems`` cut it);
-* ``"skipped"``: the error means the source cannot run here (its code is in
-  ``skip_codes``, e.g. ``AccessDenied`` or ``OptInRequired``, or the endpoint does not
-  exist in the region); ``reason`` says which;
+* ``"skipped"``: the source's first page met an error that means it cannot run here (its
+  code is in ``skip_codes``, e.g. ``AccessDenied`` or ``OptInRequired``, or the service
+  has no endpoint in the region); ``reason`` says which. The same error after some pages
+  were delivered is ``"failed"``: a partial listing is never reported as skipped;
 * ``"failed"``: any other error; ``error`` is the :class:`~asyncpage.PageFetchError`
   (or other exception) and ``resume_token`` the token of the page that was not fetched;
 * ``"cancelled"``: you left before receiving all of its pages; ``resume_token`` is the
@@ -511,6 +512,7 @@ class FanOut(Generic[L]):
         """Move the source's pages into its buffer; how it ended (cancellation propagates)."""
         iterator = source.iterator
         assert iterator is not None
+        delivered = 0
         try:
             async with iterator:
                 pages = aiter(iterator)
@@ -525,12 +527,17 @@ class FanOut(Generic[L]):
                         break
                     after = iterator.statistics().items
                     self._push(source, _Page(page, iterator.resume_token, after - before))
+                    delivered += 1
         except Exception as exc:
-            return self._judge(exc, iterator)
+            return self._judge(exc, iterator, delivered)
         return _End("ok")
 
-    def _judge(self, exc: Exception, iterator: AsyncPageIterator) -> _End:
+    def _judge(self, exc: Exception, iterator: AsyncPageIterator, delivered: int) -> _End:
         resume_token = getattr(exc, "resume_token", iterator.resume_token)
+        if delivered:
+            # "Not here" is a verdict about a source that never ran. One that delivered
+            # pages and then met AccessDenied is a partial listing: a failure to resume.
+            return _End("failed", exc, resume_token)
         cause = exc.error if isinstance(exc, PageFetchError) else exc
         code = error_code(cause)
         if code is not None and code in self._skip_codes:

@@ -175,6 +175,7 @@ class AsyncPageIterator:
         self._counters = _Counters()
         self._position: Cursor | None = self._start
         self._walk: Walk | None = None
+        self._last_step: Step | None = None
         self._finished = False
         self._stream: _PageStream | None = None
         self._stack: AsyncExitStack | None = None
@@ -294,24 +295,32 @@ class AsyncPageIterator:
         return self._stream
 
     def _delivered(self, step: Step) -> None:
+        self._last_step = step
         self._position = step.after
         self._finished = step.last
         self._counters.pages += 1
         self._counters.items += step.item_count
 
     def items(self) -> _FlatMap:
-        """The items under the primary result key, page after page (e.g. S3 ``Contents``)."""
+        """The items under the primary result key, page after page (e.g. S3 ``Contents``).
+
+        ``resume_token`` follows the items: after each one it points at the next item, in
+        the middle of a page if need be (botocore's ``boto_truncate_amount``), so a
+        checkpoint taken between two items resumes exactly between them.
+        """
         model = self._model
         if not model.result_keys:
             raise InvalidExpressionError(f"{model.py_name} has no result key to take items from")
-        return _FlatMap(self, model.primary_result_key.search, flatten_scalars=False)
+        return _FlatMap(self, model.primary_result_key.search, flatten_scalars=False, track=True)
 
     def search(self, expression: str) -> _FlatMap:
         """Apply a JMESPath ``expression`` to every page, as botocore's ``search()``.
 
         A list result is yielded element by element, anything else as it is (``None``
         included). The expression is compiled here: a bad one raises
-        :class:`~asyncpage.InvalidExpressionError` before any request.
+        :class:`~asyncpage.InvalidExpressionError` before any request. ``resume_token``
+        moves page by page here (an expression's results need not map to items); use
+        :meth:`items` to checkpoint between items.
         """
         try:
             compiled = jmespath.compile(expression)
@@ -494,10 +503,13 @@ class _FlatMap:
         select: Callable[[Any], Any],
         *,
         flatten_scalars: bool,
+        track: bool = False,
     ) -> None:
         self._owner = owner
         self._select = select
         self._scalars = flatten_scalars
+        self._track = track
+        self._step: Step | None = None
         self._pages: _PageStream | None = None
         self._buffer: list[Any] = []
         self._index = 0
@@ -510,6 +522,7 @@ class _FlatMap:
             if self._pages is None:
                 self._pages = self._owner.__aiter__()
             page = await self._pages.__anext__()
+            self._step = self._owner._last_step
             result = self._select(page)
             if isinstance(result, list):
                 self._buffer = result
@@ -520,6 +533,16 @@ class _FlatMap:
             self._index = 0
         item = self._buffer[self._index]
         self._index += 1
+        step = self._step
+        if self._track and step is not None and self._index < len(self._buffer):
+            # Mid-page: the rest of this page is the page's own position, skipping what
+            # was yielded; exactly the token botocore writes when MaxItems cuts a page.
+            owner = self._owner
+            owner._position = Cursor(step.at.tokens, step.at.skip + self._index)
+            owner._finished = False
+        elif self._track and step is not None:
+            self._owner._position = step.after
+            self._owner._finished = step.last
         return item
 
     async def aclose(self) -> None:

@@ -18,12 +18,6 @@ from ._errors import InvalidPaginationConfigError, OperationNotPaginatedError
 __all__ = ["PagingModel", "paginated_operations"]
 
 
-# Operations whose service answers "no more data" by repeating the token it was given,
-# instead of omitting it (CloudWatch Logs' event streams do, by design). For these a
-# repeated token ends the listing; everywhere else it is an error.
-REPEATED_TOKEN_ENDS = frozenset({("logs", "GetLogEvents")})
-
-
 @dataclass(frozen=True, slots=True)
 class PagingModel:
     """The paging facts of one operation, compiled once and shared."""
@@ -38,7 +32,6 @@ class PagingModel:
     non_aggregate_keys: tuple[ParsedResult, ...]
     limit_key: str | None
     limit_is_string: bool
-    repeated_token_ends: bool
 
     @property
     def primary_result_key(self) -> ParsedResult:
@@ -142,7 +135,6 @@ def _compile(
             ),
             limit_key=limit_key,
             limit_is_string=limit_is_string,
-            repeated_token_ends=(service_name, api_name) in REPEATED_TOKEN_ENDS,
         )
         _compiled[key] = model
     return model

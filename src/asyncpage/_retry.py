@@ -19,14 +19,21 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import anyio
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
-from botocore.exceptions import EndpointConnectionError, HTTPClientError, UnknownEndpointError
+from botocore.exceptions import (
+    EndpointConnectionError,
+    HTTPClientError,
+    SSLError,
+    UnknownEndpointError,
+)
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
@@ -81,14 +88,19 @@ def is_testing() -> bool:
 
 
 def endpoint_missing(error: BaseException) -> bool:
-    """True when the service has no endpoint here: botocore knows none, or DNS has no name.
+    """True when an AWS service has no endpoint here: botocore knows none, or DNS has none.
 
     That is what a service looks like in a region where it is not offered; retrying cannot
-    help. A refused or reset connection is not this: it is transient.
+    help. Only a definite "no such name" (not a temporary resolver failure) for an AWS
+    endpoint (``*.amazonaws.com``, ``*.api.aws``...) counts: a custom ``endpoint_url`` that
+    does not resolve is a mistake to report, and a refused or reset connection is transient.
     """
     if isinstance(error, UnknownEndpointError):
         return True
     if not isinstance(error, EndpointConnectionError):
+        return False
+    host = urlsplit(str(error.kwargs.get("endpoint_url", ""))).hostname or ""
+    if not host.endswith(_AWS_DOMAINS):
         return False
     seen: set[int] = set()
     pending: list[BaseException | None] = [error]
@@ -97,19 +109,27 @@ def endpoint_missing(error: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, socket.gaierror) or isinstance(
-            getattr(current, "os_error", None), socket.gaierror
-        ):
-            return True
+        for candidate in (current, getattr(current, "os_error", None)):
+            if isinstance(candidate, socket.gaierror) and candidate.errno in _NO_SUCH_NAME:
+                return True
         kwargs = getattr(current, "kwargs", None)
         wrapped = kwargs.get("error") if isinstance(kwargs, Mapping) else None
         pending += [wrapped, current.__cause__, current.__context__]
     return False
 
 
+_AWS_DOMAINS = (".amazonaws.com", ".amazonaws.com.cn", ".api.aws", ".c2s.ic.gov", ".sc2s.sgov.gov")
+_NO_SUCH_NAME = frozenset(
+    code
+    for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
+    if code is not None
+)
+
+
 def classify(error: BaseException) -> ErrorKind | None:
     """``"throttling"``, ``"transient"``, or ``None`` for errors that must not be retried."""
-    if endpoint_missing(error):
+    if endpoint_missing(error) or isinstance(error, (SSLError, ssl.SSLCertVerificationError)):
+        # No endpoint here, or one we must not trust: waiting will not change either.
         return None
     response = getattr(error, "response", None)
     if isinstance(response, Mapping):
@@ -176,7 +196,7 @@ class Retry:
 
     def wait(self, retry_number: int, rng: random.Random, asked: float | None = None) -> float:
         """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""
-        ceiling = min(self.wait_max, self.wait_initial * 2 ** (retry_number - 1))
+        ceiling = min(self.wait_max, self.wait_initial * 2.0 ** min(retry_number - 1, 64))
         delay = rng.uniform(0.0, ceiling)
         if asked is not None:
             delay = max(delay, min(asked, self.wait_max))

@@ -29,6 +29,8 @@ class Step(NamedTuple):
     """A page, as the walk delivers it."""
 
     page: dict[str, Any]
+    #: The position this page was fetched from: its primary items start at ``at.skip``.
+    at: Cursor
     #: Where the next page starts; ``None`` when the listing is complete.
     after: Cursor | None
     #: Items under the primary result key (after MaxItems).
@@ -109,23 +111,20 @@ class Walk:
             self._total = self._max_items
             self.cursor = None
             # Re-request this same page next time, skipping what was delivered.
-            return Step(page, Cursor(cursor.tokens, keep + starting_truncation), keep, True)
+            return Step(page, cursor, Cursor(cursor.tokens, keep + starting_truncation), keep, True)
 
         self._total += count
         next_tokens = self._next_tokens(page)
         if next_tokens is None or all(value is None for value in next_tokens.values()):
             self.cursor = None
-            return Step(page, None, count, True)
+            return Step(page, cursor, None, count, True)
         after = Cursor(tuple(next_tokens.items()))
         if self._max_items is not None and self._total == self._max_items:
             self.cursor = None
-            return Step(page, after, count, True)
+            return Step(page, cursor, after, count, True)
 
         key = token_key(next_tokens)
         if key in self._seen:
-            if model.repeated_token_ends and next_tokens == cursor.token_dict:
-                self.cursor = None
-                return Step(page, None, count, True)
             # botocore also delivers this page first and raises on the next request.
             self._pending_error = TokenCycleError(
                 f"{model.service_name}.{model.py_name} returned a pagination token it had "
@@ -134,7 +133,7 @@ class Walk:
             )
         self._seen.add(key)
         self.cursor = after
-        return Step(page, after, count, False)
+        return Step(page, cursor, after, count, False)
 
     def _primary(self, page: dict[str, Any]) -> list[Any]:
         if not self.model.result_keys:
