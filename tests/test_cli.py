@@ -234,6 +234,25 @@ def test_access_denied_in_a_region_is_skipped_not_failed(
     assert listed == {t for region, names in tables.items() if region != skipped for t in names}
 
 
+def test_every_source_skipped_is_a_failure(
+    cli: Any, fault_proxy: FaultProxy, moto_endpoint: str
+) -> None:
+    """Wrong or revoked credentials make every call "denied": that is no empty account."""
+    create_tables(moto_endpoint, ("us-east-1",))
+    fault_proxy.fail_next(
+        1, "throttle", code="UnrecognizedClientException", only_service="dynamodb"
+    )
+
+    result = cli(
+        "inventory", "--endpoint-url", fault_proxy.endpoint_url, "--services", "dynamodb",
+        "--regions", "us-east-1",
+    )  # fmt: skip
+
+    assert result.status == 1, result.stderr
+    assert result.outcomes("dynamodb.list_tables") == {"us-east-1": "skipped"}
+    assert "every source was skipped" in result.stderr
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -3,7 +3,7 @@
 ``main(argv)`` parses, validates everything it can before a request is sent (a bad
 ``--query`` or an unknown ``--operation`` exits 2), then runs :class:`~asyncpage._inventory.
 Inventory` on asyncio. Exit status: 0 when every source is ok or skipped, 1 when one
-failed (or AWS could not be reached at all), 2 for usage errors, 130 on Ctrl-C.
+failed or all were skipped (or AWS could not be reached at all), 2 for usage errors, 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ where the lines go:
 
 exit status:
   0 every source ok (or skipped: region not enabled, access denied), 1 a source
-  failed, 2 usage error, 130 interrupted (Ctrl-C).
+  failed or every source was skipped, 2 usage error, 130 interrupted (Ctrl-C).
 
 examples:
   asyncpage inventory --demo                      no AWS account: a local moto, seeded
@@ -394,7 +394,14 @@ class _Run:
                     tasks.cancel_scope.cancel()
                     display.update(inventory.states(), inventory.elapsed)
                     display.close()
-        return exit_status(inventory.states())
+        states = inventory.states()
+        if states and all(state.status == "skipped" for state in states):
+            print(
+                "asyncpage inventory: every source was skipped (access denied or not "
+                "available): check the credentials and regions",
+                file=options.stderr,
+            )
+        return exit_status(states)
 
     async def _start_demo(self, stack: AsyncExitStack) -> tuple[str, list[str]]:
         from ._demo import DemoEndpoint
@@ -493,8 +500,14 @@ def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
 
 
 def exit_status(states: Sequence[SourceState]) -> int:
-    """0 if every source is ok or skipped, 130 if any was cancelled, else 1."""
+    """0 if every source is ok or skipped, 130 if any was cancelled, else 1.
+
+    Every source skipped is a failure too: that is what revoked or wrong credentials look
+    like (each call answers InvalidClientTokenId or AccessDenied), not an empty account.
+    """
     if any(state.status == "failed" for state in states):
+        return EXIT_FAILED
+    if states and all(state.status == "skipped" for state in states):
         return EXIT_FAILED
     if any(state.status in ("cancelled", "running", "waiting") for state in states):
         return EXIT_INTERRUPTED
