@@ -10,6 +10,7 @@ so tokens move freely between asyncpage, boto3 and aiobotocore.
 from __future__ import annotations
 
 import binascii
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,6 +101,11 @@ def _explain(token: str, input_tokens: tuple[str, ...]) -> str:
     )
 
 
-def token_key(tokens: Mapping[str, Any]) -> str:
-    """A hashable, order-independent identity of a set of service tokens (for cycle checks)."""
-    return str(_encoder.encode(dict(sorted(tokens.items()))))
+def token_key(tokens: Mapping[str, Any]) -> bytes:
+    """An order-independent 16-byte digest of a set of service tokens (for cycle checks).
+
+    A digest, not the token itself: tokens can run to kilobytes, and a listing remembers
+    the last thousand of them.
+    """
+    encoded = str(_encoder.encode(dict(sorted(tokens.items())))).encode()
+    return hashlib.blake2b(encoded, digest_size=16).digest()

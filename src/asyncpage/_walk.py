@@ -189,16 +189,16 @@ class _SeenTokens:
     """
 
     def __init__(self, window: int = 1024) -> None:
-        self._recent: deque[str] = deque(maxlen=window)
-        self._members: set[str] = set()
-        self._anchor: str | None = None
+        self._recent: deque[bytes] = deque(maxlen=window)
+        self._members: set[bytes] = set()
+        self._anchor: bytes | None = None
         self._power = 1
         self._steps = 0
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: bytes) -> bool:
         return key in self._members or key == self._anchor
 
-    def add(self, key: str) -> None:
+    def add(self, key: bytes) -> None:
         if len(self._recent) == self._recent.maxlen:
             self._members.discard(self._recent[0])
         self._recent.append(key)
