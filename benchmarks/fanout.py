@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/fanout.py            # 7 repetitions, about 3 minutes
+    python benchmarks/fanout.py            # 7 repetitions, about 2.5 minutes
     python benchmarks/fanout.py --reps 11
 
 Part 1, fan-out: four "regions", each its own ScriptedAWS endpoint (DynamoDB
@@ -13,7 +13,7 @@ against a hand-written merge (aiobotocore paginators in an anyio task group feed
 memory object stream). "Slowest source alone" is, per repetition, the longest of the four
 single-region times inside the serial asyncpage run.
 
-Part 2, parallel scan: ``asyncpage._scan.parallel_scan(segments=4)`` against a plain
+Part 2, parallel scan: ``asyncpage.parallel_scan(segments=4)`` against a plain
 ``Scan`` of the same table, with 50 ms latency, on two backends: pre-rendered Scan pages
 (``benchmarks/_server.py``; item *i* is in segment ``i % 4``, so the segments are equal)
 and moto's server behind asyncpage's FaultProxy (which adds the latency; moto assigns
@@ -40,12 +40,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
 import asyncpage
-
-try:
-    from asyncpage import fan_out
-except ImportError:  # not re-exported yet
-    from asyncpage._fanout import fan_out
-from asyncpage._scan import parallel_scan
+from asyncpage import fan_out, parallel_scan
 
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
 LISTING = "listing"

@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/paging.py                 # about 8 minutes: timing, then memory
-    python benchmarks/paging.py --part timing   # about 2 minutes
+    python benchmarks/paging.py                 # about 10 minutes: timing, then memory
+    python benchmarks/paging.py --part timing   # about 3 minutes
     python benchmarks/paging.py --reps 11
 
 The endpoint is ScriptedAWS (DynamoDB ``ListBackups``, 100 backups a page, every page
