@@ -271,7 +271,7 @@ async def test_token_cycle_raises_after_the_pages_before_it(
 async def test_a_cycle_longer_than_the_exact_window_is_still_caught(
     aws: ScriptedAWS, make_client: Any
 ) -> None:
-    """1,100 pages, then back to the second: past the 1,024 exact tokens, caught by the anchor."""
+    """1,100 pages, then back to the second: past the 256 exact tokens, caught by the anchor."""
     laps = 1100
     script = [page(f"p{i}", next=f"t{i + 1}") for i in range(laps - 1)]
     script.append(page(f"p{laps - 1}", next="t1"))

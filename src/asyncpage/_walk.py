@@ -188,7 +188,7 @@ class _SeenTokens:
     one anchor token, moved at every power of two, is met again within two laps.
     """
 
-    def __init__(self, window: int = 1024) -> None:
+    def __init__(self, window: int = 256) -> None:
         self._recent: deque[bytes] = deque(maxlen=window)
         self._members: set[bytes] = set()
         self._anchor: bytes | None = None
