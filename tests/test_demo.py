@@ -250,3 +250,15 @@ async def test_missing_moto_names_the_demo_extra(monkeypatch: pytest.MonkeyPatch
         async with DemoEndpoint.start(seed=True):
             pass
     assert raised.value.name == "moto.server"
+
+
+def test_the_demo_seeds_under_trio_too() -> None:
+    """aiohttp is asyncio-only: under trio the seeding clients use aiobotocore's httpx backend."""
+
+    async def main() -> SeedSummary | None:
+        async with DemoEndpoint.start(seed=True, scale=0.1, regions=DEMO_REGIONS[:1]) as demo:
+            return demo.summary
+
+    summary = anyio.run(main, backend="trio")
+    assert summary is not None
+    assert summary.count("dynamodb.tables") > 0

@@ -21,6 +21,7 @@ import http.client
 import io
 import json
 import math
+import sys
 import time
 import zipfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
@@ -322,6 +323,28 @@ class DemoEndpoint:
             await anyio.to_thread.run_sync(self.stop)
 
 
+def _loop_config() -> Any:
+    """The client config for this loop: aiohttp on asyncio, httpx (``asyncpage[trio]``) on trio."""
+    from aiobotocore.config import AioConfig
+
+    if _running_trio():
+        from aiobotocore.httpxsession import HttpxSession
+
+        return AioConfig(http_session_cls=HttpxSession)
+    return None
+
+
+def _running_trio() -> bool:
+    trio = sys.modules.get("trio")
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _threaded_moto_server() -> Any:
     try:
         from moto.server import ThreadedMotoServer
@@ -438,6 +461,7 @@ class _Seeder:
                         # Plain HTTP on 127.0.0.1: nothing to verify, and skipping it spares
                         # every client from loading the CA bundle.
                         verify=False,
+                        config=_loop_config(),
                     )
                 )
 
