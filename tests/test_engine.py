@@ -458,3 +458,20 @@ async def test_items_checkpoint_between_two_items_resumes_exactly_there(
     # boto3/aiobotocore read the mid-page token the same way (it is botocore's own format).
     theirs = ddb.get_paginator("scan").paginate(TableName=TABLE, PaginationConfig=config)
     assert got + [item["pk"]["S"] async for item in theirs.search("Items[]")] == plain_order
+
+
+async def test_requests_are_tagged_as_paginator_calls_like_botocore(ddb: Any) -> None:
+    """AWS sees the same User-Agent feature ids as for aiobotocore's own paginator."""
+    agents: list[str] = []
+
+    def record(request: Any, **_: Any) -> None:
+        agents.append(request.headers["User-Agent"].decode())
+
+    ddb.meta.events.register("before-send.dynamodb.Scan", record)
+    await asyncpage.paginate(ddb, "scan", TableName=TABLE).build_full_result()
+    await ddb.get_paginator("scan").paginate(TableName=TABLE).build_full_result()
+    ours, theirs = agents
+    features = [part for part in theirs.split() if part.startswith("m/")]
+    assert features
+    assert "C" in features[0][2:].split(",")  # botocore's feature id for PAGINATOR
+    assert [part for part in ours.split() if part.startswith("m/")] == features

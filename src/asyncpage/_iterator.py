@@ -19,8 +19,10 @@ from typing import Any, Self
 
 import anyio
 import jmespath
+from aiobotocore.context import start_as_current_context
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from botocore.useragent import register_feature_id
 from botocore.utils import merge_dicts, set_value_from_jmespath
 from jmespath.exceptions import JMESPathError
 
@@ -361,7 +363,7 @@ class AsyncPageIterator:
                 counters.seconds_waited += await self.gate.wait()
             counters.requests += 1
             try:
-                response: dict[str, Any] = await self._method(**params)
+                response: dict[str, Any] = await _paginator_call(self._method, params)
             except Exception as exc:
                 kind = classify(exc)
                 if kind == "throttling":
@@ -402,6 +404,13 @@ class AsyncPageIterator:
             resume_token=cursor.encode(),
             attempts=attempts,
         )
+
+
+async def _paginator_call(method: Callable[..., Any], params: dict[str, Any]) -> Any:
+    """Call the operation as botocore's paginator does: tagged ``PAGINATOR`` in the User-Agent."""
+    async with start_as_current_context():
+        register_feature_id("PAGINATOR")
+        return await method(**params)
 
 
 def _merge_page(complete: dict[str, Any], page: dict[str, Any], model: PagingModel) -> None:
