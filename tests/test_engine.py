@@ -16,6 +16,7 @@ import anyio.lowlevel
 import pytest
 
 import asyncpage
+from _tables import create_table
 
 pytestmark = pytest.mark.anyio
 
@@ -24,26 +25,10 @@ ITEMS = 137
 PAGE = 10
 
 
-async def seed_table(ddb: Any, count: int = ITEMS, table: str = TABLE) -> list[str]:
-    await ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    keys = [f"order-{i:05d}" for i in range(count)]
-    for start in range(0, count, 25):
-        chunk = keys[start : start + 25]
-        await ddb.batch_write_item(
-            RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in chunk]}
-        )
-    return keys
-
-
 @pytest.fixture
 async def ddb(make_client: Any, moto_endpoint: str) -> Any:
     client = await make_client("dynamodb", moto_endpoint)
-    await seed_table(client)
+    await create_table(client, TABLE, ITEMS, prefix="order")
     return client
 
 
@@ -163,7 +148,7 @@ async def test_soak_every_item_exactly_once_through_faults(
 ) -> None:
     """Many paginations, heavy throttling, 5xx and resets, botocore at one attempt."""
     setup = await make_client("dynamodb", moto_endpoint)
-    tables = {f"t{n}": await seed_table(setup, 60 + 7 * n, f"t{n}") for n in range(6)}
+    tables = {f"t{n}": await create_table(setup, f"t{n}", 60 + 7 * n) for n in range(6)}
     expected = {}
     for name in tables:
         paginator = setup.get_paginator("scan").paginate(

@@ -18,6 +18,7 @@ import anyio
 import pytest
 
 import asyncpage
+from _tables import create_table
 from asyncpage._fanout import DEFAULT_SKIP_CODES, FanOut, Order, Outcome, Tagged, fan_out
 from asyncpage._regions import ClientPool
 from asyncpage._retry import error_code
@@ -31,23 +32,6 @@ MakeClient = Callable[..., Awaitable[Any]]
 
 
 # -- seeding ------------------------------------------------------------------------------
-
-
-async def create_table(ddb: Any, name: str, count: int) -> list[str]:
-    await ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    keys = [f"{name}-{i:04d}" for i in range(count)]
-    for start in range(0, count, 25):
-        await ddb.batch_write_item(
-            RequestItems={
-                name: [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in keys[start : start + 25]]
-            }
-        )
-    return keys
 
 
 async def seed_region(pool: ClientPool, region: str, n: int) -> None:

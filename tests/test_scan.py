@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import asyncpage
+from _tables import create_table
 from asyncpage._retry import error_code
 from asyncpage._scan import parallel_scan
 
@@ -26,23 +27,6 @@ ITEMS = 120
 SEGMENTS = 4
 PAGE = 7
 MakeClient = Callable[..., Awaitable[Any]]
-
-
-async def create_table(ddb: Any, name: str, count: int) -> list[str]:
-    await ddb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    keys = [f"event-{i:05d}" for i in range(count)]
-    for start in range(0, count, 25):
-        await ddb.batch_write_item(
-            RequestItems={
-                name: [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in keys[start : start + 25]]
-            }
-        )
-    return keys
 
 
 @pytest.fixture
