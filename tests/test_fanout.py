@@ -279,6 +279,31 @@ async def test_access_denied_after_some_pages_is_a_failure_not_a_skip(
     assert len(keys) == len(set(keys))  # ...exactly once
 
 
+@pytest.mark.parametrize("stop_after", [1, 3, 9, 20])
+async def test_leaving_items_mid_page_resumes_every_source_exactly(
+    ddb: Any, tables: dict[str, list[str]], stop_after: int
+) -> None:
+    """Outcome tokens after merged.items() point at the next item, even inside a page."""
+    got: dict[str, list[str]] = {name: [] for name in tables}
+    async with fan_out({name: scan(ddb, name) for name in tables}, order="round_robin") as merged:
+        async for tagged in merged.items():
+            got[tagged.source].append(tagged.value["pk"]["S"])
+            if sum(map(len, got.values())) == stop_after:
+                break
+    for name, keys in tables.items():
+        outcome = merged.outcomes[name]
+        rest: list[str] = []
+        if outcome.status != "ok":
+            assert outcome.status == "cancelled"
+            assert outcome.items == len(got[name])
+            it = scan(ddb, name, StartingToken=outcome.resume_token)
+            rest = [item["pk"]["S"] async for item in it.items()]
+        assert got[name] + rest == [
+            i["pk"]["S"] for p in await alone(scan(ddb, name)) for i in p["Items"]
+        ]
+        assert sorted(got[name] + rest) == sorted(keys)
+
+
 async def test_skip_codes_are_data_the_caller_extends(
     ddb: Any, tables: dict[str, list[str]]
 ) -> None:

@@ -55,8 +55,10 @@ and so does a failure behind them. The other outcomes then say where each source
 stopped. Skips never raise. Leaving the ``async with`` in any way (end, ``break``, an exception,
 cancellation) cancels every request in flight and leaves no task behind.
 
-Resume tokens count whole pages: with :meth:`FanOut.items` or :meth:`FanOut.search`, a
-page counts as received once its first value has been yielded.
+Resume tokens are exact to the item with :meth:`FanOut.items`: leaving in the middle of a
+page gives a token for the rest of that page (botocore's own mid-page format). With
+:meth:`FanOut.search` they count whole pages: a page counts as received once its first
+value has been yielded.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Final, Generic, Literal, Self, TypeVar, cast, get_args
 
@@ -82,6 +84,7 @@ import jmespath
 from anyio.abc import TaskGroup
 from jmespath.exceptions import JMESPathError
 
+from ._cursor import Cursor
 from ._errors import AsyncPageError, InvalidExpressionError, InvalidPaginationError, PageFetchError
 from ._iterator import AsyncPageIterator, PageStatistics
 from ._retry import BackoffGate, endpoint_missing, error_code
@@ -224,6 +227,7 @@ class _Page:
     page: dict[str, Any]
     after: str | None
     items: int
+    at: Cursor | None = None  # where the page starts: its items begin at ``at.skip``
 
 
 @dataclass(slots=True)
@@ -252,6 +256,9 @@ class _Source:
         self.started: float | None = None
         self.ended: float | None = None
         self.outcome: Outcome | None = None
+        # The page merged.items() is in the middle of, and how many of its items it gave.
+        self.open_page: _Page | None = None
+        self.open_taken = 0
 
     def adopt(self, iterator: AsyncPageIterator) -> None:
         self.iterator = iterator
@@ -353,6 +360,7 @@ class FanOut(Generic[L]):
             label: _Source(label, spec, buffer) for label, spec in sources.items()
         }
         self._sources = list(self._by_label.values())
+        self._last_taken: _Page | None = None
         self._finished = 0
         self._arrivals: deque[_Source] = deque()  # "completed": one entry per buffered page
         self._rotation: deque[_Source] = deque()  # "round_robin": running sources, next first
@@ -383,9 +391,24 @@ class FanOut(Generic[L]):
         return total
 
     def _outcome(self, source: _Source) -> Outcome:
-        if source.outcome is not None:
-            return source.outcome
-        return source.snapshot("cancelled" if self._state == "closed" else "pending")
+        outcome = source.outcome
+        if outcome is None:
+            outcome = source.snapshot("cancelled" if self._state == "closed" else "pending")
+        page = source.open_page
+        if page is None or page.at is None or source.open_taken >= page.items:
+            return outcome
+        # merged.items() stopped inside this page: the rest of it is still to come, and the
+        # token says so to the item (botocore's own mid-page token format).
+        left = page.items - source.open_taken
+        status = outcome.status
+        if status == "ok":
+            status = "cancelled" if self._state == "closed" else "pending"
+        return replace(
+            outcome,
+            status=status,
+            items=outcome.items - left,
+            resume_token=Cursor(page.at.tokens, page.at.skip + source.open_taken).encode(),
+        )
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -526,7 +549,9 @@ class FanOut(Generic[L]):
                         source.space.release()
                         break
                     after = iterator.statistics().items
-                    self._push(source, _Page(page, iterator.resume_token, after - before))
+                    step = iterator._last_step
+                    at = step.at if step is not None else None
+                    self._push(source, _Page(page, iterator.resume_token, after - before, at))
                     delivered += 1
         except Exception as exc:
             return self._judge(exc, iterator, delivered)
@@ -584,6 +609,7 @@ class FanOut(Generic[L]):
     def _take(self, source: _Source) -> dict[str, Any]:
         entry = source.entries.popleft()
         assert isinstance(entry, _Page)
+        self._last_taken = entry
         source.space.release()
         source.pages += 1
         source.items += entry.items
@@ -691,8 +717,13 @@ class _Flat:
             self._label = tagged.source
             self._buffer = self._values(tagged)
             self._index = 0
+            if self._select is None:
+                source = self._owner._by_label[tagged.source]
+                source.open_page, source.open_taken = self._owner._last_taken, 0
         value = self._buffer[self._index]
         self._index += 1
+        if self._select is None:
+            self._owner._by_label[self._label].open_taken = self._index
         return Tagged(self._label, value)
 
     def _values(self, tagged: Tagged[dict[str, Any]]) -> list[Any]:
