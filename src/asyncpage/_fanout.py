@@ -80,13 +80,11 @@ from typing import Any, Final, Generic, Literal, Self, TypeVar, cast, get_args
 
 import anyio
 import anyio.lowlevel
-import jmespath
 from anyio.abc import TaskGroup
-from jmespath.exceptions import JMESPathError
 
 from ._cursor import Cursor
 from ._errors import AsyncPageError, InvalidExpressionError, InvalidPaginationError, PageFetchError
-from ._iterator import AsyncPageIterator, PageStatistics
+from ._iterator import AsyncPageIterator, PageStatistics, compile_expression
 from ._retry import BackoffGate, endpoint_missing, error_code
 
 __all__ = [
@@ -227,7 +225,7 @@ class _Page:
     page: dict[str, Any]
     after: str | None
     items: int
-    at: Cursor | None = None  # where the page starts: its items begin at ``at.skip``
+    at: Cursor  # where the page starts: its items begin at ``at.skip``
 
 
 @dataclass(slots=True)
@@ -395,7 +393,7 @@ class FanOut(Generic[L]):
         if outcome is None:
             outcome = source.snapshot("cancelled" if self._state == "closed" else "pending")
         page = source.open_page
-        if page is None or page.at is None or source.open_taken >= page.items:
+        if page is None or source.open_taken >= page.items:
             return outcome
         # merged.items() stopped inside this page: the rest of it is still to come, and the
         # token says so to the item (botocore's own mid-page token format).
@@ -542,16 +540,14 @@ class FanOut(Generic[L]):
                 while True:
                     # Room first, then the page: a fetched page is never held waiting.
                     await source.space.acquire()
-                    before = iterator.statistics().items
                     try:
                         page = await anext(pages)
                     except StopAsyncIteration:
                         source.space.release()
                         break
-                    after = iterator.statistics().items
                     step = iterator._last_step
-                    at = step.at if step is not None else None
-                    self._push(source, _Page(page, iterator.resume_token, after - before, at))
+                    assert step is not None  # set by the page just received
+                    self._push(source, _Page(page, iterator.resume_token, step.item_count, step.at))
                     delivered += 1
         except Exception as exc:
             return self._judge(exc, iterator, delivered)
@@ -688,13 +684,7 @@ class FanOut(Generic[L]):
         Raises:
             InvalidExpressionError: the expression does not compile (nothing is sent).
         """
-        try:
-            compiled = jmespath.compile(expression)
-        except (JMESPathError, TypeError, ValueError) as exc:
-            raise InvalidExpressionError(
-                f"invalid JMESPath expression {expression!r}: {exc}"
-            ) from exc
-        return _Flat(self, compiled.search)
+        return _Flat(self, compile_expression(expression).search)
 
 
 class _Flat:
@@ -737,8 +727,7 @@ class _Flat:
             raise InvalidExpressionError(
                 f"source {tagged.source!r}: {model.py_name} has no result key to take items from"
             )
-        found = model.primary_result_key.search(tagged.value)
-        return found if isinstance(found, list) else [] if found is None else list(found)
+        return model.items_of(tagged.value)
 
     async def aclose(self) -> None:
         await anyio.lowlevel.checkpoint()

@@ -25,6 +25,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from botocore.useragent import register_feature_id
 from botocore.utils import merge_dicts, set_value_from_jmespath
 from jmespath.exceptions import JMESPathError
+from jmespath.parser import ParsedResult
 
 from . import _retry
 from ._cursor import Cursor
@@ -313,7 +314,7 @@ class AsyncPageIterator:
         model = self._model
         if not model.result_keys:
             raise InvalidExpressionError(f"{model.py_name} has no result key to take items from")
-        return _FlatMap(self, model.primary_result_key.search, flatten_scalars=False, track=True)
+        return _FlatMap(self, model.items_of, track=True)
 
     def search(self, expression: str) -> _FlatMap:
         """Apply a JMESPath ``expression`` to every page, as botocore's ``search()``.
@@ -324,13 +325,7 @@ class AsyncPageIterator:
         moves page by page here (an expression's results need not map to items); use
         :meth:`items` to checkpoint between items.
         """
-        try:
-            compiled = jmespath.compile(expression)
-        except (JMESPathError, TypeError, ValueError) as exc:
-            raise InvalidExpressionError(
-                f"invalid JMESPath expression {expression!r}: {exc}"
-            ) from exc
-        return _FlatMap(self, compiled.search, flatten_scalars=True)
+        return _FlatMap(self, compile_expression(expression).search)
 
     async def build_full_result(self) -> dict[str, Any]:
         """All pages merged into one response, exactly as botocore's ``build_full_result()``.
@@ -404,6 +399,14 @@ class AsyncPageIterator:
             resume_token=cursor.encode(),
             attempts=attempts,
         )
+
+
+def compile_expression(expression: str) -> ParsedResult:
+    """Compile a JMESPath ``expression``, or raise :class:`InvalidExpressionError`."""
+    try:
+        return jmespath.compile(expression)
+    except (JMESPathError, TypeError, ValueError) as exc:
+        raise InvalidExpressionError(f"invalid JMESPath expression {expression!r}: {exc}") from exc
 
 
 async def _paginator_call(method: Callable[..., Any], params: dict[str, Any]) -> Any:
@@ -511,12 +514,10 @@ class _FlatMap:
         owner: AsyncPageIterator,
         select: Callable[[Any], Any],
         *,
-        flatten_scalars: bool,
         track: bool = False,
     ) -> None:
         self._owner = owner
         self._select = select
-        self._scalars = flatten_scalars
         self._track = track
         self._step: Step | None = None
         self._pages: _PageStream | None = None
@@ -533,12 +534,7 @@ class _FlatMap:
             page = await self._pages.__anext__()
             self._step = self._owner._last_step
             result = self._select(page)
-            if isinstance(result, list):
-                self._buffer = result
-            elif self._scalars:
-                self._buffer = [result]
-            else:
-                self._buffer = [] if result is None else list(result)
+            self._buffer = result if isinstance(result, list) else [result]
             self._index = 0
         item = self._buffer[self._index]
         self._index += 1

@@ -37,6 +37,13 @@ class PagingModel:
     def primary_result_key(self) -> ParsedResult:
         return self.result_keys[0]
 
+    def items_of(self, page: Mapping[str, Any]) -> list[Any]:
+        """The items of ``page`` under the primary result key, as botocore counts them."""
+        if not self.result_keys:
+            return []
+        found = self.result_keys[0].search(page)
+        return found if isinstance(found, list) else [] if found is None else list(found)
+
     @classmethod
     def for_client(cls, client: Any, py_name: str) -> PagingModel:
         """Read the model of ``client``'s operation ``py_name`` (``"list_objects_v2"``).

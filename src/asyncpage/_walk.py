@@ -102,7 +102,7 @@ class Walk:
                 self._trim_first_page(page, starting_truncation)
             self._record_non_aggregate(page)
 
-        items = self._primary(page)
+        items = model.items_of(page)
         count = len(items)
         if self._max_items is not None and self._total + count > self._max_items:
             keep = self._max_items - self._total
@@ -134,12 +134,6 @@ class Walk:
         self._seen.add(key)
         self.cursor = after
         return Step(page, cursor, after, count, False)
-
-    def _primary(self, page: dict[str, Any]) -> list[Any]:
-        if not self.model.result_keys:
-            return []
-        found = self.model.primary_result_key.search(page)
-        return found if isinstance(found, list) else [] if found is None else list(found)
 
     def _trim_first_page(self, page: dict[str, Any], skip: int) -> None:
         # Exactly botocore's PageIterator._handle_first_request.
