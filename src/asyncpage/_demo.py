@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.client
 import io
 import json
 import math
@@ -30,11 +29,12 @@ from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import Any, Final, Literal, Self, get_args
-from urllib.parse import urlsplit
 
 import anyio
 import anyio.to_thread
 from aiobotocore.session import get_session
+
+from .testing._moto import MotoServer
 
 __all__ = ["DEMO_REGIONS", "DemoEndpoint", "DemoResource", "SeedSummary", "seed"]
 
@@ -220,8 +220,7 @@ class DemoEndpoint:
         self._seed = seed
         self._scale = scale
         self._regions = tuple(regions)
-        self._server: Any = None
-        self._url: str | None = None
+        self._server: MotoServer | None = None
         self._entered = False
         #: What entering seeded; ``None`` for ``seed=False``.
         self.summary: SeedSummary | None = None
@@ -243,9 +242,9 @@ class DemoEndpoint:
     @property
     def endpoint_url(self) -> str:
         """``http://127.0.0.1:<port>``; raises :class:`RuntimeError` unless running."""
-        if self._url is None:
+        if self._server is None:
             raise RuntimeError("the demo endpoint is not running: enter it with `with` first")
-        return self._url
+        return self._server.endpoint_url
 
     def client_kwargs(self, region: str) -> dict[str, str]:
         """Keyword arguments for ``create_client(service, **kwargs)`` in ``region``."""
@@ -263,23 +262,17 @@ class DemoEndpoint:
         the endpoint is running. moto's data is left as it is: a seeded endpoint clears it
         when it starts instead, so that stopping never races requests still being served.
         """
-        server, url = self._server, self._url
-        if server is None or url is None:
-            return
-        self._server = self._url = None
-        server.stop()  # werkzeug closes the listening socket when serve_forever returns
+        server, self._server = self._server, None
+        if server is not None:
+            server.stop()  # werkzeug closes the listening socket when serve_forever returns
 
     def _start_server(self) -> None:
         if self._entered:
             raise RuntimeError("a DemoEndpoint can be entered only once; start a new one")
         self._entered = True
-        server = _threaded_moto_server()
-        server.start()
-        host, port = server.get_host_and_port()
-        self._server, self._url = server, f"http://{host}:{port}"
-        _silence_request_log(server)
+        self._server = MotoServer().start()
         if self._seed:
-            _reset_moto(self._url)
+            self._server.reset()
 
     async def _seed_server(self) -> None:
         self.summary = await seed(self.endpoint_url, regions=self._regions, scale=self._scale)
@@ -343,44 +336,6 @@ def _running_trio() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _threaded_moto_server() -> Any:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:
-        raise ImportError(
-            f"The demo endpoint needs moto's server (could not import {exc.name!r}). "
-            "Install it with: pip install 'asyncpage[demo]'",
-            name=exc.name,
-        ) from exc
-    return ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-
-
-def _silence_request_log(server: Any) -> None:
-    # werkzeug logs every request to stderr through the process-wide "werkzeug" logger, which
-    # would bury a demo's output; quieting that logger would quiet the user's own apps too,
-    # so only this server's handler class loses its request log (errors are still logged).
-    wsgi_server = getattr(server, "_server", None)
-    handler = getattr(wsgi_server, "RequestHandlerClass", None)
-    if wsgi_server is not None and isinstance(handler, type):
-        quiet = type("QuietMotoRequestHandler", (handler,), {"log_request": _no_request_log})
-        wsgi_server.RequestHandlerClass = quiet
-
-
-def _no_request_log(self: object, code: int | str = "-", size: int | str = "-") -> None:
-    """Log nothing for a request that succeeded or failed inside moto."""
-
-
-def _reset_moto(url: str) -> None:
-    # http.client rather than urllib: an HTTP(S)_PROXY in the environment must not catch this.
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
-    try:
-        connection.request("POST", "/moto-api/reset")
-        connection.getresponse().read()
-    finally:
-        connection.close()
 
 
 def _check_seed_arguments(regions: Sequence[str], scale: float) -> None:

@@ -6,10 +6,10 @@ and its pytest plugin import without moto installed.
 
 from __future__ import annotations
 
-import logging
-import urllib.request
+import http.client
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 __all__ = ["MotoServer"]
 
@@ -26,9 +26,12 @@ class MotoServer:
         with MotoServer() as moto:
             client = session.create_client("s3", endpoint_url=moto.endpoint_url, ...)
 
+    The server logs no line per request (only this server: the process-wide ``werkzeug``
+    logger is left alone).
+
     Raises:
-        ModuleNotFoundError: at :meth:`start`, when moto is not installed
-            (``pip install "asyncpage[demo]"``).
+        ModuleNotFoundError: at :meth:`start`, when moto is not installed; the message
+            says ``pip install 'asyncpage[demo]'``.
     """
 
     def __init__(self) -> None:
@@ -54,14 +57,18 @@ class MotoServer:
         """
         if self._server is not None:
             raise RuntimeError("the MotoServer is already running")
-        from moto.server import ThreadedMotoServer
+        try:
+            from moto.server import ThreadedMotoServer
+        except ImportError as exc:
+            raise ModuleNotFoundError(
+                f"moto's server is needed here (could not import {exc.name!r}). "
+                "Install it with: pip install 'asyncpage[demo]'",
+                name=exc.name,
+            ) from exc
 
-        # werkzeug prints a line per request to stderr unless its logger has a level.
-        werkzeug_log = logging.getLogger("werkzeug")
-        if werkzeug_log.level == logging.NOTSET:
-            werkzeug_log.setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
+        _silence_request_log(server)
         host, port = server.get_host_and_port()
         self._server = server
         self._endpoint_url = f"http://{host}:{port}"
@@ -69,9 +76,17 @@ class MotoServer:
 
     def reset(self) -> None:
         """Forget every resource in every region (``POST /moto-api/reset``)."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-        with urllib.request.urlopen(request, timeout=_RESET_TIMEOUT) as response:
-            response.read()
+        # http.client rather than urllib: an HTTP(S)_PROXY in the environment must not
+        # catch a request to 127.0.0.1.
+        parts = urlsplit(self.endpoint_url)
+        connection = http.client.HTTPConnection(
+            parts.hostname or "127.0.0.1", parts.port, timeout=_RESET_TIMEOUT
+        )
+        try:
+            connection.request("POST", "/moto-api/reset")
+            connection.getresponse().read()
+        finally:
+            connection.close()
 
     def stop(self) -> None:
         """Stop serving and close the listening socket; calling it again does nothing."""
@@ -92,3 +107,18 @@ class MotoServer:
 
     def __repr__(self) -> str:
         return f"<MotoServer {self._endpoint_url or 'stopped'}>"
+
+
+def _silence_request_log(server: Any) -> None:
+    # werkzeug logs every request through the process-wide "werkzeug" logger, which would
+    # bury a demo's output; quieting that logger would quiet the user's own apps too, so
+    # only this server's handler class loses its request log (errors are still logged).
+    wsgi_server = getattr(server, "_server", None)
+    handler = getattr(wsgi_server, "RequestHandlerClass", None)
+    if wsgi_server is not None and isinstance(handler, type):
+        quiet = type("QuietMotoRequestHandler", (handler,), {"log_request": _no_request_log})
+        wsgi_server.RequestHandlerClass = quiet
+
+
+def _no_request_log(self: object, code: int | str = "-", size: int | str = "-") -> None:
+    """Log nothing for a request that succeeded or failed inside moto."""
