@@ -25,7 +25,7 @@ import base64
 import copy
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import jmespath
@@ -198,19 +198,26 @@ async def test_grid_equals_boto3_and_aiobotocore(
     if page_size is not None:
         assert len([n for n in shape.lengths if n]) >= 3, f"{case.id} must span several pages"
 
-    starts: dict[str, str | None] = {"none": None}
+    # Where each listing starts: extra operation parameters and a StartingToken.
+    starts: dict[str, tuple[dict[str, Any], str | None]] = {"none": ({}, None)}
     first_page = asyncpage.paginate(
         client, case.operation, **case.params, PaginationConfig=config_of(page_size, None, None)
     )
     async for _ in first_page:
         break
     if first_page.resume_token is not None:
-        starts["asyncpage resume_token after page 1"] = first_page.resume_token
+        starts["asyncpage resume_token after page 1"] = ({}, first_page.resume_token)
     starts["asyncpage NextToken MaxItems=2"] = (
-        await asyncpage.paginate(
-            client, case.operation, **case.params, PaginationConfig=config_of(page_size, 2, None)
-        ).build_full_result()
-    )["NextToken"]
+        {},
+        (
+            await asyncpage.paginate(
+                client,
+                case.operation,
+                **case.params,
+                PaginationConfig=config_of(page_size, 2, None),
+            ).build_full_result()
+        )["NextToken"],
+    )
     for label, max_items in (("mid-page", shape.mid_page), ("page boundary", shape.boundary)):
         if max_items is None:
             continue
@@ -220,30 +227,104 @@ async def test_grid_equals_boto3_and_aiobotocore(
         for _ in pages:
             pass
         assert pages.resume_token is not None
-        starts[f"boto3 resume_token MaxItems={max_items} ({label})"] = pages.resume_token
+        starts[f"boto3 resume_token MaxItems={max_items} ({label})"] = ({}, pages.resume_token)
+    # The service's own token after page 1, passed as the operation's own parameter
+    # (ContinuationToken=..., Marker=..., NextToken=...): botocore sends it as given.
+    raw = raw_tokens_after_first_page(sync, case, case.page_size, first_page.model)
+    assert raw, f"{case.id}: page 1 has no token"
+    starts["raw token parameter after page 1"] = (raw, None)
+    starts.update({f"start-after parameter {p}": (p, None) for p in START_AFTER.get(case.id, [])})
 
     key = primary(case, sync)
-    for start_label, start in starts.items():
+    for start_label, (extra, start) in starts.items():
+        started = replace(case, params={**case.params, **extra})
         for max_items in shape.max_items():
             config = config_of(page_size, max_items, start)
             where = f"{case.id} PageSize={page_size} MaxItems={max_items} start={start_label}"
-            expected = boto3_listing(sync, case, config)
-            got = await asyncpage_listing(client, case, config)
+            oracle_case, oracle_config = boto3_equivalent(started, config)
+            expected = boto3_listing(sync, oracle_case, oracle_config)
+            boto3_full = copy.deepcopy(expected.full)
+            expected_token = with_start_tokens(expected.resume_token, oracle_case, case)
+            if "NextToken" in expected.full:
+                expected.full["NextToken"] = expected_token
+            got = await asyncpage_listing(client, started, config)
             assert got.pages == expected.pages, where
-            assert got.resume_token == expected.resume_token, where
+            assert got.resume_token == expected_token, where
             assert got.full == expected.full, where
-            assert got.full.get("NextToken") == expected.full.get("NextToken"), where
             aio_pages = client.get_paginator(case.operation).paginate(
-                **copy.deepcopy(case.params), PaginationConfig=dict(config)
+                **copy.deepcopy(oracle_case.params), PaginationConfig=dict(oracle_config)
             )
             assert [strip(page) async for page in aio_pages] == expected.pages, where
             assert aio_pages.resume_token == expected.resume_token, where
             if start is None:
                 items = asyncpage.paginate(
-                    client, case.operation, **copy.deepcopy(case.params), PaginationConfig=config
+                    client, case.operation, **copy.deepcopy(started.params), PaginationConfig=config
                 ).items()
                 assert [item async for item in items] == flatten(expected.pages, key), where
-                assert await aiobotocore_full_result(client, case, config) == expected.full
+                assert await aiobotocore_full_result(client, started, config) == boto3_full
+
+
+#: Plain "start after" input-token parameters, not taken from a page (route53's names).
+START_AFTER: dict[str, list[dict[str, Any]]] = {
+    "route53-list_resource_record_sets": [
+        {"StartRecordName": "h04.grid.example.com."},
+        {"StartRecordName": "h03.grid.example.com.", "StartRecordType": "MX"},
+    ],
+}
+
+
+def raw_tokens_after_first_page(
+    sync: Any, case: GridCase, page_size: int, model: asyncpage.PagingModel
+) -> dict[str, Any]:
+    """The service's tokens for page 2, by input-token name, from boto3's first page."""
+    pages = sync.get_paginator(case.operation).paginate(
+        **copy.deepcopy(case.params), PaginationConfig=config_of(page_size, None, None)
+    )
+    page = next(iter(pages))
+    return {
+        name: value
+        for name, output in zip(model.input_tokens, model.output_tokens, strict=True)
+        if (value := output.search(page))
+    }
+
+
+def with_start_tokens(token: str | None, started: GridCase, case: GridCase) -> str | None:
+    """boto3's ``resume_token``, corrected where botocore forgets the start (README).
+
+    A listing started from the operation's own token parameters and cut by MaxItems in
+    its first page: botocore's token holds ``None`` for those parameters (it points into
+    the first page of the whole listing); asyncpage's holds the parameters given.
+    """
+    if token is None:
+        return None
+    decoded = TokenDecoder().decode(token)
+    given = {
+        name: started.params[name]
+        for name in decoded
+        if name in started.params and name not in case.params
+    }
+    if not given or any(decoded[name] is not None for name in given):
+        return token
+    return str(TokenEncoder().encode({**decoded, **given}))
+
+
+def boto3_equivalent(case: GridCase, config: dict[str, Any]) -> tuple[GridCase, dict[str, Any]]:
+    """What boto3 is asked for the listing asyncpage must give for ``case`` and ``config``.
+
+    The same, except for a StartingToken on a page boundary (no ``boto_truncate_amount``):
+    asyncpage resumes there as the raw service tokens would (README: botocore empties the
+    first page's secondary result keys and sets a missing primary key to None there), so
+    boto3 is given those tokens as the operation's own parameters.
+    """
+    token = config.get("StartingToken")
+    if token is None:
+        return case, config
+    decoded = TokenDecoder().decode(token)
+    if decoded.pop("boto_truncate_amount", 0):
+        return case, config
+    raw = {name: value for name, value in decoded.items() if value is not None}
+    rest = {name: value for name, value in config.items() if name != "StartingToken"}
+    return replace(case, params={**case.params, **raw}), rest
 
 
 # -- tokens cross over, both ways ------------------------------------------------------------
@@ -463,26 +544,143 @@ async def test_empty_listing_equals_boto3(
         ] == []
 
 
-@pytest.mark.parametrize("case_id", ["s3-list_objects_v2", "dynamodb-scan-binary-key"])
-async def test_truncation_amount_beyond_the_page_equals_boto3(
+SKIP_CASES = ["s3-list_objects_v2", "dynamodb-scan-binary-key"]
+
+
+@pytest.mark.parametrize("case_id", SKIP_CASES)
+async def test_a_skip_longer_than_its_page_goes_on_to_the_next_pages(
     case_id: str, grid: Grid, make_client: Any
 ) -> None:
-    # A hand-made token skipping more items than its page holds: botocore delivers that
-    # page empty and goes on; so must asyncpage.
+    # A token skipping more items than its page now holds (botocore forgets the rest of
+    # the skip and repeats items: README) skips exactly that many items of the listing.
     case = grid.cases[case_id]
     sync = sync_client(case, grid.endpoint_url)
     client = await make_client(case.service, grid.endpoint_url, region=case.region)
+    size = case.page_size
+    # boto3's token one item into the first page: its service tokens are the listing's start.
     head = sync.get_paginator(case.operation).paginate(
-        **case.params, PaginationConfig={"PageSize": case.page_size, "MaxItems": case.page_size}
+        **case.params, PaginationConfig={"PageSize": size, "MaxItems": 1}
     )
     for _ in head:
         pass
     decoded = TokenDecoder().decode(head.resume_token)
-    token = TokenEncoder().encode({**decoded, "boto_truncate_amount": 99})
-    for config in (
-        {"PageSize": case.page_size, "StartingToken": token},
-        {"PageSize": case.page_size, "StartingToken": token, "MaxItems": 2},
-    ):
-        expected = boto3_listing(sync, case, config)
-        assert flatten(expected.pages[:1], primary(case, sync)) == []
-        assert await asyncpage_listing(client, case, config) == expected, config
+    assert decoded.pop("boto_truncate_amount") == 1
+    assert all(value is None for value in decoded.values())
+    model = asyncpage.paginate(client, case.operation, **case.params).model
+    rest = remaining_boto3(sync, case, None)
+    assert len(rest) > 2 * size + 1
+    for skip in (size + 1, 2 * size + 1, len(rest) - 1, len(rest), 99):
+        token = TokenEncoder().encode({**decoded, "boto_truncate_amount": skip})
+        items = asyncpage.paginate(
+            client,
+            case.operation,
+            **case.params,
+            PaginationConfig={"PageSize": size, "StartingToken": token},
+        )
+        assert [item async for item in items.items()] == rest[skip:], skip
+        # MaxItems counts from where the skip ends, and its token resumes exactly there.
+        cut = await asyncpage.paginate(
+            client,
+            case.operation,
+            **case.params,
+            PaginationConfig={"PageSize": size, "StartingToken": token, "MaxItems": 2},
+        ).build_full_result()
+        assert model.items_of(cut) == rest[skip : skip + 2], skip
+        if skip + 2 < len(rest):
+            after = asyncpage.paginate(
+                client,
+                case.operation,
+                **case.params,
+                PaginationConfig={"PageSize": size, "StartingToken": cut["NextToken"]},
+            )
+            assert [item async for item in after.items()] == rest[skip + 2 :], skip
+
+
+@pytest.mark.parametrize("case_id", SKIP_CASES)
+async def test_an_items_checkpoint_resumes_with_a_smaller_page_size(
+    case_id: str, grid: Grid, make_client: Any
+) -> None:
+    # A checkpoint taken mid-page at one PageSize, resumed at a smaller one (the FastAPI
+    # Pager does this when a client lowers `limit`): nothing repeated, nothing lost.
+    case = grid.cases[case_id]
+    sync = sync_client(case, grid.endpoint_url)
+    client = await make_client(case.service, grid.endpoint_url, region=case.region)
+    everything = remaining_boto3(sync, case, None)
+    size = case.page_size
+    for taken in (size + 1, 2 * size + 1, len(everything) - 1):
+        it = asyncpage.paginate(client, case.operation, **case.params)  # one large page
+        got: list[Any] = []
+        async for item in it.items():
+            got.append(item)
+            if len(got) == taken:
+                break
+        token = it.resume_token
+        rest = asyncpage.paginate(
+            client,
+            case.operation,
+            **case.params,
+            PaginationConfig={"PageSize": size, "StartingToken": token},
+        )
+        assert got + [item async for item in rest.items()] == everything, taken
+
+
+@pytest.mark.parametrize("case_id", CASE_IDS)
+async def test_a_raw_token_parameter_is_the_position_before_the_first_page(
+    case_id: str, grid: Grid, make_client: Any
+) -> None:
+    # ContinuationToken=raw (or Marker=, NextToken=...) starts there, and the resume token
+    # read before any page (or carried by a PageFetchError on the first page) says so:
+    # boto3 resumes from it on exactly what boto3 lists from the raw parameter.
+    case = grid.cases[case_id]
+    sync = sync_client(case, grid.endpoint_url)
+    client = await make_client(case.service, grid.endpoint_url, region=case.region)
+    model = asyncpage.paginate(client, case.operation, **case.params).model
+    raw = raw_tokens_after_first_page(sync, case, case.page_size, model)
+    started = replace(case, params={**case.params, **raw})
+    config = {"PageSize": case.page_size}
+    it = asyncpage.paginate(client, case.operation, **started.params, PaginationConfig=config)
+    token = it.resume_token
+    assert token is not None
+    paginator = sync.get_paginator(case.operation)
+    expected = paginator.paginate(**started.params, PaginationConfig=config).build_full_result()
+    whole = paginator.paginate(**case.params, PaginationConfig=config).build_full_result()
+    assert expected != whole  # the raw token really starts later
+    assert await it.build_full_result() == expected
+    from_token = {**config, "StartingToken": token}
+    resumed = asyncpage.paginate(client, case.operation, **case.params, PaginationConfig=from_token)
+    assert await resumed.build_full_result() == expected
+    # boto3 resumes from it on the same items (it empties the first page's secondary keys).
+    key = primary(case, sync)
+    boto3_resumed = paginator.paginate(**case.params, PaginationConfig=from_token)
+    assert key.search(boto3_resumed.build_full_result()) == key.search(expected)
+
+
+@pytest.mark.parametrize(
+    "case_id", ["s3-list_objects_v2-delimiter", "logs-filter_log_events", "dynamodb-query"]
+)
+async def test_resuming_at_a_page_boundary_keeps_the_secondary_result_keys(
+    case_id: str, grid: Grid, make_client: Any
+) -> None:
+    # Resuming from the resume_token read after page k gives exactly pages k+1...: with
+    # their CommonPrefixes / searchedLogStreams (botocore empties them on the first page
+    # after any StartingToken: README) and their counts.
+    case = grid.cases[case_id]
+    client = await make_client(case.service, grid.endpoint_url, region=case.region)
+    config = {"PageSize": case.page_size}
+    it = asyncpage.paginate(client, case.operation, **case.params, PaginationConfig=config)
+    pages: list[dict[str, Any]] = []
+    tokens: list[str | None] = []
+    async for page in it:
+        pages.append(strip(page))
+        tokens.append(it.resume_token)
+    assert len(pages) >= 3
+    secondary = it.result_keys[1:]
+    assert any(key.search(page) for key in secondary for page in pages[1:])
+    for k, token in enumerate(tokens[:-1], start=1):
+        resumed = asyncpage.paginate(
+            client,
+            case.operation,
+            **case.params,
+            PaginationConfig={**config, "StartingToken": token},
+        )
+        assert [strip(page) async for page in resumed] == pages[k:], k

@@ -637,3 +637,36 @@ async def test_outcomes_are_live_while_iterating(ddb: Any, tables: dict[str, lis
     assert seen[1].status == "pending"
     assert outcomes["c"].status == "ok"
     assert list(outcomes) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("consume", ["pages", "items"])
+async def test_leaving_right_after_the_last_page_or_item_is_ok_not_cancelled(
+    ddb: Any, tables: dict[str, list[str]], consume: str
+) -> None:
+    # The consumer has everything and leaves at once, before the source's task has seen
+    # the end: the source is complete ("ok", no token), not "cancelled" with a token that
+    # would mean "from the beginning" and repeat it all.
+    keys = tables["b"]  # 7 items, 4 pages
+    for config in ({}, {"MaxItems": 5}):
+        want = len(keys) if not config else 5
+        got: list[str] = []
+        async with fan_out({"b": scan(ddb, "b", **config)}) as merged:
+            if consume == "pages":
+                async for tagged in merged:
+                    got += [item["pk"]["S"] for item in tagged.page["Items"]]
+                    if len(got) == want:
+                        break
+            else:
+                async for tagged in merged.items():
+                    got.append(tagged.value["pk"]["S"])
+                    if len(got) == want:
+                        break
+        outcome = merged.outcomes["b"]
+        assert outcome.status == "ok", config
+        assert outcome.items == want
+        if not config:
+            assert outcome.resume_token is None
+            assert sorted(got) == sorted(keys)
+        else:  # MaxItems cut the listing: the token is the rest of it
+            rest = scan(ddb, "b", StartingToken=outcome.resume_token)
+            assert sorted(got + [i["pk"]["S"] async for i in rest.items()]) == sorted(keys)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import botocore.session
 import pytest
 
@@ -50,3 +53,37 @@ def test_unknown_and_unpaginated_operations_name_the_paginated_ones() -> None:
     assert "list_backups" in str(caught.value) and "scan" in caught.value.paginated
     with pytest.raises(ValueError, match="has no operation"):
         PagingModel.for_client(client, "list_bakcups")
+
+
+def test_clients_of_one_service_with_different_paging_models_each_keep_their_own(
+    tmp_path: Path,
+) -> None:
+    # A custom (or newer) paginators-1.json for DynamoDB: ListTables without a limit key.
+    service = botocore.session.get_session()
+    version = service.get_component("data_loader").list_api_versions("dynamodb", "service-2")[-1]
+    custom_dir = tmp_path / "dynamodb" / version
+    custom_dir.mkdir(parents=True)
+    custom = {
+        "pagination": {
+            "ListTables": {
+                "input_token": "ExclusiveStartTableName",
+                "output_token": "LastEvaluatedTableName",
+                "result_key": "TableNames",
+            }
+        }
+    }
+    (custom_dir / "paginators-1.json").write_text(json.dumps(custom))
+    custom_session = botocore.session.get_session()
+    custom_session.get_component("data_loader").search_paths.insert(0, str(tmp_path))
+    keys = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    stock = service.create_client("dynamodb", **keys)
+    changed = custom_session.create_client("dynamodb", **keys)
+    assert changed.get_paginator("list_tables")._limit_key is None  # botocore reads it
+
+    # Either order: the first client's model must not serve the second.
+    assert PagingModel.for_client(stock, "list_tables").limit_key == "Limit"
+    assert PagingModel.for_client(changed, "list_tables").limit_key is None
+    assert PagingModel.for_client(stock, "list_tables").limit_key == "Limit"
+    asyncpage.paginate(stock, "list_tables", PaginationConfig={"PageSize": 2})
+    with pytest.raises(asyncpage.InvalidPaginationConfigError, match="no limit parameter"):
+        asyncpage.paginate(changed, "list_tables", PaginationConfig={"PageSize": 2})

@@ -141,3 +141,16 @@ async def test_bad_input_is_refused_before_any_request(
         with pytest.raises(asyncpage.InvalidPaginationError, match=message):
             parallel_scan(client, **params)
     assert fault_proxy.counters.requests == 0
+
+
+async def test_leaving_right_after_the_last_item_leaves_every_segment_ok(ddb: Any) -> None:
+    got = 0
+    async with parallel_scan(
+        ddb, TableName=TABLE, segments=SEGMENTS, PaginationConfig={"PageSize": PAGE}
+    ) as scan:
+        async for _ in scan.items():
+            got += 1
+            if got == ITEMS:
+                break  # before the last segment's task has seen its end
+    assert {o.status for o in scan.outcomes.values()} == {"ok"}
+    assert {o.resume_token for o in scan.outcomes.values()} == {None}

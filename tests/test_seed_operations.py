@@ -349,3 +349,41 @@ async def test_dynamodb_scan_every_item_once(moto_endpoint: str, make_client: An
     got = await asyncpage.paginate(client, "scan", **filtered).build_full_result()
     assert (got["Count"], got["ScannedCount"]) == (30, 120)
     assert got == sync.get_paginator("scan").paginate(**filtered).build_full_result()
+
+
+# -- RDS DownloadDBLogFilePortion: a string result key ---------------------------------------
+
+
+async def test_a_string_result_key_is_cut_and_merged_as_a_string_as_botocore_does(
+    aws: ScriptedAWS, make_client: Any
+) -> None:
+    # LogFileData is a string: MaxItems counts its characters and cuts the string itself.
+    data = aws.add_log_file("db-1", "error/postgres.log", [f"line {i:02d}" for i in range(9)])
+    client = await make_client("rds", aws.endpoint_url)
+    sync = boto3_client("rds", aws.endpoint_url)
+    params = {"DBInstanceIdentifier": "db-1", "LogFileName": "error/postgres.log"}
+    operation = "download_db_log_file_portion"
+    line = len("line 00\n")
+    # Cut in the first page, on a later page, on a page boundary, and past the end.
+    for max_items in (2, 2 * line + 3, 4 * line, 3 * line, len(data) + 5):
+        config = {"PageSize": 2, "MaxItems": max_items}
+        expected_pages = boto3_pages(sync, operation, **params, PaginationConfig=config)
+        got_pages = await asyncpage_pages(client, operation, **params, PaginationConfig=config)
+        assert got_pages == expected_pages, max_items
+        assert all(isinstance(page["LogFileData"], str) for page in got_pages)
+        expected = (
+            sync.get_paginator(operation).paginate(**params, PaginationConfig=config)
+        ).build_full_result()
+        full = await asyncpage.paginate(
+            client, operation, **params, PaginationConfig=config
+        ).build_full_result()
+        assert full == expected, max_items
+        assert full["LogFileData"] == data[:max_items]
+        if "NextToken" in full:
+            rest = await asyncpage.paginate(
+                client,
+                operation,
+                **params,
+                PaginationConfig={"PageSize": 2, "StartingToken": full["NextToken"]},
+            ).build_full_result()
+            assert full["LogFileData"] + rest["LogFileData"] == data, max_items

@@ -226,6 +226,7 @@ class _Page:
     after: str | None
     items: int
     at: Cursor  # where the page starts: its items begin at ``at.skip``
+    last: bool  # the source's final page: once it is taken, the source is done
 
 
 @dataclass(slots=True)
@@ -547,7 +548,10 @@ class FanOut(Generic[L]):
                         break
                     step = iterator._last_step
                     assert step is not None  # set by the page just received
-                    self._push(source, _Page(page, iterator.resume_token, step.item_count, step.at))
+                    self._push(
+                        source,
+                        _Page(page, iterator.resume_token, step.item_count, step.at, step.last),
+                    )
                     delivered += 1
         except Exception as exc:
             return self._judge(exc, iterator, delivered)
@@ -576,6 +580,8 @@ class FanOut(Generic[L]):
         self._wake()
 
     def _end(self, source: _Source, end: _End) -> None:
+        if source.outcome is not None:
+            return  # settled "ok" when you took its last page
         if source.entries:
             source.entries.append(end)  # settled once the pages before it are taken
         else:
@@ -610,7 +616,12 @@ class FanOut(Generic[L]):
         source.pages += 1
         source.items += entry.items
         source.position = entry.after
-        if source.entries:
+        if entry.last:
+            # Every page is received: the source is done, whether or not its task has
+            # noticed the end yet (you may leave right now, and must not be told to start
+            # this source again).
+            self._settle(source, _End("ok"))
+        elif source.entries:
             end = source.entries[0]
             if isinstance(end, _End):
                 source.entries.popleft()

@@ -160,9 +160,11 @@ class AsyncPageIterator:
         page_size = config.get("PageSize")
         self._page_size = None if page_size is None else self._model.page_size_param(page_size)
         token = config.get("StartingToken")
-        self._starting_token: str | None = token
+        # Without a StartingToken the listing starts where the caller's own token parameters
+        # say (``ContinuationToken=raw``), as botocore leaves them alone: the start cursor
+        # holds them, so a resume token taken before the first page keeps that position.
         self._start = (
-            Cursor.start(self._model.input_tokens)
+            Cursor(tuple((name, params.get(name)) for name in self._model.input_tokens))
             if token is None
             else Cursor.decode(token, self._model.input_tokens)
         )
@@ -284,7 +286,6 @@ class AsyncPageIterator:
             self._model,
             self._params,
             start=self._start,
-            from_token=self._starting_token is not None,
             page_size=self._page_size,
             max_items=self._max_items,
             fetch=self._fetch,

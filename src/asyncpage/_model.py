@@ -6,6 +6,7 @@ it, so one paging loop serves every operation botocore can paginate.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,11 @@ class PagingModel:
     @property
     def primary_result_key(self) -> ParsedResult:
         return self.result_keys[0]
+
+    def primary_value(self, page: Mapping[str, Any]) -> Any:
+        """The value under the primary result key, as it is (a list, or a string for
+        operations such as rds ``download_db_log_file_portion``), or ``None``."""
+        return self.result_keys[0].search(page) if self.result_keys else None
 
     def items_of(self, page: Mapping[str, Any]) -> list[Any]:
         """The items of ``page`` under the primary result key, as botocore counts them."""
@@ -113,20 +119,22 @@ def paginated_operations(client: Any) -> tuple[str, ...]:
     return tuple(sorted(name for name in mapping if client.can_paginate(name)))
 
 
-_compiled: dict[tuple[str, str, str], PagingModel] = {}
+#: Compiled models, keyed by everything they are compiled from: two clients of one service
+#: with different paging models (a custom or newer model, a test double) never share one.
+_compiled: dict[tuple[str, str, str, str, bool], PagingModel] = {}
 
 
 def _compile(
     service_name: str, api_name: str, py_name: str, config: Mapping[str, Any], input_shape: Any
 ) -> PagingModel:
-    key = (service_name, api_name, py_name)
+    limit_key = config.get("limit_key")
+    limit_is_string = False
+    if limit_key is not None and input_shape is not None:
+        member = input_shape.members.get(limit_key)
+        limit_is_string = member is not None and member.type_name == "string"
+    key = (service_name, api_name, py_name, json.dumps(config, sort_keys=True), limit_is_string)
     model = _compiled.get(key)
     if model is None:
-        limit_key = config.get("limit_key")
-        limit_is_string = False
-        if limit_key is not None and input_shape is not None:
-            member = input_shape.members.get(limit_key)
-            limit_is_string = member is not None and member.type_name == "string"
         model = PagingModel(
             service_name=service_name,
             operation_name=api_name,

@@ -5,6 +5,18 @@ the current cursor (through ``fetch``, which owns retrying), applies botocore's 
 (starting truncation, MaxItems truncation, ``more_results``, empty tokens mean "done",
 non-aggregate keys from the first page) and moves the cursor only once the page is in
 hand. A failed fetch leaves the cursor where it was.
+
+Two departures from botocore, both so that a token resumes *exactly* where it was taken
+(each is a row of the README's table):
+
+* A cursor's ``skip`` is carried across pages until it is used up. botocore trims it from
+  the first page only, so a mid-page token resumed with a smaller ``PageSize`` repeats
+  the items between the end of that (shorter) page and the skip.
+* A ``StartingToken`` on a page boundary (``skip == 0``) resumes as its raw service token
+  would: the page is left as the service sent it. botocore empties the secondary result
+  keys (``CommonPrefixes``, ``DeleteMarkers``...) of the first page after any
+  ``StartingToken``, although on a boundary nothing of that page was delivered before.
+  A page the skip reaches into is trimmed exactly as botocore trims the first page.
 """
 
 from __future__ import annotations
@@ -48,7 +60,6 @@ class Walk:
         params: dict[str, Any],
         *,
         start: Cursor,
-        from_token: bool,
         page_size: int | str | None,
         max_items: int | None,
         fetch: Fetch,
@@ -60,7 +71,6 @@ class Walk:
         self._fetch = fetch
         self.cursor: Cursor | None = start
         self._first = True
-        self._from_token = from_token
         self._total = 0
         self._seen = _SeenTokens()
         self._pending_error: TokenCycleError | None = None
@@ -69,7 +79,12 @@ class Walk:
         self.non_aggregate_part: dict[str, Any] = {}
 
     def request_params(self, cursor: Cursor) -> dict[str, Any]:
-        """The operation's keyword arguments for the page at ``cursor``."""
+        """The operation's keyword arguments for the page at ``cursor``.
+
+        Input tokens come from the cursor: set when it holds a value, removed when it holds
+        ``None``. The start cursor of a listing without ``StartingToken`` holds the caller's
+        own token parameters (``ContinuationToken=...``), so those are sent as given.
+        """
         params = dict(self._params)
         for name, value in cursor.tokens:
             if value is not None and value != "None":
@@ -94,34 +109,33 @@ class Walk:
             self._seen.add(token_key(cursor.token_dict))
         page = await self._fetch(self.request_params(cursor), cursor)
 
-        starting_truncation = 0
-        if self._first:
-            self._first = False
-            if self._from_token:
-                starting_truncation = cursor.skip
-                self._trim_first_page(page, starting_truncation)
+        first, self._first = self._first, False
+        if first:
             self._record_non_aggregate(page)
+        trimmed = self._trim(page, cursor.skip, first) if cursor.skip else 0
+        left = cursor.skip - trimmed  # a skip longer than this page goes on to the next
+        at = cursor if not left else Cursor(cursor.tokens, trimmed)  # items start at at.skip
 
-        items = model.items_of(page)
-        count = len(items)
+        value = model.primary_value(page)
+        count = len(value) if isinstance(value, (list, str)) else 0
         if self._max_items is not None and self._total + count > self._max_items:
             keep = self._max_items - self._total
-            if model.result_keys:
-                set_value_from_jmespath(page, model.primary_result_key.expression, items[:keep])
+            assert value is not None  # count > 0
+            set_value_from_jmespath(page, model.primary_result_key.expression, value[:keep])
             self._total = self._max_items
             self.cursor = None
             # Re-request this same page next time, skipping what was delivered.
-            return Step(page, cursor, Cursor(cursor.tokens, keep + starting_truncation), keep, True)
+            return Step(page, at, Cursor(cursor.tokens, trimmed + keep), keep, True)
 
         self._total += count
         next_tokens = self._next_tokens(page)
-        if next_tokens is None or all(value is None for value in next_tokens.values()):
+        if next_tokens is None or all(token is None for token in next_tokens.values()):
             self.cursor = None
-            return Step(page, cursor, None, count, True)
-        after = Cursor(tuple(next_tokens.items()))
+            return Step(page, at, None, count, True)
+        after = Cursor(tuple(next_tokens.items()), left)
         if self._max_items is not None and self._total == self._max_items:
             self.cursor = None
-            return Step(page, cursor, after, count, True)
+            return Step(page, at, after, count, True)
 
         key = token_key(next_tokens)
         if key in self._seen:
@@ -133,15 +147,19 @@ class Walk:
             )
         self._seen.add(key)
         self.cursor = after
-        return Step(page, cursor, after, count, False)
+        return Step(page, at, after, count, False)
 
-    def _trim_first_page(self, page: dict[str, Any], skip: int) -> None:
-        # Exactly botocore's PageIterator._handle_first_request.
+    def _trim(self, page: dict[str, Any], skip: int, first: bool) -> int:
+        """Drop the first ``skip`` items of ``page`` as botocore trims the first page after a
+        mid-page ``StartingToken`` (secondary result keys emptied, numbers kept); return how
+        many items were dropped (fewer than ``skip`` when the page is shorter)."""
         keys = self.model.result_keys
         if not keys:
-            return
+            return 0
         primary = keys[0]
         data = primary.search(page)
+        if data is None and not first:
+            return 0  # nothing to skip on this page, and nothing of it was delivered
         trimmed = data[skip:] if isinstance(data, (list, str)) else None
         set_value_from_jmespath(page, primary.expression, trimmed)
         for key in keys[1:]:
@@ -156,6 +174,7 @@ class Walk:
             else:
                 empty = None
             set_value_from_jmespath(page, key.expression, empty)
+        return min(skip, len(data)) if isinstance(data, (list, str)) else 0
 
     def _record_non_aggregate(self, page: dict[str, Any]) -> None:
         part: dict[str, Any] = {}

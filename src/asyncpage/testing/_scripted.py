@@ -16,6 +16,10 @@ client (serializer, signer, parser, paginator) talks to it exactly as it would t
   ``DBClusterIdentifier`` (required, case-insensitive), ``BacktrackIdentifier`` and the
   ``db-cluster-backtrack-id`` / ``db-cluster-backtrack-status`` filters, pages by
   ``MaxRecords`` (20..100, default 100) and ``Marker``.
+* RDS ``DownloadDBLogFilePortion`` (query protocol, XML): a log file of an instance, paged
+  by ``NumberOfLines`` and ``Marker``; its result key ``LogFileData`` is a *string*, the
+  lines of the page each ending in a newline, and ``AdditionalDataPending`` says whether
+  more follow.
 
 Bad input gets the error AWS sends, in that service's error format: DynamoDB
 ``ValidationException`` (HTTP 400), RDS ``DBClusterNotFoundFault`` (HTTP 404),
@@ -152,6 +156,7 @@ class ScriptedAWS:
     def _reset(self) -> None:
         self._backups: list[_Backup] = []
         self._backtracks: dict[str, list[_Backtrack]] = {}
+        self._log_files: dict[tuple[str, str], list[str]] = {}
         self._backup_serial = 0
         self._script: dict[str | None, _Reply] | None = None
         self._views: dict[_BackupQuery, tuple[list[_Backup], dict[str, int]]] = {}
@@ -414,6 +419,17 @@ class ScriptedAWS:
                 if start_arn is None:
                     return pages
 
+    def add_log_file(self, instance_id: str, file_name: str, lines: Sequence[str]) -> str:
+        """Serve ``lines`` as the log file ``file_name`` of DB instance ``instance_id``.
+
+        Returns:
+            The whole file as ``DownloadDBLogFilePortion`` pages it: every line followed
+            by a newline.
+        """
+        with self._lock:
+            self._log_files[(instance_id.lower(), file_name)] = list(lines)
+        return "".join(line + "\n" for line in lines)
+
     def clear(self) -> None:
         """Forget all data, the script, cached pages, ``requests`` and ``calls``."""
         with self._lock:
@@ -521,6 +537,11 @@ class ScriptedAWS:
         try:
             form = dict(parse_qsl(body.decode(), keep_blank_values=True))
             action = form.get("Action")
+            if action == "DownloadDBLogFilePortion":
+                with self._lock:
+                    self._record(action, dict(form))
+                    body_xml = self._log_file_page(form, request_id)
+                return _Reply(200, "text/xml", body_xml)
             if action != "DescribeDBClusterBacktracks":
                 if action is None:
                     raise _AWSError(400, "MissingAction", "Missing Action")
@@ -579,6 +600,30 @@ class ScriptedAWS:
         page = backtracks[first : first + max_records]
         more = first + max_records < len(backtracks)
         return page, page[-1].identifier if more else None
+
+    def _log_file_page(self, form: Mapping[str, str], request_id: str) -> bytes:
+        """Answer ``DownloadDBLogFilePortion``; the caller holds ``self._lock``."""
+        instance = form.get("DBInstanceIdentifier", "")
+        name = form.get("LogFileName", "")
+        lines = self._log_files.get((instance.lower(), name))
+        if lines is None:
+            raise _AWSError(404, "DBLogFileNotFoundFault", f"DBLog File: {name}, is not found")
+        marker = form.get("Marker", "0")
+        count = form.get("NumberOfLines", "10000")
+        if not (marker.isdigit() and count.isdigit()):
+            raise _AWSError(400, "InvalidParameterValue", "Invalid Marker or NumberOfLines")
+        first, end = int(marker), int(marker) + int(count)
+        data = "".join(line + "\n" for line in lines[first:end])
+        more = end < len(lines)
+        return (
+            f'<DownloadDBLogFilePortionResponse xmlns="{_RDS_XMLNS}">'
+            f"<DownloadDBLogFilePortionResult><LogFileData>{escape(data)}</LogFileData>"
+            f"<Marker>{min(end, len(lines))}</Marker>"
+            f"<AdditionalDataPending>{str(more).lower()}</AdditionalDataPending>"
+            "</DownloadDBLogFilePortionResult>"
+            f"<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata>"
+            "</DownloadDBLogFilePortionResponse>"
+        ).encode()
 
 
 class _HTTPServer(http.server.ThreadingHTTPServer):
