@@ -95,14 +95,21 @@ async def test_read_ahead_is_bounded_by_prefetch(
     assert it.statistics().requests == 4 + prefetch
 
 
-async def test_plain_async_for_fetches_only_what_is_asked(ddb: Any) -> None:
-    """Without `async with` nothing owns background work: no read-ahead, nothing left over."""
-    it = asyncpage.paginate(ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE})
+@pytest.mark.parametrize("prefetch", [0, 1, 2])
+async def test_plain_async_for_reads_ahead_by_prefetch(ddb: Any, prefetch: int) -> None:
+    """A plain loop reads ahead as `async with` does, and stops at `prefetch` pages."""
+    it = asyncpage.paginate(
+        ddb, "scan", TableName=TABLE, prefetch=prefetch, PaginationConfig={"PageSize": PAGE}
+    )
     async for _ in it:
+        with anyio.fail_after(10):
+            while it.statistics().requests < 1 + prefetch:
+                await anyio.sleep(0.005)  # polling a counter: the read-ahead's own signal
+        # ...and no further, however long the consumer works on this page.
         for _ in range(10):
-            await anyio.sleep(0.005)
+            await anyio.lowlevel.checkpoint()
+        assert it.statistics().requests == 1 + prefetch
         break
-    assert it.statistics().requests == 1
 
 
 async def test_error_met_while_reading_ahead_surfaces_after_earlier_pages(

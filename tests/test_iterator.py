@@ -332,7 +332,13 @@ async def test_statistics_count_pages_items_requests_and_read_ahead(
 
     assert len([s async for s in it.items()]) == 25
     plain = it.statistics()
-    assert plain == asyncpage.PageStatistics(pages=3, items=25, requests=3)
+    # A plain loop reads ahead too (prefetch=1): pages 2 and 3 came while page 1 was used.
+    assert plain == asyncpage.PageStatistics(pages=3, items=25, requests=3, prefetched=2)
+    on_demand = asyncpage.paginate(
+        client, "list_backups", prefetch=0, PaginationConfig={"PageSize": 10}
+    )
+    assert len([s async for s in on_demand.items()]) == 25
+    assert on_demand.statistics() == asyncpage.PageStatistics(pages=3, items=25, requests=3)
 
     async with asyncpage.paginate(
         client, "list_backups", prefetch=2, PaginationConfig={"PageSize": 10}
@@ -353,7 +359,7 @@ async def test_statistics_count_pages_items_requests_and_read_ahead(
     await capped.build_full_result()  # reads ahead, as documented
     capped_stats = capped.statistics()
     assert (capped_stats.pages, capped_stats.items, capped_stats.requests) == (2, 15, 2)
-    assert aws.requests == 3 + 3 + 3 + 2
+    assert aws.requests == 3 + 3 + 3 + 3 + 2
 
 
 async def test_statistics_count_retries_and_throttles(

@@ -86,6 +86,7 @@ from ._cursor import Cursor
 from ._errors import AsyncPageError, InvalidExpressionError, InvalidPaginationError, PageFetchError
 from ._iterator import AsyncPageIterator, PageStatistics, compile_expression
 from ._retry import BackoffGate, endpoint_missing, error_code
+from ._walk import Step
 
 __all__ = [
     "DEFAULT_SKIP_CODES",
@@ -222,11 +223,12 @@ def fan_out(
 
 @dataclass(slots=True)
 class _Page:
-    page: dict[str, Any]
-    after: str | None
-    items: int
-    at: Cursor  # where the page starts: its items begin at ``at.skip``
-    last: bool  # the source's final page: once it is taken, the source is done
+    step: Step
+    after: str | None  # the token of the page after it (None: the listing is complete)
+
+    @property
+    def items(self) -> int:
+        return self.step.item_count
 
 
 @dataclass(slots=True)
@@ -406,7 +408,7 @@ class FanOut(Generic[L]):
             outcome,
             status=status,
             items=outcome.items - left,
-            resume_token=Cursor(page.at.tokens, page.at.skip + source.open_taken).encode(),
+            resume_token=_encode(page.step.after_taking(source.open_taken)),
         )
 
     # -- lifecycle --------------------------------------------------------------------
@@ -537,21 +539,16 @@ class FanOut(Generic[L]):
         delivered = 0
         try:
             async with iterator:
-                pages = aiter(iterator)
+                steps = iterator.steps()
                 while True:
                     # Room first, then the page: a fetched page is never held waiting.
                     await source.space.acquire()
                     try:
-                        page = await anext(pages)
+                        step = await anext(steps)
                     except StopAsyncIteration:
                         source.space.release()
                         break
-                    step = iterator._last_step
-                    assert step is not None  # set by the page just received
-                    self._push(
-                        source,
-                        _Page(page, iterator.resume_token, step.item_count, step.at, step.last),
-                    )
+                    self._push(source, _Page(step, _encode(step.after)))
                     delivered += 1
         except Exception as exc:
             return self._judge(exc, iterator, delivered)
@@ -616,7 +613,7 @@ class FanOut(Generic[L]):
         source.pages += 1
         source.items += entry.items
         source.position = entry.after
-        if entry.last:
+        if entry.step.last:
             # Every page is received: the source is done, whether or not its task has
             # noticed the end yet (you may leave right now, and must not be told to start
             # this source again).
@@ -626,7 +623,7 @@ class FanOut(Generic[L]):
             if isinstance(end, _End):
                 source.entries.popleft()
                 self._settle(source, end)
-        return entry.page
+        return entry.step.page
 
     def _wake(self) -> None:
         self._wakeup.set()
@@ -742,6 +739,10 @@ class _Flat:
 
     async def aclose(self) -> None:
         await anyio.lowlevel.checkpoint()
+
+
+def _encode(cursor: Cursor | None) -> str | None:
+    return None if cursor is None else cursor.encode()
 
 
 def _check_count(name: str, value: object) -> None:

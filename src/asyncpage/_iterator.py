@@ -1,19 +1,21 @@
 """AsyncPageIterator: botocore-exact pages, read-ahead, page-level retry, a resume cursor.
 
-One iteration is a :class:`~asyncpage._walk.Walk` over cursors. Inside ``async with`` a
-producer task (in a task group the iterator owns) runs the walk up to ``prefetch`` pages
-ahead of the consumer through a bounded memory object stream; outside ``async with``
-there is no owner for background work, so pages are fetched when asked for.
+One iteration is a :class:`~asyncpage._walk.Walk` over cursors, fetched through the
+iterator's :class:`~asyncpage._retry.PageFetcher` and read ahead by a
+:class:`~asyncpage._readahead.StepReader` (in the task group of ``async with``, or in a
+task tied to the loop's iteration object in a plain ``async for``). Pages, ``items()``,
+``search()`` and fan_out all consume the same steps; the iterator's position is written in
+one place, :class:`_Progress`.
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from types import TracebackType
 from typing import Any, Self
 
@@ -21,22 +23,20 @@ import anyio
 import jmespath
 from aiobotocore.context import start_as_current_context
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from botocore.useragent import register_feature_id
 from botocore.utils import merge_dicts, set_value_from_jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
-from . import _retry
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
     InvalidPaginationConfigError,
-    PageFetchError,
 )
 from ._model import PagingModel, positive_int
-from ._retry import BackoffGate, Retry, classify, retry_after
+from ._readahead import StepReader
+from ._retry import BackoffGate, PageFetcher, Retry
 from ._walk import Step, Walk
 
 __all__ = ["AsyncPageIterator", "PageStatistics", "paginate"]
@@ -78,21 +78,47 @@ class PageStatistics:
         )
 
 
-class _Counters:
-    __slots__ = (
-        "items",
-        "pages",
-        "prefetched",
-        "requests",
-        "retries",
-        "seconds_waited",
-        "throttles",
-    )
+class _Progress:
+    """Where the current iteration stands and what was delivered: the iterator's position.
 
-    def __init__(self) -> None:
-        self.pages = self.items = self.requests = self.retries = self.throttles = 0
-        self.prefetched = 0
-        self.seconds_waited = 0.0
+    Its one writer is :meth:`deliver`/:meth:`take`; the position is built when read, not
+    for every item.
+    """
+
+    __slots__ = ("items", "pages", "prefetched", "start", "step", "taken")
+
+    def __init__(self, start: Cursor) -> None:
+        self.start = start
+        self.step: Step | None = None
+        self.taken = 0  # items of ``step`` delivered
+        self.pages = self.items = self.prefetched = 0
+
+    def restart(self) -> None:
+        self.step, self.taken = None, 0
+
+    def deliver(self, step: Step, *, whole: bool) -> None:
+        """``step`` is handed out: as a whole page, or (``whole=False``) item by item."""
+        self.step = step
+        self.taken = step.item_count if whole else 0
+        self.pages += 1
+        self.items += step.item_count
+
+    def take(self, count: int) -> None:
+        """``count`` items of the current step are handed out, in all."""
+        self.taken = count
+
+    def count_prefetch(self) -> None:
+        self.prefetched += 1
+
+    @property
+    def cursor(self) -> Cursor | None:
+        step = self.step
+        return self.start if step is None else step.after_taking(self.taken)
+
+    @property
+    def finished(self) -> bool:
+        step = self.step
+        return step is not None and step.last and self.taken >= step.item_count
 
 
 def paginate(
@@ -174,15 +200,14 @@ class AsyncPageIterator:
             raise TypeError(f"retry must be an asyncpage.Retry or None, not {retry!r}")
         self._params = params
         self._prefetch = prefetch
-        self._retry = retry
-        self.gate: BackoffGate | None = None
-        self._rng = random.Random()
-        self._counters = _Counters()
-        self._position: Cursor | None = self._start
+        self._fetcher = PageFetcher(
+            partial(_paginator_call, self._method),
+            retry,
+            name=f"{self._model.service_name}.{self._model.py_name}",
+        )
+        self._progress = _Progress(self._start)
         self._walk: Walk | None = None
-        self._last_step: Step | None = None
-        self._finished = False
-        self._stream: _PageStream | None = None
+        self._current: weakref.ref[_StepStream] | None = None
         self._stack: AsyncExitStack | None = None
         self._task_group: TaskGroup | None = None
 
@@ -203,22 +228,41 @@ class AsyncPageIterator:
         return list(self._model.result_keys)
 
     @property
-    def resume_token(self) -> str | None:
-        """The botocore ``NextToken`` of the first page not yet delivered.
+    def gate(self) -> BackoffGate | None:
+        """The :class:`BackoffGate` this iterator waits at before each request, if any.
 
-        ``None`` before the first page when there is no ``StartingToken``, and once the
-        listing is complete. Pass it as ``PaginationConfig={"StartingToken": ...}`` to
+        fan_out gives every source of one (account, service, region) the same gate.
+        """
+        return self._fetcher.gate
+
+    @gate.setter
+    def gate(self, gate: BackoffGate | None) -> None:
+        self._fetcher.gate = gate
+
+    @property
+    def resume_token(self) -> str | None:
+        """The botocore ``NextToken`` of the first page (or item) not yet delivered.
+
+        ``None`` before the first page when the listing starts at the beginning, and once
+        it is complete. Pass it as ``PaginationConfig={"StartingToken": ...}`` to
         asyncpage or to a boto3/aiobotocore paginator to continue exactly here.
         """
-        return None if self._position is None else self._position.encode()
+        cursor = self._progress.cursor
+        return None if cursor is None else cursor.encode()
 
     @property
     def finished(self) -> bool:
         """True once the current iteration delivered its last page (end of listing or MaxItems).
 
-        After MaxItems, ``resume_token`` still points at the rest of the listing.
+        After MaxItems, ``resume_token`` still points at the rest of the listing: to loop
+        until everything is listed, test :attr:`exhausted`.
         """
-        return self._finished
+        return self._progress.finished
+
+    @property
+    def exhausted(self) -> bool:
+        """True once the listing itself is complete: nothing is left to resume."""
+        return self._progress.finished and self._progress.cursor is None
 
     @property
     def non_aggregate_part(self) -> dict[str, Any]:
@@ -226,15 +270,16 @@ class AsyncPageIterator:
         return {} if self._walk is None else self._walk.non_aggregate_part
 
     def statistics(self) -> PageStatistics:
-        c = self._counters
+        """What this iterator has done so far, across all its iterations."""
+        progress, fetcher = self._progress, self._fetcher
         return PageStatistics(
-            pages=c.pages,
-            items=c.items,
-            requests=c.requests,
-            retries=c.retries,
-            throttles=c.throttles,
-            seconds_waited=c.seconds_waited,
-            prefetched=c.prefetched,
+            pages=progress.pages,
+            items=progress.items,
+            requests=fetcher.requests,
+            retries=fetcher.retries,
+            throttles=fetcher.throttles,
+            seconds_waited=fetcher.seconds_waited,
+            prefetched=progress.prefetched,
         )
 
     # -- lifecycle --------------------------------------------------------------------
@@ -269,18 +314,39 @@ class AsyncPageIterator:
         return await stack.__aexit__(exc_type, exc, tb)
 
     async def aclose(self) -> None:
-        """Stop the current iteration and cancel any request in flight for it."""
-        self._close_stream()
-        await anyio.lowlevel.checkpoint()
+        """Stop the current iteration, cancel any request in flight for it, and wait for that."""
+        current = self._current() if self._current is not None else None
+        self._current = None
+        if current is None:
+            await anyio.lowlevel.checkpoint()
+        else:
+            await current.aclose()
 
     def _close_stream(self) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+        current = self._current() if self._current is not None else None
+        self._current = None
+        if current is not None:
+            current.close()
 
     # -- iteration --------------------------------------------------------------------
 
-    def __aiter__(self) -> _PageStream:
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        """A new iteration from the beginning (or ``StartingToken``), reading ahead.
+
+        Inside ``async with`` the read-ahead task belongs to the iterator's task group. In
+        a plain ``async for`` it is tied to the loop: when the loop ends (``break``, an
+        exception, cancellation) the request in flight is cancelled and nothing is left
+        running; see :mod:`asyncpage._readahead` for exactly when.
+        """
+        return _PageStream(self.steps(whole=True))
+
+    def steps(self, *, whole: bool = True) -> _StepStream:
+        """A new iteration, as :class:`~asyncpage._walk.Step` records (for fan_out and
+        asyncpage's other consumers: pages with where they start and end).
+
+        ``whole=False``: the consumer hands out items one by one and reports them with
+        :meth:`_StepStream.take`, so that :attr:`resume_token` follows the items.
+        """
         self._close_stream()
         walk = Walk(
             self._model,
@@ -288,22 +354,20 @@ class AsyncPageIterator:
             start=self._start,
             page_size=self._page_size,
             max_items=self._max_items,
-            fetch=self._fetch,
+            fetch=self._fetcher,
         )
         self._walk = walk
-        self._position = self._start
-        self._finished = False
-        task_group = self._task_group
-        ahead = self._prefetch if task_group is not None else 0
-        self._stream = _PageStream(self, walk, task_group, ahead)
-        return self._stream
-
-    def _delivered(self, step: Step) -> None:
-        self._last_step = step
-        self._position = step.after
-        self._finished = step.last
-        self._counters.pages += 1
-        self._counters.items += step.item_count
+        progress = self._progress
+        progress.restart()
+        reader = StepReader(
+            walk,
+            ahead=self._prefetch,
+            task_group=self._task_group,
+            on_prefetch=progress.count_prefetch,
+        )
+        stream = _StepStream(reader, progress, whole=whole)
+        self._current = weakref.ref(stream)
+        return stream
 
     def items(self) -> _FlatMap:
         """The items under the primary result key, page after page (e.g. S3 ``Contents``).
@@ -315,7 +379,7 @@ class AsyncPageIterator:
         model = self._model
         if not model.result_keys:
             raise InvalidExpressionError(f"{model.py_name} has no result key to take items from")
-        return _FlatMap(self, model.items_of, track=True)
+        return _FlatMap(self.steps(whole=False), model.items_of, track=True)
 
     def search(self, expression: str) -> _FlatMap:
         """Apply a JMESPath ``expression`` to every page, as botocore's ``search()``.
@@ -326,7 +390,7 @@ class AsyncPageIterator:
         moves page by page here (an expression's results need not map to items); use
         :meth:`items` to checkpoint between items.
         """
-        return _FlatMap(self, compile_expression(expression).search)
+        return _FlatMap(self.steps(whole=True), compile_expression(expression).search)
 
     async def build_full_result(self) -> dict[str, Any]:
         """All pages merged into one response, exactly as botocore's ``build_full_result()``.
@@ -344,62 +408,6 @@ class AsyncPageIterator:
         if token is not None:
             complete["NextToken"] = token
         return complete
-
-    # -- fetching ---------------------------------------------------------------------
-
-    async def _fetch(self, params: dict[str, Any], cursor: Cursor) -> dict[str, Any]:
-        """One page request, retried per the policy; the cursor never moves on failure."""
-        counters = self._counters
-        policy = self._retry
-        attempt = 0
-        started = time.monotonic()
-        while True:
-            attempt += 1
-            if self.gate is not None:
-                counters.seconds_waited += await self.gate.wait()
-            counters.requests += 1
-            try:
-                response: dict[str, Any] = await _paginator_call(self._method, params)
-            except Exception as exc:
-                kind = classify(exc)
-                if kind == "throttling":
-                    counters.throttles += 1
-                if kind is None or policy is None or attempt >= policy.attempts:
-                    raise self._give_up(exc, cursor, attempt, kind) from exc
-                delay = policy.wait(attempt, self._rng, retry_after(exc))
-                if time.monotonic() - started + delay > policy.timeout:
-                    raise self._give_up(exc, cursor, attempt, kind) from exc
-                if kind == "throttling" and self.gate is not None:
-                    self.gate.close_for(delay)
-                log.debug(
-                    "%s.%s: %s error %s, retry %d of %d in %.3fs",
-                    self._model.service_name,
-                    self._model.py_name,
-                    kind,
-                    type(exc).__name__,
-                    attempt,
-                    policy.attempts - 1,
-                    delay,
-                )
-                counters.retries += 1
-                if not _retry.is_testing():
-                    await anyio.sleep(delay)
-                    counters.seconds_waited += delay
-                continue
-            return response
-
-    def _give_up(
-        self, exc: Exception, cursor: Cursor, attempts: int, kind: str | None
-    ) -> PageFetchError:
-        why = "not retryable" if kind is None else f"{kind}, gave up after {attempts} requests"
-        if kind is not None and self._retry is None:
-            why = f"{kind}, retry=None"
-        return PageFetchError(
-            f"{self._model.service_name}.{self._model.py_name} page failed ({why}): {exc}",
-            error=exc,
-            resume_token=cursor.encode(),
-            attempts=attempts,
-        )
 
 
 def compile_expression(expression: str) -> ParsedResult:
@@ -432,96 +440,67 @@ def _merge_page(complete: dict[str, Any], page: dict[str, Any], model: PagingMod
             set_value_from_jmespath(complete, expression.expression, existing + value)
 
 
+class _StepStream:
+    """One iteration's steps; hands each one to the iterator's progress as it goes out."""
+
+    __slots__ = ("__weakref__", "_progress", "_reader", "_whole")
+
+    def __init__(self, reader: StepReader, progress: _Progress, *, whole: bool) -> None:
+        self._reader = reader
+        self._progress = progress
+        self._whole = whole
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Step:
+        step = await self._reader.next()
+        if step is None:
+            raise StopAsyncIteration
+        self._progress.deliver(step, whole=self._whole)
+        return step
+
+    def take(self, count: int) -> None:
+        """``count`` items of the step last handed out are delivered (``whole=False``)."""
+        self._progress.take(count)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    async def aclose(self) -> None:
+        await self._reader.aclose()
+
+
 class _PageStream:
     """One iteration over an :class:`AsyncPageIterator`: an async iterator of pages."""
 
-    def __init__(
-        self, owner: AsyncPageIterator, walk: Walk, task_group: TaskGroup | None, ahead: int
-    ) -> None:
-        self._owner = owner
-        self._walk = walk
-        self._closed = False
-        self._receive: MemoryObjectReceiveStream[Step | BaseException] | None = None
-        self._scope: anyio.CancelScope | None = None
-        if task_group is not None and ahead > 0:
-            send, receive = anyio.create_memory_object_stream[Step | BaseException](ahead - 1)
-            self._receive = receive
-            self._scope = anyio.CancelScope()
-            task_group.start_soon(self._produce, send, self._scope)
+    __slots__ = ("_steps",)
+
+    def __init__(self, steps: _StepStream) -> None:
+        self._steps = steps
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        if self._closed:
-            raise StopAsyncIteration
-        if self._receive is None:
-            step = await self._walk.next_page()
-            if step is None:
-                raise StopAsyncIteration
-        else:
-            try:
-                received = await self._receive.receive()
-            except (anyio.EndOfStream, anyio.ClosedResourceError):
-                raise StopAsyncIteration from None
-            if isinstance(received, BaseException):
-                raise received
-            step = received
-        self._owner._delivered(step)
-        return step.page
-
-    async def _produce(
-        self, send: MemoryObjectSendStream[Step | BaseException], scope: anyio.CancelScope
-    ) -> None:
-        counters = self._owner._counters
-        with scope, send:
-            try:
-                first = True
-                while True:
-                    step = await self._walk.next_page()
-                    if step is None:
-                        return
-                    if not first:
-                        counters.prefetched += 1
-                    first = False
-                    await send.send(step)
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                return
-            except Exception as exc:
-                # Errors are delivered in order, after every page fetched before them.
-                try:
-                    await send.send(exc)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                    return
-
-    def close(self) -> None:
-        self._closed = True
-        if self._scope is not None:
-            self._scope.cancel()
-        if self._receive is not None:
-            self._receive.close()
+        return (await self._steps.__anext__()).page
 
     async def aclose(self) -> None:
-        self.close()
-        await anyio.lowlevel.checkpoint()
+        await self._steps.aclose()
 
 
 class _FlatMap:
     """Items or search results, flattened page by page (a class, not an async generator,
     so that leaving a loop early needs no generator finalization)."""
 
+    __slots__ = ("_buffer", "_index", "_select", "_steps", "_track")
+
     def __init__(
-        self,
-        owner: AsyncPageIterator,
-        select: Callable[[Any], Any],
-        *,
-        track: bool = False,
+        self, steps: _StepStream, select: Callable[[Any], Any], *, track: bool = False
     ) -> None:
-        self._owner = owner
+        self._steps = steps
         self._select = select
         self._track = track
-        self._step: Step | None = None
-        self._pages: _PageStream | None = None
         self._buffer: list[Any] = []
         self._index = 0
 
@@ -530,27 +509,15 @@ class _FlatMap:
 
     async def __anext__(self) -> Any:
         while self._index >= len(self._buffer):
-            if self._pages is None:
-                self._pages = self._owner.__aiter__()
-            page = await self._pages.__anext__()
-            self._step = self._owner._last_step
-            result = self._select(page)
+            step = await self._steps.__anext__()
+            result = self._select(step.page)
             self._buffer = result if isinstance(result, list) else [result]
             self._index = 0
         item = self._buffer[self._index]
         self._index += 1
-        step = self._step
-        if self._track and step is not None and self._index < len(self._buffer):
-            # Mid-page: the rest of this page is the page's own position, skipping what
-            # was yielded; exactly the token botocore writes when MaxItems cuts a page.
-            owner = self._owner
-            owner._position = Cursor(step.at.tokens, step.at.skip + self._index)
-            owner._finished = False
-        elif self._track and step is not None:
-            self._owner._position = step.after
-            self._owner._finished = step.last
+        if self._track:
+            self._steps.take(self._index)
         return item
 
     async def aclose(self) -> None:
-        if self._pages is not None:
-            await self._pages.aclose()
+        await self._steps.aclose()

@@ -21,9 +21,9 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import anyio
@@ -37,7 +37,20 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
-__all__ = ["BackoffGate", "ErrorKind", "Retry", "classify", "endpoint_missing", "set_testing"]
+from ._errors import PageFetchError
+
+if TYPE_CHECKING:
+    from ._cursor import Cursor
+
+__all__ = [
+    "BackoffGate",
+    "ErrorKind",
+    "PageFetcher",
+    "Retry",
+    "classify",
+    "endpoint_missing",
+    "set_testing",
+]
 
 log = logging.getLogger("asyncpage")
 
@@ -233,3 +246,89 @@ def error_code(error: BaseException) -> str | None:
         code = response.get("Error", {}).get("Code")
         return str(code) if code is not None else None
     return None
+
+
+#: One random source for every fetcher's jitter: a ``random.Random`` per iterator cost
+#: more memory than the rest of an unstarted iterator.
+_jitter = random.Random()
+
+#: ``call(params)`` sends one page request and returns the parsed response.
+PageCall = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+class PageFetcher:
+    """Fetches one page, retried per the policy: the retry loop, its gate and its counters.
+
+    A :class:`~asyncpage._walk.Walk` calls it as its ``fetch``. It never moves a cursor: a
+    failed page raises :class:`~asyncpage.PageFetchError` carrying the token of the page
+    it was asked for, and the walk stays on that page.
+    """
+
+    __slots__ = (
+        "_call",
+        "_name",
+        "_policy",
+        "gate",
+        "requests",
+        "retries",
+        "seconds_waited",
+        "throttles",
+    )
+
+    def __init__(self, call: PageCall, policy: Retry | None, *, name: str) -> None:
+        self._call = call
+        self._policy = policy
+        self._name = name  # "service.operation", for messages and logs
+        #: Sources sharing a (service, region) share one gate (set by fan_out).
+        self.gate: BackoffGate | None = None
+        self.requests = self.retries = self.throttles = 0
+        self.seconds_waited = 0.0
+
+    async def __call__(self, params: dict[str, Any], cursor: Cursor) -> dict[str, Any]:
+        policy = self._policy
+        attempt = 0
+        started = time.monotonic()
+        while True:
+            attempt += 1
+            if self.gate is not None:
+                self.seconds_waited += await self.gate.wait()
+            self.requests += 1
+            try:
+                return await self._call(params)
+            except Exception as exc:
+                kind = classify(exc)
+                if kind == "throttling":
+                    self.throttles += 1
+                if kind is None or policy is None or attempt >= policy.attempts:
+                    raise self._give_up(exc, cursor, attempt, kind) from exc
+                delay = policy.wait(attempt, _jitter, retry_after(exc))
+                if time.monotonic() - started + delay > policy.timeout:
+                    raise self._give_up(exc, cursor, attempt, kind) from exc
+                if kind == "throttling" and self.gate is not None:
+                    self.gate.close_for(delay)
+                log.debug(
+                    "%s: %s error %s, retry %d of %d in %.3fs",
+                    self._name,
+                    kind,
+                    type(exc).__name__,
+                    attempt,
+                    policy.attempts - 1,
+                    delay,
+                )
+                self.retries += 1
+                if not _testing:
+                    await anyio.sleep(delay)
+                    self.seconds_waited += delay
+
+    def _give_up(
+        self, exc: Exception, cursor: Cursor, attempts: int, kind: str | None
+    ) -> PageFetchError:
+        why = "not retryable" if kind is None else f"{kind}, gave up after {attempts} requests"
+        if kind is not None and self._policy is None:
+            why = f"{kind}, retry=None"
+        return PageFetchError(
+            f"{self._name} page failed ({why}): {exc}",
+            error=exc,
+            resume_token=cursor.encode(),
+            attempts=attempts,
+        )

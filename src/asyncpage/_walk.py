@@ -50,6 +50,22 @@ class Step(NamedTuple):
     #: True for the walk's final page (end of listing, or MaxItems reached).
     last: bool
 
+    def after_taking(self, taken: int) -> Cursor | None:
+        """The position once ``taken`` of this page's items are delivered.
+
+        Inside the page it is the page's own position skipping what was taken: exactly
+        the token botocore writes when MaxItems cuts a page. After its last item it is
+        :attr:`after`.
+        """
+        if taken < self.item_count:
+            return Cursor(self.at.tokens, self.at.skip + taken)
+        return self.after
+
+    @property
+    def exhausted(self) -> bool:
+        """True for the final page of the whole listing (not a MaxItems cut)."""
+        return self.last and self.after is None
+
 
 class Walk:
     """One pass over a listing, from ``start``."""
