@@ -1,4 +1,5 @@
-"""One listing, paged by asyncpage (prefetch 0/1/2), aiobotocore's and boto3's paginators.
+"""One listing, paged by asyncpage (prefetch 0/1/2 in ``async with``, and prefetch=1 in a
+plain ``async for``), aiobotocore's and boto3's paginators.
 
 Run from the repository root::
 
@@ -120,18 +121,29 @@ def aiobotocore_contender(portal: BlockingPortal, client: Any) -> Measure:
     return in_loop(portal, run)
 
 
-def asyncpage_contender(portal: BlockingPortal, client: Any, prefetch: int) -> Measure:
-    async def run(scenario: Scenario) -> int:
+def asyncpage_contender(
+    portal: BlockingPortal, client: Any, prefetch: int, *, plain: bool = False
+) -> Measure:
+    """asyncpage inside ``async with``, or (``plain``) in a plain ``async for`` loop."""
+
+    async def consume(iterator: asyncpage.AsyncPageIterator, scenario: Scenario) -> int:
         pages, work, collect = 0, scenario.work, scenario.collect_every
-        params = operation_params(scenario)
-        async with asyncpage.paginate(client, OPERATION, prefetch=prefetch, **params) as iterator:
-            async for _page in iterator:
-                pages += 1
-                if collect and pages % collect == 0:
-                    gc.collect()
-                if work:
-                    await anyio.sleep(work)
+        async for _page in iterator:
+            pages += 1
+            if collect and pages % collect == 0:
+                gc.collect()
+            if work:
+                await anyio.sleep(work)
         return pages
+
+    async def run(scenario: Scenario) -> int:
+        iterator = asyncpage.paginate(
+            client, OPERATION, prefetch=prefetch, **operation_params(scenario)
+        )
+        if plain:
+            return await consume(iterator, scenario)
+        async with iterator:
+            return await consume(iterator, scenario)
 
     return in_loop(portal, run)
 
@@ -317,6 +329,7 @@ def main() -> None:
     calibration = Scenario("latency-only", "listing", args.pages, 0.02, 0.0)
     scenarios = [
         Scenario("20ms-work", "listing", args.pages, 0.02, 0.02),
+        Scenario("40ms-work", "listing", args.pages, 0.02, 0.04),
         Scenario("60ms-work", "listing", args.pages, 0.02, 0.06),
     ]
     n = args.memory_pages
@@ -358,6 +371,7 @@ def main() -> None:
             **{
                 f"asyncpage prefetch={n}": asyncpage_contender(portal, client, n) for n in (0, 1, 2)
             },
+            "asyncpage plain loop prefetch=1": asyncpage_contender(portal, client, 1, plain=True),
         }
         for measure in contenders.values():  # connections, models, caches
             measure(calibration)
