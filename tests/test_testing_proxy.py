@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import http.server
+import logging
 import socket
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
@@ -531,3 +535,86 @@ def test_stop_drops_requests_in_flight_quietly(
 
         assert client.recv(1) == b""
     assert [record for record in caplog.records if record.levelname == "ERROR"] == []
+
+
+class _StalledServer(http.server.ThreadingHTTPServer):
+    """An upstream that never answers: it counts requests, and hang-ups by the proxy."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Stall)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.changed = threading.Condition()
+        self.arrived = self.hung_up = 0
+
+    def count(self, name: str) -> None:
+        with self.changed:
+            setattr(self, name, getattr(self, name) + 1)
+            self.changed.notify_all()
+
+    def wait_for(self, name: str, n: int, timeout: float = 10.0) -> int:
+        with self.changed:
+            self.changed.wait_for(lambda: getattr(self, name) >= n, timeout)
+            return int(getattr(self, name))
+
+
+class _Stall(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _StalledServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.count("arrived")
+        self.rfile.read(1)  # returns once the proxy closes the connection
+        self.server.count("hung_up")
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stalled() -> Iterator[_StalledServer]:
+    server = _StalledServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_clients_giving_up_leave_nothing_behind(
+    stalled: _StalledServer,
+    fault_proxy_factory: FaultProxyFactory,
+    session: AioSession,
+    backend: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request cancelled while the proxy waits upstream ends upstream too, silently.
+
+    No "Task was destroyed but it is pending!", no "coroutine ignored GeneratorExit", no
+    ResourceWarning: nothing a warnings-as-errors suite would trip over.
+    """
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    proxy = fault_proxy_factory(stalled.url)
+    calls = 10
+    async with aws_client(session, "dynamodb", proxy.endpoint_url, backend=backend) as client:
+        for n in range(1, calls + 1):
+            call = asyncio.ensure_future(client.list_tables())
+            assert await asyncio.to_thread(stalled.wait_for, "arrived", n) == n
+            call.cancel()  # the request is waiting upstream
+            with suppress(asyncio.CancelledError):
+                await call
+    hung_up = await asyncio.to_thread(stalled.wait_for, "hung_up", calls)
+    gc.collect()
+
+    assert unraisable == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert hung_up == calls  # the proxy gave up each upstream request as its client left
+    assert proxy.counters.requests == calls

@@ -2,7 +2,11 @@
 
 The proxy runs in a thread of its own with its own asyncio event loop, so tests on any
 event loop (asyncio or trio) or none can use it, and its controls are plain thread-safe
-method calls. It listens on 127.0.0.1 only and forwards only to a loopback target.
+method calls. It listens on 127.0.0.1 only and forwards only to a loopback target. HTTP is
+aiohttp's: its server takes requests (origin or absolute form, as httpx sends them) and its
+client forwards them, bodies and headers as they came (no decompression, no added headers).
+A client that gives up on a request closes its connection; that cancels the request in the
+proxy, and the upstream request made for it, leaving no task or socket behind.
 
 How a request's fate is decided, in arrival order, under one lock:
 
@@ -38,14 +42,20 @@ from types import MappingProxyType, TracebackType
 from typing import Final, Literal, Protocol, Self, get_args
 from urllib.parse import urlsplit
 
+import aiohttp
+from aiohttp import web
+from aiohttp.http import HttpVersion11
+from multidict import CIMultiDict
+from yarl import URL
+
 from ._faults import FaultKind, RequestFacts, error_response, read_request_facts
 
 __all__ = ["FaultProxy", "FaultProxyFactory", "ProxyCounters", "ProxyEvent"]
 
 _log = logging.getLogger("asyncpage.testing")
 
-_HEAD_LIMIT: Final = 1 << 20
-_MAX_IDLE_UPSTREAM: Final = 32
+_HEAD_LIMIT: Final = 1 << 16
+_SHUTDOWN_TIMEOUT: Final = 5.0
 _EVENT_HISTORY: Final = 10_000
 _CONTROL_PREFIX: Final = "/moto-api/"
 _HOP_BY_HOP: Final = frozenset(
@@ -53,16 +63,18 @@ _HOP_BY_HOP: Final = frozenset(
         "connection",
         "keep-alive",
         "proxy-connection",
+        "proxy-authenticate",
         "proxy-authorization",
         "te",
         "trailer",
         "transfer-encoding",
         "upgrade",
-        "expect",
-        "content-length",
     }
 )
-_NO_BODY_STATUSES: Final = frozenset({204, 304})
+# Headers of a request the proxy reframes: its body is forwarded with a Content-Length.
+_NOT_FORWARDED: Final = _HOP_BY_HOP | {"expect", "content-length"}
+# Headers aiohttp's client would add to a request that lacks them.
+_NO_AUTO_HEADERS: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
 Action = Literal["forward", "throttle", "server_error", "reset"]
 
@@ -146,28 +158,6 @@ class _Decision:
     retry_after: float | None = None
 
 
-@dataclass(slots=True)
-class _Request:
-    method: str
-    target: str
-    version: str
-    headers: list[tuple[str, str]]
-    lower: dict[str, str]
-    body: bytes = b""
-
-
-@dataclass(slots=True)
-class _Response:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-class _BadRequest(Exception):
-    """The client sent something that is not HTTP/1.x."""
-
-
 class FaultProxy:
     """A reverse proxy in front of a local endpoint that injects AWS faults on demand.
 
@@ -205,9 +195,9 @@ class FaultProxy:
         self._stop_event: asyncio.Event | None = None
         self._startup_error: BaseException | None = None
         self._port: int | None = None
-        self._stopping = False
         self._stopped = False
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._upstream: aiohttp.ClientSession | None = None
+        self._in_flight: set[asyncio.Task[object]] = set()
 
     # -- control, from any thread ----------------------------------------------------
 
@@ -419,106 +409,100 @@ class FaultProxy:
     # -- the proxy's own thread ------------------------------------------------------
 
     def _run(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(self._main(ready))
+            with asyncio.Runner() as runner:
+                runner.run(self._main(ready))
+        except BaseException as exc:  # reported by start(), which is waiting for it
+            if self._port is None:
+                self._startup_error = exc
+            else:
+                _log.exception("fault proxy stopped with an error")
         finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
             ready.set()
 
     async def _main(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop_event = asyncio.Event()
-        try:
-            server = await asyncio.start_server(
-                self._serve_client, "127.0.0.1", 0, limit=_HEAD_LIMIT
+        async with contextlib.AsyncExitStack() as stack:
+            self._upstream = await stack.enter_async_context(_upstream_session())
+            server = web.Server(
+                self._serve,
+                # A client that gives up closes its connection: its request is cancelled
+                # here too, and so is the upstream request made for it.
+                handler_cancellation=True,
+                auto_decompress=False,  # bodies pass through as the client encoded them
+                access_log=None,
+                logger=_log,
+                max_line_size=_HEAD_LIMIT,
+                max_field_size=_HEAD_LIMIT,
             )
-        except BaseException as exc:
-            self._startup_error = exc
-            return
-        self._port = server.sockets[0].getsockname()[1]
-        ready.set()
-        try:
+            runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self._loop = asyncio.get_running_loop()
+            self._stop_event = asyncio.Event()
+            self._port = runner.addresses[0][1]
+            ready.set()
             await self._stop_event.wait()
-        finally:
-            self._stopping = True
-            server.close()
-            await self._close_everything()
-            await server.wait_closed()
-            await asyncio.sleep(0)  # let the transports' connection_lost callbacks run
-
-    async def _close_everything(self) -> None:
-        current = asyncio.current_task()
-        while tasks := [task for task in asyncio.all_tasks() if task is not current]:
-            for task in tasks:
+            # Requests in flight are dropped: cancelling their tasks cancels their
+            # upstream requests; runner.cleanup() then closes every connection.
+            for task in self._in_flight:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        idle, self._idle = self._idle, []
-        for _, writer in idle:
-            writer.close()
-        for _, writer in idle:
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+        await asyncio.sleep(0)  # let the closed transports' connection_lost callbacks run
 
-    async def _serve_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        # The loop holds tasks weakly: this set keeps a request's task alive while it
+        # waits, and lets stop() cancel it.
+        self._in_flight.add(task)
         try:
-            while not self._stopping:
-                request = await _read_request(reader, writer)
-                if request is None:
-                    return
-                facts = read_request_facts(request.target, request.lower, request.body)
-                decision = self._decide(request, facts)
-                if decision.delay > 0:
-                    await asyncio.sleep(decision.delay)
-                if decision.action == "reset":
-                    _abort(writer)
-                    return
-                if decision.action == "forward":
-                    response = await self._forward(request)
-                else:
-                    fault = error_response(
-                        decision.action,
-                        facts,
-                        method=request.method,
-                        code=decision.code,
-                        retry_after=decision.retry_after,
-                    )
-                    response = _Response(
-                        fault.status, fault.reason, list(fault.headers), fault.body
-                    )
-                keep_alive = _client_keeps_alive(request)
-                writer.write(_serialize_response(response, request.method, keep_alive))
-                await writer.drain()
-                if not keep_alive:
-                    return
-        except _BadRequest:
-            with contextlib.suppress(OSError):
-                writer.write(
-                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # the client went away; nothing to answer
-        except asyncio.CancelledError:
-            # Only stop() cancels this task. Ending normally keeps Python 3.11's streams
-            # from logging the cancellation as an error in their done-callback.
-            pass
-        except Exception:
-            _log.exception("fault proxy failed to serve a request")
+            return await self._answer(request)
         finally:
-            writer.close()
-            # stop() may cancel us again while we wait here; the task ends either way.
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                await writer.wait_closed()
+            self._in_flight.discard(task)
 
-    def _decide(self, request: _Request, facts: RequestFacts) -> _Decision:
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
+        target = _origin_form(request.raw_path)
+        if target is None:
+            return web.Response(status=400, text=f"unsupported request target {request.raw_path!r}")
+        if (
+            request.version == HttpVersion11
+            and "100-continue" in request.headers.get("Expect", "").lower()
+        ):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the response proper has not started
+        body = await request.content.read()
+        headers = [
+            (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+            for name, value in request.raw_headers
+        ]
+        lower = {name.lower(): value for name, value in headers}
+        facts = read_request_facts(target, lower, body)
+        decision = self._decide(target, facts)
+        if decision.delay > 0:
+            await asyncio.sleep(decision.delay)
+        if decision.action == "reset":
+            _reset(request)
+            return web.Response()  # never written: the connection is gone
+        if decision.action == "forward":
+            return await self._forward(request.method, target, headers, body)
+        fault = error_response(
+            decision.action,
+            facts,
+            method=request.method,
+            code=decision.code,
+            retry_after=decision.retry_after,
+        )
+        return web.Response(
+            status=fault.status, reason=fault.reason, headers=fault.headers, body=fault.body
+        )
+
+    def _decide(self, target: str, facts: RequestFacts) -> _Decision:
         with self._lock:
             self._counts["requests"] += 1
             if facts.service is not None:
                 self._by_service[facts.service] += 1
-            if request.target.startswith(_CONTROL_PREFIX):
+            if target.startswith(_CONTROL_PREFIX):
                 decision = _Decision("forward")
             else:
                 decision = self._draw(facts)
@@ -549,60 +533,50 @@ class FaultProxy:
                 break
         return _Decision(action, delay, code, rates.retry_after)
 
-    async def _forward(self, request: _Request) -> _Response:
-        head = _serialize_upstream_request(request, self._target_host, self._target_port)
+    async def _forward(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> web.Response:
+        assert self._upstream is not None
+        sent = CIMultiDict(
+            (name, value) for name, value in headers if name.lower() not in _NOT_FORWARDED
+        )
         try:
-            response = await self._exchange(head + request.body, request.method)
-        except (
-            OSError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            _BadRequest,
-        ) as exc:
+            async with self._upstream.request(
+                method,
+                URL(self._target_url.rstrip("/") + target, encoded=True),
+                headers=sent,
+                data=body or None,
+                skip_auto_headers=_NO_AUTO_HEADERS,
+                allow_redirects=False,
+            ) as upstream:
+                answer = await upstream.read()
+                status, reason = upstream.status, upstream.reason
+                received = CIMultiDict(
+                    (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+                    for name, value in upstream.raw_headers
+                    if name.decode("latin-1").lower() not in _HOP_BY_HOP
+                )
+        except (aiohttp.ClientError, OSError) as exc:
             with self._lock:
                 self._counts["upstream_errors"] += 1
-            body = f"fault proxy: the target {self._target_url} did not answer: {exc!r}".encode()
-            headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-            return _Response(502, "Bad Gateway", headers, body)
+            return web.Response(
+                status=502,
+                text=f"fault proxy: the target {self._target_url} did not answer: {exc!r}",
+            )
         with self._lock:
             self._counts["forwarded"] += 1
-        return response
-
-    async def _exchange(self, data: bytes, method: str) -> _Response:
-        while True:
-            reused = bool(self._idle)
-            if reused:
-                reader, writer = self._idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(
-                    self._target_host, self._target_port, limit=_HEAD_LIMIT
-                )
-            try:
-                try:
-                    writer.write(data)
-                    await writer.drain()
-                except OSError:
-                    if not reused:
-                        raise
-                    raise _StaleConnection from None
-                response, reusable = await _read_response(
-                    reader, method, first_byte_required=reused
-                )
-            except _StaleConnection:
-                writer.close()
-                continue  # the target closed an idle connection; send again on a fresh one
-            except BaseException:
-                writer.close()
-                raise
-            if reusable and not self._stopping and len(self._idle) < _MAX_IDLE_UPSTREAM:
-                self._idle.append((reader, writer))
-            else:
-                writer.close()
-            return response
+        return web.Response(status=status, reason=reason, headers=received, body=answer)
 
 
-class _StaleConnection(Exception):
-    """A kept-alive upstream connection closed before sending a single byte."""
+def _upstream_session() -> aiohttp.ClientSession:
+    """The client for the target: bytes pass as they are, nothing from the environment."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,  # never through an HTTP proxy named in the environment
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
 
 
 def _loopback_target(url: str) -> tuple[str, int]:
@@ -637,165 +611,30 @@ def _make_filter(
     return _Filter(as_set(services), as_set(operations))
 
 
-async def _read_head(reader: asyncio.StreamReader) -> list[str] | None:
-    """The lines of a message head, or None on a clean end of stream before it."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip():
-            raise
+def _origin_form(raw_target: str) -> str | None:
+    """``/path?query`` of a request target; None when it is neither origin nor absolute form.
+
+    httpx sends the absolute form (``POST http://host:port/path HTTP/1.1``). The host in
+    it is ignored: requests only ever go to the proxy's target.
+    """
+    if raw_target.startswith("/"):
+        return raw_target
+    parts = urlsplit(raw_target)
+    if parts.scheme not in ("http", "https"):
         return None
-    except asyncio.LimitOverrunError:
-        raise _BadRequest("message head too large") from None
-    return head.decode("latin-1").lstrip("\r\n").split("\r\n")[:-2]
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _parse_headers(lines: list[str]) -> list[tuple[str, str]]:
-    headers = []
-    for line in lines:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise _BadRequest(f"malformed header line {line!r}")
-        headers.append((name, value.strip()))
-    return headers
-
-
-async def _read_request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> _Request | None:
-    lines = await _read_head(reader)
-    if lines is None:
-        return None
-    try:
-        method, target, version = lines[0].split(" ")
-    except ValueError:
-        raise _BadRequest(f"malformed request line {lines[0]!r}") from None
-    if not version.startswith("HTTP/1."):
-        raise _BadRequest(f"unsupported version {version!r}")
-    if not target.startswith("/"):
-        # Absolute form (``POST http://host:port/path HTTP/1.1``), as httpx sends it.
-        # The host in it is ignored: requests only ever go to the proxy's target.
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https"):
-            raise _BadRequest(f"unsupported request target {target!r}")
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = _parse_headers(lines[1:])
-    lower = {name.lower(): value for name, value in headers}
-    request = _Request(method, target, version, headers, lower)
-    if "100-continue" in lower.get("expect", "").lower() and version == "HTTP/1.1":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.body = await _read_body(reader, lower)
-    return request
-
-
-async def _read_body(reader: asyncio.StreamReader, lower: dict[str, str]) -> bytes:
-    if "chunked" in lower.get("transfer-encoding", "").lower():
-        return await _read_chunked(reader)
-    length = lower.get("content-length")
-    if length is None:
-        return b""
-    try:
-        size = int(length)
-    except ValueError:
-        raise _BadRequest(f"bad Content-Length {length!r}") from None
-    return await reader.readexactly(size) if size > 0 else b""
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise _BadRequest(f"bad chunk size {size_line!r}") from None
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":
-                pass  # trailers carry nothing the proxy forwards
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
-
-
-async def _read_response(
-    reader: asyncio.StreamReader, method: str, *, first_byte_required: bool
-) -> tuple[_Response, bool]:
-    """Read one response; returns it and whether the connection can carry another."""
-    while True:
-        try:
-            lines = await _read_head(reader)
-        except (asyncio.IncompleteReadError, ConnectionResetError):
-            lines = None
-        if lines is None:
-            if first_byte_required:
-                raise _StaleConnection
-            raise asyncio.IncompleteReadError(b"", None)
-        first_byte_required = False
-        try:
-            version, status_text, *reason = lines[0].split(" ", 2)
-            status = int(status_text)
-        except ValueError:
-            raise _BadRequest(f"malformed status line {lines[0]!r}") from None
-        headers = _parse_headers(lines[1:])
-        if 100 <= status < 200:
-            continue  # informational responses are not relayed
-        lower = {name.lower(): value.lower() for name, value in headers}
-        reusable = version == "HTTP/1.1" and "close" not in lower.get("connection", "")
-        if method == "HEAD" or status in _NO_BODY_STATUSES:
-            body = b""
-        elif "chunked" in lower.get("transfer-encoding", ""):
-            body = await _read_chunked(reader)
-        elif "content-length" in lower:
-            body = await _read_body(reader, lower)
-        else:
-            body = await reader.read()
-            reusable = False
-        return _Response(status, reason[0] if reason else "", headers, body), reusable
-
-
-def _client_keeps_alive(request: _Request) -> bool:
-    connection = request.lower.get("connection", "").lower()
-    if request.version == "HTTP/1.0":
-        return "keep-alive" in connection
-    return "close" not in connection
-
-
-def _serialize_upstream_request(request: _Request, host: str, port: int) -> bytes:
-    lines = [f"{request.method} {request.target} HTTP/1.1"]
-    lines += [
-        f"{name}: {value}" for name, value in request.headers if name.lower() not in _HOP_BY_HOP
-    ]
-    if "host" not in request.lower:
-        lines.append(f"Host: {host}:{port}")
-    if request.body or "content-length" in request.lower or "transfer-encoding" in request.lower:
-        lines.append(f"Content-Length: {len(request.body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _serialize_response(response: _Response, method: str, keep_alive: bool) -> bytes:
-    lines = [f"HTTP/1.1 {response.status} {response.reason}".rstrip()]
-    no_body = method == "HEAD" or response.status in _NO_BODY_STATUSES
-    for name, value in response.headers:
-        lowered = name.lower()
-        # A HEAD response's Content-Length describes the body a GET would get: keep it.
-        if lowered in _HOP_BY_HOP and not (no_body and lowered == "content-length"):
-            continue
-        lines.append(f"{name}: {value}")
-    if not no_body:
-        lines.append(f"Content-Length: {len(response.body)}")
-    if not keep_alive:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head if no_body else head + response.body
-
-
-def _abort(writer: asyncio.StreamWriter) -> None:
+def _reset(request: web.BaseRequest) -> None:
     """Drop the connection with a TCP RST, the way an overloaded load balancer does."""
-    sock = writer.get_extra_info("socket")
+    transport = request.transport
+    if transport is None:
+        return  # the client is gone already
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
+    transport.abort()
 
 
 class FaultProxyFactory(Protocol):
