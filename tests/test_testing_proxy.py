@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import gzip
 import http.server
+import json
 import logging
 import socket
 import sys
 import threading
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
@@ -436,6 +439,17 @@ class _ChunkedEcho(http.server.BaseHTTPRequestHandler):
 
     do_GET = do_POST
 
+    def do_PUT(self) -> None:
+        """Sends the body back, gzip-labelled, with the headers it got in ``X-Received``."""
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("x-amz-crc32", str(zlib.crc32(body)))
+        self.send_header("X-Received", json.dumps(list(self.headers.items())))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
@@ -487,6 +501,34 @@ def test_absolute_form_keep_alive_and_chunked_upstream(
     assert b"chunked" not in first.lower()
     assert second.endswith(b"\r\n\r\nGET /again ")
     assert proxy.counters.forwarded == 2
+
+
+def test_bodies_and_headers_pass_through_as_they_are(
+    echo_url: str, fault_proxy_factory: FaultProxyFactory
+) -> None:
+    proxy = fault_proxy_factory(echo_url)
+    port = int(proxy.endpoint_url.rsplit(":", 1)[1])
+    body = gzip.compress(b'{"TableName": "music"}')
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        response = exchange(
+            sock,
+            b"PUT /q?a=%2F&b=%20 HTTP/1.1\r\nHost: example:1\r\nContent-Encoding: gzip\r\n"
+            b"authorization: AWS4-HMAC-SHA256 Credential=x\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body,
+        )
+
+    head, _, answer = response.partition(b"\r\n\r\n")
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    assert answer == body  # still compressed, both ways
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["x-amz-crc32"] == str(zlib.crc32(body))
+    assert json.loads(headers["X-Received"]) == [
+        ["Host", "example:1"],
+        ["Content-Encoding", "gzip"],
+        ["authorization", "AWS4-HMAC-SHA256 Credential=x"],
+        ["Content-Length", str(len(body))],
+    ]
 
 
 def test_unreachable_target_is_a_502(fault_proxy_factory: FaultProxyFactory) -> None:
