@@ -145,6 +145,39 @@ async def test_server_error_is_the_error_aws_sends(
     assert fault_proxy.counters.forwarded == 1
 
 
+# service, a cheap call, an error AWS sends for it (code, status)
+ERRORS: list[tuple[str, Call, tuple[str, int]]] = [
+    ("dynamodb", lambda c: c.list_tables(), ("ResourceNotFoundException", 400)),
+    ("logs", lambda c: c.describe_log_groups(), ("AccessDeniedException", 400)),
+    ("sqs", lambda c: c.list_queues(), ("QueueDoesNotExist", 400)),
+    ("ec2", lambda c: c.describe_instances(), ("UnauthorizedOperation", 403)),
+    ("iam", lambda c: c.list_users(), ("NoSuchEntity", 404)),
+    ("s3", lambda c: c.list_objects_v2(Bucket="music"), ("NoSuchBucket", 404)),
+    ("lambda", lambda c: c.list_functions(), ("ResourceNotFoundException", 404)),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("service", "call", "sent"), ERRORS, ids=[e[0] for e in ERRORS])
+async def test_any_error_with_its_status(
+    fault_proxy: FaultProxy,
+    session: AioSession,
+    service: str,
+    call: Call,
+    sent: tuple[str, int],
+) -> None:
+    code, status = sent
+    async with aws_client(session, service, fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "error", code=code, status=status)
+        error = await client_error(call(client))
+
+        modeled = getattr(client.exceptions, code, None)
+    assert (error.response["Error"]["Code"], status_of(error)) == sent
+    if modeled is not None:  # botocore raises the service's own exception class
+        assert isinstance(error, modeled)
+    assert fault_proxy.counters == ProxyCounters(requests=1, errors=1, by_service={service: 1})
+
+
 @pytest.mark.asyncio
 async def test_sqs_throttle_is_query_compatible(
     fault_proxy: FaultProxy, session: AioSession
@@ -401,6 +434,14 @@ def test_fail_next_refuses_nonsense() -> None:
         proxy.fail_next(-1, "throttle")
     with pytest.raises(ValueError, match="no error code"):
         proxy.fail_next(1, "reset", code="SlowDown")
+    with pytest.raises(ValueError, match="code or status"):
+        proxy.fail_next(1, "reset", status=503)
+    with pytest.raises(ValueError, match="needs its code and its HTTP status"):
+        proxy.fail_next(1, "error", code="AccessDenied")
+    with pytest.raises(ValueError, match="needs its code and its HTTP status"):
+        proxy.fail_next(1, "error", status=403)
+    with pytest.raises(ValueError, match=r"400\.\.599"):
+        proxy.fail_next(1, "error", code="Fine", status=200)
     assert proxy.pending == 0
 
 

@@ -54,7 +54,10 @@ connection is reset; queue two resets to make such a REST call fail.
 The errors are the ones AWS sends, chosen by the service in the request's SigV4 scope:
 ``ThrottlingException`` for JSON services, ``RequestThrottled`` for SQS,
 ``RequestLimitExceeded`` for EC2, ``Throttling`` for query services, ``SlowDown`` for S3,
-``TooManyRequestsException`` for Lambda (see :mod:`asyncpage.testing._faults`).
+``TooManyRequestsException`` for Lambda (see :mod:`asyncpage.testing._faults`). Any other
+error goes out with the code and the HTTP status you give, in the service's format::
+
+    fault_proxy.fail_next(1, "error", code="AccessDeniedException", status=400)
 """
 
 from ._faults import FaultKind

@@ -22,7 +22,8 @@ How a request's fate is decided, in arrival order, under one lock:
    replaces the fault drawn in step 2; the delay stays. Queued faults never draw numbers,
    so queueing one does not shift the faults drawn for later requests.
 4. The delay is slept, then the request is forwarded, answered with the error AWS would
-   send (:mod:`asyncpage.testing._faults`), or its connection is reset (RST, no response).
+   send (:mod:`asyncpage.testing._faults`; ``"error"`` sends the queued code and status),
+   or its connection is reset (RST, no response).
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ _NOT_FORWARDED: Final = _HOP_BY_HOP | {"expect", "content-length"}
 # Headers aiohttp's client would add to a request that lacks them.
 _NO_AUTO_HEADERS: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
-Action = Literal["forward", "throttle", "server_error", "reset"]
+Action = Literal["forward", "throttle", "server_error", "error", "reset"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +91,11 @@ class ProxyCounters:
     throttled: int = 0
     """Requests answered with a throttling error."""
     server_errors: int = 0
-    """Requests answered with a 5xx error."""
+    """Requests answered with the service's internal error (a 5xx)."""
     resets: int = 0
     """Requests whose connection was reset instead of answered."""
+    errors: int = 0
+    """Requests answered with an error queued by ``fail_next(n, "error", ...)``."""
     delayed: int = 0
     """Requests held back by ``latency``/``latency_jitter``."""
     upstream_errors: int = 0
@@ -147,6 +150,7 @@ class _Rates:
 class _QueuedFault:
     kind: FaultKind
     code: str | None
+    status: int | None
     filter: _Filter
 
 
@@ -155,6 +159,7 @@ class _Decision:
     action: Action
     delay: float = 0.0
     code: str | None = None
+    status: int | None = None
     retry_after: float | None = None
 
 
@@ -287,6 +292,7 @@ class FaultProxy:
         kind: FaultKind,
         *,
         code: str | None = None,
+        status: int | None = None,
         only_service: str | Collection[str] | None = None,
         only_operation: str | Collection[str] | None = None,
     ) -> None:
@@ -294,22 +300,34 @@ class FaultProxy:
 
         Args:
             n: how many requests to fail (0 queues nothing).
-            kind: ``"throttle"``, ``"server_error"`` or ``"reset"``.
+            kind: ``"throttle"`` or ``"server_error"`` (the service's own error),
+                ``"error"`` (any error: give ``code`` and ``status``) or ``"reset"``.
             code: an error code to send instead of the service's usual one.
+            status: an HTTP status (400..599) to send instead of the usual one.
             only_service: fail only requests to these services; others pass by.
             only_operation: fail only these operations (JSON and query protocols).
 
         Raises:
-            ValueError: ``n`` is negative, ``kind`` is unknown, or ``code`` is given for
-                a reset.
+            ValueError: ``n`` is negative, ``kind`` is unknown, an ``"error"`` lacks its
+                code or status, the status is outside 400..599, or a reset is given a
+                code or a status.
+
+        Example::
+
+            proxy.fail_next(1, "error", code="AccessDeniedException", status=400)
+            proxy.fail_next(1, "error", code="NoSuchBucket", status=404, only_service="s3")
         """
         if n < 0:
             raise ValueError(f"n must not be negative, got {n!r}")
         if kind not in get_args(FaultKind):
             raise ValueError(f"kind must be one of {get_args(FaultKind)}, got {kind!r}")
-        if code is not None and kind == "reset":
-            raise ValueError("a reset sends no response, so it has no error code")
-        fault = _QueuedFault(kind, code, _make_filter(only_service, only_operation))
+        if kind == "reset" and (code is not None or status is not None):
+            raise ValueError("a reset sends no response, so it has no error code or status")
+        if kind == "error" and (code is None or status is None):
+            raise ValueError('an "error" needs its code and its HTTP status')
+        if status is not None and not 400 <= status <= 599:
+            raise ValueError(f"an error status is 400..599, got {status!r}")
+        fault = _QueuedFault(kind, code, status, _make_filter(only_service, only_operation))
         with self._lock:
             self._queue.extend([fault] * n)
 
@@ -336,6 +354,7 @@ class FaultProxy:
                 throttled=counts["throttle"],
                 server_errors=counts["server_error"],
                 resets=counts["reset"],
+                errors=counts["error"],
                 delayed=counts["delayed"],
                 upstream_errors=counts["upstream_errors"],
                 by_service=MappingProxyType(dict(self._by_service)),
@@ -491,6 +510,7 @@ class FaultProxy:
             facts,
             method=request.method,
             code=decision.code,
+            status=decision.status,
             retry_after=decision.retry_after,
         )
         return web.Response(
@@ -520,6 +540,7 @@ class FaultProxy:
         action: Action = "forward"
         delay = 0.0
         code: str | None = None
+        status: int | None = None
         if rates.filter.matches(facts):
             u = self._random.random()
             j = self._random.random()
@@ -529,9 +550,9 @@ class FaultProxy:
         for index, fault in enumerate(self._queue):
             if fault.filter.matches(facts):
                 del self._queue[index]
-                action, code = fault.kind, fault.code
+                action, code, status = fault.kind, fault.code, fault.status
                 break
-        return _Decision(action, delay, code, rates.retry_after)
+        return _Decision(action, delay, code, status, rates.retry_after)
 
     async def _forward(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
