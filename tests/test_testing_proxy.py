@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiobotocore.httpxsession
+import anyio
 import pytest
 import trio
 from aiobotocore.config import AioConfig
@@ -458,6 +459,99 @@ def test_trio_client_through_the_proxy(fault_proxy: FaultProxy, session: AioSess
     assert trio.run(main) == ("ThrottlingException", 0)
 
 
+# -- holding requests in flight ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_held_requests_wait_until_released(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    fault_proxy.hold()
+    async with (
+        aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(2):
+            tg.start_soon(client.list_tables)
+        with anyio.fail_after(20):
+            await fault_proxy.wait_held(2)
+
+        assert fault_proxy.held == 2
+        assert fault_proxy.counters == ProxyCounters(requests=2, by_service={"dynamodb": 2})
+        fault_proxy.release()
+    assert fault_proxy.held == 0
+    assert fault_proxy.counters.forwarded == 2
+
+
+@pytest.mark.asyncio
+async def test_hold_respects_its_filter_and_never_changes_a_fate(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    fault_proxy.hold(only_service="sqs")
+    async with (
+        aws_client(session, "dynamodb", fault_proxy.endpoint_url) as dynamodb,
+        aws_client(session, "sqs", fault_proxy.endpoint_url) as sqs,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(sqs.list_queues)
+        with anyio.fail_after(20):
+            await fault_proxy.wait_held()
+        # The held request was decided when it came: a fault queued now is for the next.
+        fault_proxy.fail_next(1, "throttle")
+        error = await client_error(dynamodb.list_tables())  # not held
+        fault_proxy.release()
+
+    assert error.response["Error"]["Code"] == "ThrottlingException"
+    assert [(e.service, e.action) for e in fault_proxy.events] == [
+        ("sqs", "forward"),
+        ("dynamodb", "throttle"),
+    ]
+    assert fault_proxy.counters.forwarded == 1  # the sqs request, once released
+
+
+def test_wait_held_from_trio(fault_proxy: FaultProxy, session: AioSession) -> None:
+    """The proxy's thread wakes a trio task, and a trio client can give up a held request."""
+
+    async def main() -> int:
+        async with aws_client(
+            session, "dynamodb", fault_proxy.endpoint_url, backend="httpx"
+        ) as client:
+            fault_proxy.hold()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.list_tables)
+                with trio.fail_after(20):
+                    await fault_proxy.wait_held()
+                nursery.cancel_scope.cancel()  # the client gives up on the held request
+            fault_proxy.release()
+            tables = await client.list_tables()
+        return len(tables["TableNames"])
+
+    assert trio.run(main) == 0
+    assert fault_proxy.counters.requests == 2
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_wait_held_returns_at_once(fault_proxy: FaultProxy) -> None:
+    with anyio.move_on_after(0.05) as scope:
+        await fault_proxy.wait_held()  # nothing is held, ever
+    assert scope.cancelled_caught
+
+
+def test_wait_held_blocking_times_out_and_refuses_a_stopped_proxy(
+    moto_server: MotoServer,
+) -> None:
+    proxy = FaultProxy(moto_server.endpoint_url)
+    with pytest.raises(RuntimeError, match="not running"):
+        proxy.wait_held_blocking()
+    with proxy:
+        with pytest.raises(TimeoutError, match="0 of 1"):
+            proxy.wait_held_blocking(timeout=0.01)
+        with pytest.raises(ValueError, match="at least 1"):
+            proxy.wait_held_blocking(0)
+    with pytest.raises(RuntimeError, match="stopped"):
+        proxy.wait_held_blocking()
+
+
 # -- HTTP details, against a small upstream whose behaviour the test controls ---------
 
 
@@ -606,13 +700,13 @@ def test_stop_drops_requests_in_flight_quietly(
 ) -> None:
     proxy = FaultProxy(moto_server.endpoint_url).start()
     proxy.configure(latency=30.0)
+    proxy.hold()
     port = int(proxy.endpoint_url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as client:
         client.sendall(b"GET /moto-api/data.json HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n")
-        exchange(client, b"")  # the control plane is never delayed
+        exchange(client, b"")  # the control plane is neither held nor delayed
         client.sendall(b"Host: x\r\n\r\n")
-        while proxy.counters.delayed == 0:
-            threading.Event().wait(0.005)
+        proxy.wait_held_blocking()
 
         proxy.stop()
 

@@ -21,7 +21,10 @@ How a request's fate is decided, in arrival order, under one lock:
 3. The oldest queued fault (:meth:`FaultProxy.fail_next`) whose filter matches the request
    replaces the fault drawn in step 2; the delay stays. Queued faults never draw numbers,
    so queueing one does not shift the faults drawn for later requests.
-4. The delay is slept, then the request is forwarded, answered with the error AWS would
+4. While :meth:`FaultProxy.hold` is on, a request that matches its filter waits (with its
+   fate already decided, so holding never changes what is drawn) until
+   :meth:`FaultProxy.release`, its client giving up, or :meth:`FaultProxy.stop`.
+5. The delay is slept, then the request is forwarded, answered with the error AWS would
    send (:mod:`asyncpage.testing._faults`; ``"error"`` sends the queued code and status),
    or its connection is reset (RST, no response).
 """
@@ -37,13 +40,14 @@ import socket
 import struct
 import threading
 from collections import Counter, deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Final, Literal, Protocol, Self, get_args
 from urllib.parse import urlsplit
 
 import aiohttp
+import anyio.to_thread
 from aiohttp import web
 from aiohttp.http import HttpVersion11
 from multidict import CIMultiDict
@@ -56,6 +60,7 @@ __all__ = ["FaultProxy", "FaultProxyFactory", "ProxyCounters", "ProxyEvent"]
 _log = logging.getLogger("asyncpage.testing")
 
 _HEAD_LIMIT: Final = 1 << 16
+_WAIT_HELD_TIMEOUT: Final = 30.0
 _SHUTDOWN_TIMEOUT: Final = 5.0
 _EVENT_HISTORY: Final = 10_000
 _CONTROL_PREFIX: Final = "/moto-api/"
@@ -163,6 +168,12 @@ class _Decision:
     retry_after: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Hold:
+    filter: _Filter
+    released: asyncio.Event  # awaited and set in the proxy's loop only
+
+
 class FaultProxy:
     """A reverse proxy in front of a local endpoint that injects AWS faults on demand.
 
@@ -183,12 +194,24 @@ class FaultProxy:
             client = session.create_client("dynamodb", endpoint_url=proxy.endpoint_url, ...)
             ...
             assert proxy.counters.throttled == 2
+
+    To act while a request is in flight, hold it instead of sleeping and hoping::
+
+        proxy.hold()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.list_tables)
+            await proxy.wait_held()  # the request has reached the proxy and waits there
+            tg.cancel_scope.cancel()
+        proxy.release()
     """
 
     def __init__(self, target_url: str, *, seed: int = 0) -> None:
         self._target_host, self._target_port = _loopback_target(target_url)
         self._target_url = target_url
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a request was held or let go
+        self._hold: _Hold | None = None
+        self._held = 0
         self._random = random.Random(seed)
         self._rates = _Rates()
         self._queue: deque[_QueuedFault] = deque()
@@ -337,6 +360,88 @@ class FaultProxy:
         with self._lock:
             return len(self._queue)
 
+    def hold(
+        self,
+        *,
+        only_service: str | Collection[str] | None = None,
+        only_operation: str | Collection[str] | None = None,
+    ) -> None:
+        """Hold every matching request that arrives from now on, until :meth:`release`.
+
+        A held request is counted and its fate decided when it arrives, as any other;
+        then it waits in the proxy, in flight for its client, until :meth:`release`,
+        until its client gives up (then it is dropped), or until :meth:`stop`. Requests
+        to moto's control plane are never held. Calling it again changes the filter;
+        requests held already stay held.
+
+        Args:
+            only_service: hold only requests to these services.
+            only_operation: hold only these operations (JSON and query protocols).
+        """
+        with self._lock:
+            released = asyncio.Event() if self._hold is None else self._hold.released
+            self._hold = _Hold(_make_filter(only_service, only_operation), released)
+
+    def release(self) -> None:
+        """Stop holding, and let every held request go on to its fate."""
+        with self._lock:
+            hold, self._hold = self._hold, None
+        loop = self._loop
+        if hold is not None and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the proxy's loop is gone
+                loop.call_soon_threadsafe(hold.released.set)
+
+    @property
+    def held(self) -> int:
+        """How many requests are held right now."""
+        with self._lock:
+            return self._held
+
+    async def wait_held(self, n: int = 1) -> None:
+        """Wait until at least ``n`` requests are held at once (see :meth:`hold`).
+
+        Works on asyncio and on trio: the proxy lives in a thread of its own, so this
+        waits in a worker thread (``anyio.to_thread.run_sync``) on a thread-safe
+        condition. It has no timeout of its own: bound it the structured way, with
+        ``anyio.fail_after()`` (or ``asyncio.timeout()``, ``trio.fail_after()``).
+        Cancelling the wait wakes that thread, which ends at once.
+
+        Raises:
+            RuntimeError: the proxy is not running, or stopped while waiting.
+        """
+        abandoned = threading.Event()
+        try:
+            await anyio.to_thread.run_sync(
+                self._wait_held, n, None, abandoned.is_set, abandon_on_cancel=True
+            )
+        finally:
+            with self._changed:
+                abandoned.set()
+                self._changed.notify_all()
+
+    def wait_held_blocking(self, n: int = 1, *, timeout: float = _WAIT_HELD_TIMEOUT) -> None:
+        """:meth:`wait_held` for code outside an event loop; it blocks the calling thread.
+
+        Raises:
+            TimeoutError: fewer than ``n`` were held within ``timeout`` seconds.
+            RuntimeError: the proxy is not running, or stopped while waiting.
+        """
+        self._wait_held(n, timeout, lambda: False)
+
+    def _wait_held(self, n: int, timeout: float | None, abandoned: Callable[[], bool]) -> None:
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n!r}")
+        if self._port is None:
+            raise RuntimeError("the FaultProxy is not running: call start() first")
+        with self._changed:
+            done = self._changed.wait_for(
+                lambda: self._held >= n or self._stopped or abandoned(), timeout
+            )
+            if not done:
+                raise TimeoutError(f"{self._held} of {n} requests held after {timeout} s")
+            if self._held < n and self._stopped:
+                raise RuntimeError("the FaultProxy stopped")
+
     def clear(self) -> None:
         """Drop every queued fault and turn every rate off."""
         with self._lock:
@@ -404,7 +509,9 @@ class FaultProxy:
         thread, loop, event = self._thread, self._loop, self._stop_event
         if thread is None or self._stopped:
             return
-        self._stopped = True
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
         if loop is not None and event is not None:
             with contextlib.suppress(RuntimeError):  # the loop is already gone
                 loop.call_soon_threadsafe(event.set)
@@ -497,7 +604,9 @@ class FaultProxy:
         ]
         lower = {name.lower(): value for name, value in headers}
         facts = read_request_facts(target, lower, body)
-        decision = self._decide(target, facts)
+        decision, hold = self._decide(target, facts)
+        if hold is not None:
+            await self._until_released(hold)
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)
         if decision.action == "reset":
@@ -517,15 +626,18 @@ class FaultProxy:
             status=fault.status, reason=fault.reason, headers=fault.headers, body=fault.body
         )
 
-    def _decide(self, target: str, facts: RequestFacts) -> _Decision:
+    def _decide(self, target: str, facts: RequestFacts) -> tuple[_Decision, _Hold | None]:
         with self._lock:
             self._counts["requests"] += 1
             if facts.service is not None:
                 self._by_service[facts.service] += 1
+            hold = None
             if target.startswith(_CONTROL_PREFIX):
                 decision = _Decision("forward")
             else:
                 decision = self._draw(facts)
+                if self._hold is not None and self._hold.filter.matches(facts):
+                    hold = self._hold
             if decision.delay > 0:
                 self._counts["delayed"] += 1
             if decision.action != "forward":
@@ -533,7 +645,18 @@ class FaultProxy:
             self._events.append(
                 ProxyEvent(facts.service, facts.operation, decision.action, decision.delay)
             )
-            return decision
+            return decision, hold
+
+    async def _until_released(self, hold: _Hold) -> None:
+        with self._changed:
+            self._held += 1
+            self._changed.notify_all()
+        try:
+            await hold.released.wait()
+        finally:
+            with self._changed:
+                self._held -= 1
+                self._changed.notify_all()
 
     def _draw(self, facts: RequestFacts) -> _Decision:
         rates = self._rates
