@@ -444,6 +444,8 @@ def test_fail_next_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match=r"400\.\.599"):
         proxy.fail_next(1, "error", code="Fine", status=200)
     assert proxy.pending == 0
+    with pytest.raises(ValueError, match="skip"):
+        proxy.hold(skip=-1)
 
 
 def test_trio_client_through_the_proxy(fault_proxy: FaultProxy, session: AioSession) -> None:
@@ -480,6 +482,25 @@ async def test_held_requests_wait_until_released(
         assert fault_proxy.counters == ProxyCounters(requests=2, by_service={"dynamodb": 2})
         fault_proxy.release()
     assert fault_proxy.held == 0
+    assert fault_proxy.counters.forwarded == 2
+
+
+@pytest.mark.asyncio
+async def test_hold_can_let_the_first_requests_pass(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    fault_proxy.hold(skip=1)
+    async with (
+        aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client,
+        anyio.create_task_group() as tg,
+    ):
+        await client.list_tables()  # the first passes
+        tg.start_soon(client.list_tables)
+        with anyio.fail_after(20):
+            await fault_proxy.wait_held()
+
+        assert fault_proxy.counters.forwarded == 1
+        fault_proxy.release()
     assert fault_proxy.counters.forwarded == 2
 
 

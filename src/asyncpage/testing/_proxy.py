@@ -168,9 +168,10 @@ class _Decision:
     retry_after: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Hold:
     filter: _Filter
+    skip: int  # matching requests still to let pass
     released: asyncio.Event  # awaited and set in the proxy's loop only
 
 
@@ -363,6 +364,7 @@ class FaultProxy:
     def hold(
         self,
         *,
+        skip: int = 0,
         only_service: str | Collection[str] | None = None,
         only_operation: str | Collection[str] | None = None,
     ) -> None:
@@ -371,16 +373,24 @@ class FaultProxy:
         A held request is counted and its fate decided when it arrives, as any other;
         then it waits in the proxy, in flight for its client, until :meth:`release`,
         until its client gives up (then it is dropped), or until :meth:`stop`. Requests
-        to moto's control plane are never held. Calling it again changes the filter;
-        requests held already stay held.
+        to moto's control plane are never held. Calling it again changes the filter and
+        the skip count; requests held already stay held.
 
         Args:
+            skip: let this many matching requests pass first. ``hold(skip=1)`` before
+                a pagination lets its first page through and holds the read-ahead.
             only_service: hold only requests to these services.
             only_operation: hold only these operations (JSON and query protocols).
+
+        Raises:
+            ValueError: ``skip`` is negative.
         """
+        if skip < 0:
+            raise ValueError(f"skip must not be negative, got {skip!r}")
+        where = _make_filter(only_service, only_operation)
         with self._lock:
             released = asyncio.Event() if self._hold is None else self._hold.released
-            self._hold = _Hold(_make_filter(only_service, only_operation), released)
+            self._hold = _Hold(where, skip, released)
 
     def release(self) -> None:
         """Stop holding, and let every held request go on to its fate."""
@@ -637,7 +647,10 @@ class FaultProxy:
             else:
                 decision = self._draw(facts)
                 if self._hold is not None and self._hold.filter.matches(facts):
-                    hold = self._hold
+                    if self._hold.skip > 0:
+                        self._hold.skip -= 1
+                    else:
+                        hold = self._hold
             if decision.delay > 0:
                 self._counts["delayed"] += 1
             if decision.action != "forward":
