@@ -397,6 +397,7 @@ async def test_counters_count_and_reset(fault_proxy: FaultProxy, session: AioSes
         "http://dynamodb.us-east-1.amazonaws.com",
         "https://127.0.0.1:5000",
         "http://127.0.0.1:5000/prefix",
+        "http://user:secret@127.0.0.1:5000",
         "127.0.0.1:5000",
     ],
 )
@@ -685,6 +686,22 @@ def test_bodies_and_headers_pass_through_as_they_are(
         ["authorization", "AWS4-HMAC-SHA256 Credential=x"],
         ["Content-Length", str(len(body))],
     ]
+
+
+def test_expect_100_continue_is_answered_before_the_body(
+    echo_url: str, fault_proxy_factory: FaultProxyFactory
+) -> None:
+    proxy = fault_proxy_factory(echo_url)
+    with socket.create_connection(("127.0.0.1", int(proxy.endpoint_url.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(
+            b"PUT /big HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
+        )
+        assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        response = exchange(sock, b"data")
+
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert response.endswith(b"\r\n\r\ndata")
+    assert "Expect" not in dict(json.loads(response.split(b"X-Received: ")[1].split(b"\r\n")[0]))
 
 
 def test_unreachable_target_is_a_502(fault_proxy_factory: FaultProxyFactory) -> None:

@@ -4,7 +4,8 @@ The proxy runs in a thread of its own with its own asyncio event loop, so tests 
 event loop (asyncio or trio) or none can use it, and its controls are plain thread-safe
 method calls. It listens on 127.0.0.1 only and forwards only to a loopback target. HTTP is
 aiohttp's: its server takes requests (origin or absolute form, as httpx sends them) and its
-client forwards them, bodies and headers as they came (no decompression, no added headers).
+client forwards them with their bodies and headers as they came (nothing decompressed,
+renamed or reordered; aiohttp adds only ``Date`` and ``Server`` to a response without them).
 A client that gives up on a request closes its connection; that cancels the request in the
 proxy, and the upstream request made for it, leaving no task or socket behind.
 
@@ -207,7 +208,7 @@ class FaultProxy:
     """
 
     def __init__(self, target_url: str, *, seed: int = 0) -> None:
-        self._target_host, self._target_port = _loopback_target(target_url)
+        self._origin = _loopback_origin(target_url)
         self._target_url = target_url
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a request was held or let go
@@ -700,7 +701,7 @@ class FaultProxy:
         try:
             async with self._upstream.request(
                 method,
-                URL(self._target_url.rstrip("/") + target, encoded=True),
+                URL(self._origin + target, encoded=True),
                 headers=sent,
                 data=body or None,
                 skip_auto_headers=_NO_AUTO_HEADERS,
@@ -736,7 +737,8 @@ def _upstream_session() -> aiohttp.ClientSession:
     )
 
 
-def _loopback_target(url: str) -> tuple[str, int]:
+def _loopback_origin(url: str) -> str:
+    """``http://host:port`` of a loopback target URL."""
     parts = urlsplit(url)
     if parts.scheme != "http":
         raise ValueError(f"FaultProxy forwards plain http only, got {url!r}")
@@ -752,9 +754,9 @@ def _loopback_target(url: str) -> tuple[str, int]:
             ) from None
         if not address.is_loopback:
             raise ValueError(f"FaultProxy forwards to loopback addresses only, got {url!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError(f"the target must be a bare http://host:port, got {url!r}")
-    return host, parts.port or 80
+    return f"http://{parts.netloc}"
 
 
 def _make_filter(
