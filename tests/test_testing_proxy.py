@@ -833,3 +833,23 @@ async def test_clients_giving_up_leave_nothing_behind(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert hung_up == calls  # the proxy gave up each upstream request as its client left
     assert proxy.counters.requests == calls
+
+
+def test_stop_cancels_the_requests_waiting_upstream_quietly(
+    stalled: _StalledServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    proxy = FaultProxy(stalled.url).start()
+    port = int(proxy.endpoint_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        assert stalled.wait_for("arrived", 1) == 1
+
+        proxy.stop()
+
+        assert client.recv(1) == b""
+    assert stalled.wait_for("hung_up", 1) == 1
+    gc.collect()
+    assert unraisable == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
