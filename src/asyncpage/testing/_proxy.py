@@ -62,7 +62,8 @@ _log = logging.getLogger("asyncpage.testing")
 
 _HEAD_LIMIT: Final = 1 << 16
 _WAIT_HELD_TIMEOUT: Final = 30.0
-_SHUTDOWN_TIMEOUT: Final = 5.0
+# How long stop() lets a request that came in while stopping finish before cancelling it.
+_SHUTDOWN_TIMEOUT: Final = 0.5
 _EVENT_HISTORY: Final = 10_000
 _CONTROL_PREFIX: Final = "/moto-api/"
 _HOP_BY_HOP: Final = frozenset(
@@ -100,14 +101,14 @@ class ProxyCounters:
     """Requests answered with the service's internal error (a 5xx)."""
     resets: int = 0
     """Requests whose connection was reset instead of answered."""
-    errors: int = 0
-    """Requests answered with an error queued by ``fail_next(n, "error", ...)``."""
     delayed: int = 0
     """Requests held back by ``latency``/``latency_jitter``."""
     upstream_errors: int = 0
     """Requests the target could not answer (the client got a 502)."""
     by_service: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Requests per service named in the SigV4 scope; unsigned requests are not counted."""
+    errors: int = 0
+    """Requests answered with an error queued by ``fail_next(n, "error", ...)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -582,9 +583,10 @@ class FaultProxy:
             await self._stop_event.wait()
             # Requests in flight are dropped: cancelling their tasks cancels their
             # upstream requests; runner.cleanup() then closes every connection.
-            for task in self._in_flight:
-                task.cancel()
-            await asyncio.gather(*self._in_flight, return_exceptions=True)
+            while tasks := list(self._in_flight):
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.sleep(0)  # let the closed transports' connection_lost callbacks run
 
     async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
