@@ -124,19 +124,25 @@ async def test_error_met_while_reading_ahead_surfaces_after_earlier_pages(
         retry=None,
         PaginationConfig={"PageSize": PAGE},
     )
+    fault_proxy.hold(skip=3)
     delivered: list[dict[str, Any]] = []
     async with it:
         with pytest.raises(asyncpage.PageFetchError) as caught:
             async for page in it:
                 delivered.append(page)
                 if len(delivered) == 3:
-                    # pages 4 and 5 may already be in flight or fetched; fail the next request
-                    fault_proxy.fail_next(50, "server_error")
-                    for _ in range(20):
-                        await anyio.sleep(0.005)
+                    # While the consumer is on page 3, the read-ahead asks for page 4
+                    # (held), gets it, then asks for page 5, which fails.
+                    with anyio.fail_after(20):
+                        await fault_proxy.wait_held()
+                    fault_proxy.fail_next(1, "server_error")  # page 4's fate is decided
+                    fault_proxy.release()
+                    fault_proxy.hold()  # no checkpoint since release(): page 5 is held
+                    with anyio.fail_after(20):
+                        await fault_proxy.wait_held()
+                    fault_proxy.release()
     got = keys_of(delivered)
-    assert got == plain_order[: len(got)]
-    assert len(delivered) >= 3
+    assert got == plain_order[: 4 * PAGE]  # every page fetched before the error, in order
     # Resume from the error: exactly the rest, nothing lost, nothing repeated.
     rest_it = asyncpage.paginate(
         ddb,
@@ -320,7 +326,7 @@ async def no_leaks(caplog: pytest.LogCaptureFixture) -> AsyncIterator[None]:
 
 @pytest.fixture
 async def proxied(ddb: Any, fault_proxy: Any, make_client: Any) -> Any:
-    """A client behind the fault proxy; tests make its requests hang with `latency=60`."""
+    """A client behind the fault proxy; tests keep its requests in flight with `hold()`."""
     return await make_client("dynamodb", fault_proxy.endpoint_url)
 
 
@@ -329,20 +335,34 @@ def small_pages(client: Any) -> asyncpage.AsyncPageIterator:
 
 
 async def _client_still_works(client: Any, fault_proxy: Any) -> None:
-    fault_proxy.configure()
+    fault_proxy.release()
     page = await client.scan(TableName=TABLE, Limit=1)
     assert len(page["Items"]) == 1
+
+
+async def _cancel_once_held(scope: anyio.CancelScope, fault_proxy: Any) -> None:
+    await fault_proxy.wait_held()
+    scope.cancel()
+
+
+async def _expire_once_held(scope: anyio.CancelScope, fault_proxy: Any) -> None:
+    await fault_proxy.wait_held()
+    scope.deadline = anyio.current_time()  # the timeout strikes now, mid-request
+
+
+# A held request waits until released: each test passing within its 20 s means the
+# request in flight was cancelled.
 
 
 async def test_break_inside_async_with_cancels_read_ahead(
     proxied: Any, fault_proxy: Any, no_leaks: None
 ) -> None:
-    with anyio.fail_after(20):  # the hung request lasts 60 s: passing means it was cancelled
+    fault_proxy.hold(skip=1)  # the first page passes; the read-ahead request is held
+    with anyio.fail_after(20):
         it = small_pages(proxied)
         async with it:
             async for _ in it:
-                fault_proxy.configure(latency=60)
-                await anyio.sleep(0.05)  # the read-ahead request is now in flight
+                await fault_proxy.wait_held()
                 break
     await _client_still_works(proxied, fault_proxy)
 
@@ -350,13 +370,13 @@ async def test_break_inside_async_with_cancels_read_ahead(
 async def test_exception_in_consumer_cancels_read_ahead(
     proxied: Any, fault_proxy: Any, no_leaks: None
 ) -> None:
+    fault_proxy.hold(skip=1)
     with anyio.fail_after(20):
         it = small_pages(proxied)
         with pytest.raises(KeyError):
             async with it:
                 async for _ in it:
-                    fault_proxy.configure(latency=60)
-                    await anyio.sleep(0.05)
+                    await fault_proxy.wait_held()
                     raise KeyError("consumer failed")
     await _client_still_works(proxied, fault_proxy)
 
@@ -364,26 +384,30 @@ async def test_exception_in_consumer_cancels_read_ahead(
 async def test_fail_after_cancels_the_request_in_flight(
     proxied: Any, fault_proxy: Any, no_leaks: None
 ) -> None:
-    fault_proxy.configure(latency=60)
+    fault_proxy.hold()
     with anyio.fail_after(20):
         it = small_pages(proxied)
-        with pytest.raises(TimeoutError):
-            with anyio.fail_after(0.3):
-                async with it:
-                    async for _ in it:
-                        pass
+        async with anyio.create_task_group() as tg:
+            with pytest.raises(TimeoutError):
+                with anyio.fail_after(20) as timeout:
+                    tg.start_soon(_expire_once_held, timeout, fault_proxy)
+                    async with it:
+                        async for _ in it:
+                            pass
     await _client_still_works(proxied, fault_proxy)
 
 
 async def test_plain_async_for_cancelled_mid_request(
     proxied: Any, fault_proxy: Any, no_leaks: None
 ) -> None:
-    fault_proxy.configure(latency=60)
+    fault_proxy.hold()
     with anyio.fail_after(20):
         it = small_pages(proxied)
-        with anyio.move_on_after(0.3) as scope:
-            async for _ in it:
-                pass
+        async with anyio.create_task_group() as tg:
+            with anyio.CancelScope() as scope:
+                tg.start_soon(_cancel_once_held, scope, fault_proxy)
+                async for _ in it:
+                    pass
         assert scope.cancelled_caught
     await _client_still_works(proxied, fault_proxy)
 
@@ -391,20 +415,17 @@ async def test_plain_async_for_cancelled_mid_request(
 async def test_task_cancellation_of_consumer(
     proxied: Any, fault_proxy: Any, no_leaks: None
 ) -> None:
-    started = anyio.Event()
-
     async def consume() -> None:
         it = small_pages(proxied)
         async with it:
             async for _ in it:
-                fault_proxy.configure(latency=60)
-                started.set()
+                pass
 
+    fault_proxy.hold(skip=1)
     with anyio.fail_after(20):
         async with anyio.create_task_group() as tg:
             tg.start_soon(consume)
-            await started.wait()
-            await anyio.sleep(0.05)
+            await fault_proxy.wait_held()  # the consumer waits for its second page
             tg.cancel_scope.cancel()
     await _client_still_works(proxied, fault_proxy)
 
@@ -412,15 +433,15 @@ async def test_task_cancellation_of_consumer(
 async def test_aclose_and_breaking_out_of_items_and_search(
     proxied: Any, fault_proxy: Any, no_leaks: None
 ) -> None:
+    fault_proxy.hold(skip=1)
     with anyio.fail_after(20):
         it = small_pages(proxied)
         async with it:
             async for _ in it.items():
-                fault_proxy.configure(latency=60)
-                await anyio.sleep(0.05)
+                await fault_proxy.wait_held()
                 break
             await it.aclose()
-        fault_proxy.configure()
+        fault_proxy.release()
         it2 = small_pages(proxied)
         async for _ in it2.search("Items[].pk.S"):
             break

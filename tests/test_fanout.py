@@ -410,7 +410,7 @@ async def test_on_error_raise_cancels_the_rest_and_raises_the_page_error(
 ) -> None:
     direct = await make_client("dynamodb", moto_endpoint)
     slow = await make_client("dynamodb", fault_proxy.endpoint_url)
-    fault_proxy.configure(latency=0.05)
+    fault_proxy.hold()  # the slow sources' requests stay in flight until cancelled
     sources = {
         "slow-a": asyncpage.paginate(slow, "scan", TableName="a", PaginationConfig={"PageSize": 1}),
         "slow-c": asyncpage.paginate(slow, "scan", TableName="c", PaginationConfig={"PageSize": 1}),
@@ -419,8 +419,8 @@ async def test_on_error_raise_cancels_the_rest_and_raises_the_page_error(
     tasks_before = len(asyncio.all_tasks()) if anyio_backend == "asyncio" else 0
     merged = fan_out(sources, on_error="raise")
     received: list[object] = []
-    with pytest.raises(asyncpage.PageFetchError) as caught:  # not an ExceptionGroup
-        await drain_into(merged, received)
+    with anyio.fail_after(20), pytest.raises(asyncpage.PageFetchError) as caught:
+        await drain_into(merged, received)  # raises the page error, not an ExceptionGroup
     assert error_code(caught.value.error) == "ResourceNotFoundException"
     if anyio_backend == "asyncio":
         assert len(asyncio.all_tasks()) == tasks_before

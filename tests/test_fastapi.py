@@ -387,23 +387,22 @@ def test_ndjson_failure_after_the_200_ends_with_error_and_resume_cursor(
     http: httpx.Client, moto_clients: dict[str, Any], fault_proxy: FaultProxy
 ) -> None:
     expected = s3_listing(moto_clients)
-    fault_proxy.configure(latency=0.2, only_service="s3")
+    fault_proxy.hold(skip=1, only_service="s3")  # the first page passes, the next is held
     path = f"/buckets/{BUCKET}/objects.ndjson"
     lines: list[str] = []
     with http.stream("GET", path, params={"page_size": 25}) as response:
         assert response.status_code == 200
         lines_iter = response.iter_lines()
         lines.append(next(lines_iter))
-        # From the next page on (read-ahead may have sent one already), every request fails,
-        # more often than asyncpage retries a page.
-        fault_proxy.configure()
+        fault_proxy.wait_held_blocking()  # the read-ahead asks for page 2 (already decided)
+        # From page 3 on, every request fails, more often than asyncpage retries a page.
         fault_proxy.fail_next(100, "server_error", only_service="s3")
+        fault_proxy.release()
         lines += list(lines_iter)
     items, summary = ndjson(lines)
-    assert 25 <= len(items) < OBJECTS
-    assert items == expected[: len(items)]
-    assert summary["items"] == len(items)
-    assert summary["pages"] == len(items) // 25
+    assert items == expected[:50]
+    assert summary["items"] == 50
+    assert summary["pages"] == 2
     assert summary["error"] == {
         "error": "upstream_unavailable",
         "detail": "AWS failed transiently; retry later with the same cursor",
@@ -424,23 +423,23 @@ def test_a_client_that_disconnects_cancels_the_listing(
 ) -> None:
     http.get("/buckets/nothing/objects")  # warm up: the first request of the app
     idle = server.idle_tasks()
-    fault_proxy.configure(latency=0.3, only_service="s3")
     fault_proxy.reset_counters()
+    fault_proxy.hold(skip=1, only_service="s3")  # the first page passes, the next is held
     with http.stream("GET", f"/buckets/{BUCKET}/objects.ndjson", params={"page_size": 5}) as r:
         assert r.status_code == 200
         lines = r.iter_lines()  # held: dropping the iterator would close the connection
         first = json.loads(next(lines))
         assert "Key" in first
+        fault_proxy.wait_held_blocking()  # the read-ahead request is in flight
         assert server.tasks() != idle  # the listing is running
     # Closing the unread response closed the connection: uvicorn saw the disconnect,
     # Starlette cancelled the response task, and the read-ahead went with it.
     assert server.wait_for_tasks(idle) == idle
-    sent = fault_proxy.counters.requests
-    assert sent <= 3  # the first page, the one read ahead, perhaps the next: not 50
-    fault_proxy.configure()
+    assert fault_proxy.counters.requests == 2  # the first page and the one read ahead
+    fault_proxy.release()
     # The app still serves, and nothing of the abandoned listing shows up again.
     assert http.get(f"/buckets/{BUCKET}/objects", params={"limit": 5}).status_code == 200
-    assert fault_proxy.counters.requests == sent + 1
+    assert fault_proxy.counters.requests == 3
 
 
 # -- 4. limits and AWS errors ---------------------------------------------------------------

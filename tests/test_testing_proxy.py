@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import gzip
 import http.server
+import json
+import logging
 import socket
+import sys
 import threading
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import aiobotocore.httpxsession
+import anyio
 import pytest
 import trio
 from aiobotocore.config import AioConfig
@@ -136,6 +144,39 @@ async def test_server_error_is_the_error_aws_sends(
 
     assert fault_proxy.counters.server_errors == 1
     assert fault_proxy.counters.forwarded == 1
+
+
+# service, a cheap call, an error AWS sends for it (code, status)
+ERRORS: list[tuple[str, Call, tuple[str, int]]] = [
+    ("dynamodb", lambda c: c.list_tables(), ("ResourceNotFoundException", 400)),
+    ("logs", lambda c: c.describe_log_groups(), ("AccessDeniedException", 400)),
+    ("sqs", lambda c: c.list_queues(), ("QueueDoesNotExist", 400)),
+    ("ec2", lambda c: c.describe_instances(), ("UnauthorizedOperation", 403)),
+    ("iam", lambda c: c.list_users(), ("NoSuchEntity", 404)),
+    ("s3", lambda c: c.list_objects_v2(Bucket="music"), ("NoSuchBucket", 404)),
+    ("lambda", lambda c: c.list_functions(), ("ResourceNotFoundException", 404)),
+]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("service", "call", "sent"), ERRORS, ids=[e[0] for e in ERRORS])
+async def test_any_error_with_its_status(
+    fault_proxy: FaultProxy,
+    session: AioSession,
+    service: str,
+    call: Call,
+    sent: tuple[str, int],
+) -> None:
+    code, status = sent
+    async with aws_client(session, service, fault_proxy.endpoint_url) as client:
+        fault_proxy.fail_next(1, "error", code=code, status=status)
+        error = await client_error(call(client))
+
+        modeled = getattr(client.exceptions, code, None)
+    assert (error.response["Error"]["Code"], status_of(error)) == sent
+    if modeled is not None:  # botocore raises the service's own exception class
+        assert isinstance(error, modeled)
+    assert fault_proxy.counters == ProxyCounters(requests=1, errors=1, by_service={service: 1})
 
 
 @pytest.mark.asyncio
@@ -356,6 +397,7 @@ async def test_counters_count_and_reset(fault_proxy: FaultProxy, session: AioSes
         "http://dynamodb.us-east-1.amazonaws.com",
         "https://127.0.0.1:5000",
         "http://127.0.0.1:5000/prefix",
+        "http://user:secret@127.0.0.1:5000",
         "127.0.0.1:5000",
     ],
 )
@@ -394,7 +436,17 @@ def test_fail_next_refuses_nonsense() -> None:
         proxy.fail_next(-1, "throttle")
     with pytest.raises(ValueError, match="no error code"):
         proxy.fail_next(1, "reset", code="SlowDown")
+    with pytest.raises(ValueError, match="code or status"):
+        proxy.fail_next(1, "reset", status=503)
+    with pytest.raises(ValueError, match="needs its code and its HTTP status"):
+        proxy.fail_next(1, "error", code="AccessDenied")
+    with pytest.raises(ValueError, match="needs its code and its HTTP status"):
+        proxy.fail_next(1, "error", status=403)
+    with pytest.raises(ValueError, match=r"400\.\.599"):
+        proxy.fail_next(1, "error", code="Fine", status=200)
     assert proxy.pending == 0
+    with pytest.raises(ValueError, match="skip"):
+        proxy.hold(skip=-1)
 
 
 def test_trio_client_through_the_proxy(fault_proxy: FaultProxy, session: AioSession) -> None:
@@ -408,6 +460,118 @@ def test_trio_client_through_the_proxy(fault_proxy: FaultProxy, session: AioSess
         return error.response["Error"]["Code"], len(tables["TableNames"])
 
     assert trio.run(main) == ("ThrottlingException", 0)
+
+
+# -- holding requests in flight ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_held_requests_wait_until_released(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    fault_proxy.hold()
+    async with (
+        aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(2):
+            tg.start_soon(client.list_tables)
+        with anyio.fail_after(20):
+            await fault_proxy.wait_held(2)
+
+        assert fault_proxy.held == 2
+        assert fault_proxy.counters == ProxyCounters(requests=2, by_service={"dynamodb": 2})
+        fault_proxy.release()
+    assert fault_proxy.held == 0
+    assert fault_proxy.counters.forwarded == 2
+
+
+@pytest.mark.asyncio
+async def test_hold_can_let_the_first_requests_pass(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    fault_proxy.hold(skip=1)
+    async with (
+        aws_client(session, "dynamodb", fault_proxy.endpoint_url) as client,
+        anyio.create_task_group() as tg,
+    ):
+        await client.list_tables()  # the first passes
+        tg.start_soon(client.list_tables)
+        with anyio.fail_after(20):
+            await fault_proxy.wait_held()
+
+        assert fault_proxy.counters.forwarded == 1
+        fault_proxy.release()
+    assert fault_proxy.counters.forwarded == 2
+
+
+@pytest.mark.asyncio
+async def test_hold_respects_its_filter_and_never_changes_a_fate(
+    fault_proxy: FaultProxy, session: AioSession
+) -> None:
+    fault_proxy.hold(only_service="sqs")
+    async with (
+        aws_client(session, "dynamodb", fault_proxy.endpoint_url) as dynamodb,
+        aws_client(session, "sqs", fault_proxy.endpoint_url) as sqs,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(sqs.list_queues)
+        with anyio.fail_after(20):
+            await fault_proxy.wait_held()
+        # The held request was decided when it came: a fault queued now is for the next.
+        fault_proxy.fail_next(1, "throttle")
+        error = await client_error(dynamodb.list_tables())  # not held
+        fault_proxy.release()
+
+    assert error.response["Error"]["Code"] == "ThrottlingException"
+    assert [(e.service, e.action) for e in fault_proxy.events] == [
+        ("sqs", "forward"),
+        ("dynamodb", "throttle"),
+    ]
+    assert fault_proxy.counters.forwarded == 1  # the sqs request, once released
+
+
+def test_wait_held_from_trio(fault_proxy: FaultProxy, session: AioSession) -> None:
+    """The proxy's thread wakes a trio task, and a trio client can give up a held request."""
+
+    async def main() -> int:
+        async with aws_client(
+            session, "dynamodb", fault_proxy.endpoint_url, backend="httpx"
+        ) as client:
+            fault_proxy.hold()
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client.list_tables)
+                with trio.fail_after(20):
+                    await fault_proxy.wait_held()
+                nursery.cancel_scope.cancel()  # the client gives up on the held request
+            fault_proxy.release()
+            tables = await client.list_tables()
+        return len(tables["TableNames"])
+
+    assert trio.run(main) == 0
+    assert fault_proxy.counters.requests == 2
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_wait_held_returns_at_once(fault_proxy: FaultProxy) -> None:
+    with anyio.move_on_after(0.05) as scope:
+        await fault_proxy.wait_held()  # nothing is held, ever
+    assert scope.cancelled_caught
+
+
+def test_wait_held_blocking_times_out_and_refuses_a_stopped_proxy(
+    moto_server: MotoServer,
+) -> None:
+    proxy = FaultProxy(moto_server.endpoint_url)
+    with pytest.raises(RuntimeError, match="not running"):
+        proxy.wait_held_blocking()
+    with proxy:
+        with pytest.raises(TimeoutError, match="0 of 1"):
+            proxy.wait_held_blocking(timeout=0.01)
+        with pytest.raises(ValueError, match="at least 1"):
+            proxy.wait_held_blocking(0)
+    with pytest.raises(RuntimeError, match="stopped"):
+        proxy.wait_held_blocking()
 
 
 # -- HTTP details, against a small upstream whose behaviour the test controls ---------
@@ -431,6 +595,17 @@ class _ChunkedEcho(http.server.BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
 
     do_GET = do_POST
+
+    def do_PUT(self) -> None:
+        """Sends the body back, gzip-labelled, with the headers it got in ``X-Received``."""
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("x-amz-crc32", str(zlib.crc32(body)))
+        self.send_header("X-Received", json.dumps(list(self.headers.items())))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -485,6 +660,50 @@ def test_absolute_form_keep_alive_and_chunked_upstream(
     assert proxy.counters.forwarded == 2
 
 
+def test_bodies_and_headers_pass_through_as_they_are(
+    echo_url: str, fault_proxy_factory: FaultProxyFactory
+) -> None:
+    proxy = fault_proxy_factory(echo_url)
+    port = int(proxy.endpoint_url.rsplit(":", 1)[1])
+    body = gzip.compress(b'{"TableName": "music"}')
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        response = exchange(
+            sock,
+            b"PUT /q?a=%2F&b=%20 HTTP/1.1\r\nHost: example:1\r\nContent-Encoding: gzip\r\n"
+            b"authorization: AWS4-HMAC-SHA256 Credential=x\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body,
+        )
+
+    head, _, answer = response.partition(b"\r\n\r\n")
+    headers = dict(line.split(": ", 1) for line in head.decode().split("\r\n")[1:])
+    assert answer == body  # still compressed, both ways
+    assert headers["Content-Encoding"] == "gzip"
+    assert headers["x-amz-crc32"] == str(zlib.crc32(body))
+    assert json.loads(headers["X-Received"]) == [
+        ["Host", "example:1"],
+        ["Content-Encoding", "gzip"],
+        ["authorization", "AWS4-HMAC-SHA256 Credential=x"],
+        ["Content-Length", str(len(body))],
+    ]
+
+
+def test_expect_100_continue_is_answered_before_the_body(
+    echo_url: str, fault_proxy_factory: FaultProxyFactory
+) -> None:
+    proxy = fault_proxy_factory(echo_url)
+    with socket.create_connection(("127.0.0.1", int(proxy.endpoint_url.rsplit(":", 1)[1]))) as sock:
+        sock.sendall(
+            b"PUT /big HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"
+        )
+        assert sock.recv(64) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        response = exchange(sock, b"data")
+
+    assert response.startswith(b"HTTP/1.1 200 ")
+    assert response.endswith(b"\r\n\r\ndata")
+    assert "Expect" not in dict(json.loads(response.split(b"X-Received: ")[1].split(b"\r\n")[0]))
+
+
 def test_unreachable_target_is_a_502(fault_proxy_factory: FaultProxyFactory) -> None:
     with socket.socket() as placeholder:
         placeholder.bind(("127.0.0.1", 0))
@@ -519,15 +738,118 @@ def test_stop_drops_requests_in_flight_quietly(
 ) -> None:
     proxy = FaultProxy(moto_server.endpoint_url).start()
     proxy.configure(latency=30.0)
+    proxy.hold()
     port = int(proxy.endpoint_url.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as client:
         client.sendall(b"GET /moto-api/data.json HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n")
-        exchange(client, b"")  # the control plane is never delayed
+        exchange(client, b"")  # the control plane is neither held nor delayed
         client.sendall(b"Host: x\r\n\r\n")
-        while proxy.counters.delayed == 0:
-            threading.Event().wait(0.005)
+        proxy.wait_held_blocking()
 
         proxy.stop()
 
         assert client.recv(1) == b""
     assert [record for record in caplog.records if record.levelname == "ERROR"] == []
+
+
+class _StalledServer(http.server.ThreadingHTTPServer):
+    """An upstream that never answers: it counts requests, and hang-ups by the proxy."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Stall)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        self.changed = threading.Condition()
+        self.arrived = self.hung_up = 0
+
+    def count(self, name: str) -> None:
+        with self.changed:
+            setattr(self, name, getattr(self, name) + 1)
+            self.changed.notify_all()
+
+    def wait_for(self, name: str, n: int, timeout: float = 10.0) -> int:
+        with self.changed:
+            self.changed.wait_for(lambda: getattr(self, name) >= n, timeout)
+            return int(getattr(self, name))
+
+
+class _Stall(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _StalledServer
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.count("arrived")
+        self.rfile.read(1)  # returns once the proxy closes the connection
+        self.server.count("hung_up")
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def stalled() -> Iterator[_StalledServer]:
+    server = _StalledServer()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_clients_giving_up_leave_nothing_behind(
+    stalled: _StalledServer,
+    fault_proxy_factory: FaultProxyFactory,
+    session: AioSession,
+    backend: str,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A request cancelled while the proxy waits upstream ends upstream too, silently.
+
+    No "Task was destroyed but it is pending!", no "coroutine ignored GeneratorExit", no
+    ResourceWarning: nothing a warnings-as-errors suite would trip over.
+    """
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    proxy = fault_proxy_factory(stalled.url)
+    calls = 10
+    async with aws_client(session, "dynamodb", proxy.endpoint_url, backend=backend) as client:
+        for n in range(1, calls + 1):
+            call = asyncio.ensure_future(client.list_tables())
+            assert await asyncio.to_thread(stalled.wait_for, "arrived", n) == n
+            call.cancel()  # the request is waiting upstream
+            with suppress(asyncio.CancelledError):
+                await call
+    hung_up = await asyncio.to_thread(stalled.wait_for, "hung_up", calls)
+    gc.collect()
+
+    assert unraisable == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert hung_up == calls  # the proxy gave up each upstream request as its client left
+    assert proxy.counters.requests == calls
+
+
+def test_stop_cancels_the_requests_waiting_upstream_quietly(
+    stalled: _StalledServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    proxy = FaultProxy(stalled.url).start()
+    port = int(proxy.endpoint_url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        client.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        assert stalled.wait_for("arrived", 1) == 1
+
+        proxy.stop()
+
+        assert client.recv(1) == b""
+    assert stalled.wait_for("hung_up", 1) == 1
+    gc.collect()
+    assert unraisable == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

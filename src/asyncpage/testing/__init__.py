@@ -45,6 +45,18 @@ Faults by rate are drawn from a generator seeded by ``seed``, so a failing run r
 
     fault_proxy.configure(throttle=0.1, reset=0.02, latency=0.01, only_service="dynamodb")
 
+To do something while a request is in flight (cancel it, time it out, disconnect), hold
+it rather than sleep and hope; ``wait_held()`` is awaitable on asyncio and trio alike
+(``wait_held_blocking()`` outside an event loop)::
+
+    fault_proxy.hold()  # requests that arrive from now on wait in the proxy
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.list_tables)
+        with anyio.fail_after(10):
+            await fault_proxy.wait_held()  # one is in flight now
+        tg.cancel_scope.cancel()
+    fault_proxy.release()
+
 The proxy runs in its own thread and event loop, so it serves asyncio and trio tests alike
 (under trio, give aiobotocore its httpx backend:
 ``AioConfig(http_session_cls=aiobotocore.httpxsession.HttpxSession)``). aiobotocore's
@@ -54,7 +66,10 @@ connection is reset; queue two resets to make such a REST call fail.
 The errors are the ones AWS sends, chosen by the service in the request's SigV4 scope:
 ``ThrottlingException`` for JSON services, ``RequestThrottled`` for SQS,
 ``RequestLimitExceeded`` for EC2, ``Throttling`` for query services, ``SlowDown`` for S3,
-``TooManyRequestsException`` for Lambda (see :mod:`asyncpage.testing._faults`).
+``TooManyRequestsException`` for Lambda (see :mod:`asyncpage.testing._faults`). Any other
+error goes out with the code and the HTTP status you give, in the service's format::
+
+    fault_proxy.fail_next(1, "error", code="AccessDeniedException", status=400)
 """
 
 from ._faults import FaultKind

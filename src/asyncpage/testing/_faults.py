@@ -20,6 +20,10 @@ lambda (rest-json)               429     ``TooManyRequestsException``  ``Service
 other rest-json                  429     ``ThrottlingException``       ``InternalServerException``
 ===============================  ======  ============================  ===========================
 
+Any other error (``kind="error"``) takes its code and status from the caller, for example
+``AccessDeniedException`` with 400 for DynamoDB or ``NoSuchBucket`` with 404 for S3, in the
+same envelope.
+
 A request whose service cannot be read (no SigV4 scope) gets the envelope of its protocol:
 JSON for ``application/x-amz-json-*`` bodies, query for form bodies, rest-json otherwise.
 XML envelopes carry no ``xmlns``: botocore ignores it and its value differs per API version.
@@ -28,6 +32,7 @@ A response to ``HEAD`` has no body, as on AWS, so botocore reports the HTTP stat
 
 from __future__ import annotations
 
+import http
 import json
 import re
 import uuid
@@ -38,6 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
 
 __all__ = [
+    "ErrorKind",
     "ErrorResponse",
     "FaultKind",
     "RequestFacts",
@@ -46,8 +52,11 @@ __all__ = [
     "read_request_facts",
 ]
 
-FaultKind = Literal["throttle", "server_error", "reset"]
+FaultKind = Literal["throttle", "server_error", "error", "reset"]
 """What the proxy does to a request instead of forwarding it."""
+
+ErrorKind = Literal["throttle", "server_error", "error"]
+"""The faults that are answered with an error response."""
 
 Wire = Literal["json", "query", "ec2", "s3", "rest-xml", "rest-json"]
 """The error envelope a client expects, named after the protocol it speaks."""
@@ -118,12 +127,6 @@ _SERVER_ERROR_BY_WIRE: Final[Mapping[Wire, _Spec]] = {
     "rest-xml": _Spec(500, "InternalFailure", _INTERNAL),
     "rest-json": _Spec(500, "InternalServerException", _INTERNAL),
 }
-_REASONS: Final[Mapping[int, str]] = {
-    400: "Bad Request",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 
 
 def read_request_facts(target: str, headers: Mapping[str, str], body: bytes) -> RequestFacts:
@@ -169,32 +172,44 @@ def _service_of(target: str, headers: Mapping[str, str]) -> str | None:
 
 
 def error_response(
-    kind: Literal["throttle", "server_error"],
+    kind: ErrorKind,
     facts: RequestFacts,
     *,
     method: str = "POST",
     code: str | None = None,
+    status: int | None = None,
     retry_after: float | None = None,
 ) -> ErrorResponse:
-    """Build the response AWS sends for a throttle or an internal error to this request.
+    """Build the response AWS sends for a throttle, an internal error or any error code.
 
     Args:
-        kind: ``"throttle"`` or ``"server_error"``.
+        kind: ``"throttle"``, ``"server_error"`` or ``"error"`` (``code`` and ``status``
+            required).
         facts: what :func:`read_request_facts` read from the request.
         method: the request method; a response to ``HEAD`` has no body.
         code: an error code to send instead of the service's usual one (for example
-            ``"ProvisionedThroughputExceededException"`` for DynamoDB); status unchanged.
+            ``"ProvisionedThroughputExceededException"`` for DynamoDB).
+        status: an HTTP status (400..599) to send instead of the service's usual one.
         retry_after: seconds; adds ``Retry-After`` (whole seconds, rounded up) and
             ``x-amz-retry-after`` (milliseconds, the header botocore's standard retry mode
             reads) to a throttle.
+
+    Raises:
+        ValueError: ``kind="error"`` without ``code`` or ``status``, or a status outside
+            400..599.
     """
     service = facts.service or ""
     if kind == "throttle":
         spec = _THROTTLE_BY_SERVICE.get(service, _THROTTLE_BY_WIRE[facts.wire])
-    else:
+    elif kind == "server_error":
         spec = _SERVER_ERROR_BY_SERVICE.get(service, _SERVER_ERROR_BY_WIRE[facts.wire])
-    if code is not None:
-        spec = _Spec(spec.status, code, spec.message)
+    elif code is None or status is None:
+        raise ValueError('an "error" needs its code and its HTTP status')
+    else:
+        spec = _Spec(status, code, f"{code} (sent by asyncpage's fault proxy)")
+    if status is not None and not 400 <= status <= 599:
+        raise ValueError(f"an error status is 400..599, got {status!r}")
+    spec = _Spec(status or spec.status, code or spec.code, spec.message)
     request_id = str(uuid.uuid4())
     headers, body = _ENVELOPES[facts.wire](spec, service, facts.content_type, request_id)
     if facts.wire == "json" and service in _QUERY_COMPATIBLE:
@@ -207,7 +222,10 @@ def error_response(
     if method.upper() == "HEAD":
         body = b""
     headers.append(("Content-Length", str(len(body))))
-    reason = _REASONS.get(spec.status, "Error")
+    try:
+        reason = http.HTTPStatus(spec.status).phrase
+    except ValueError:
+        reason = "Error"  # a status that HTTP does not name, such as 499
     return ErrorResponse(spec.status, reason, tuple(headers), body)
 
 

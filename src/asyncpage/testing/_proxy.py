@@ -2,7 +2,12 @@
 
 The proxy runs in a thread of its own with its own asyncio event loop, so tests on any
 event loop (asyncio or trio) or none can use it, and its controls are plain thread-safe
-method calls. It listens on 127.0.0.1 only and forwards only to a loopback target.
+method calls. It listens on 127.0.0.1 only and forwards only to a loopback target. HTTP is
+aiohttp's: its server takes requests (origin or absolute form, as httpx sends them) and its
+client forwards them with their bodies and headers as they came (nothing decompressed,
+renamed or reordered; aiohttp adds only ``Date`` and ``Server`` to a response without them).
+A client that gives up on a request closes its connection; that cancels the request in the
+proxy, and the upstream request made for it, leaving no task or socket behind.
 
 How a request's fate is decided, in arrival order, under one lock:
 
@@ -17,8 +22,12 @@ How a request's fate is decided, in arrival order, under one lock:
 3. The oldest queued fault (:meth:`FaultProxy.fail_next`) whose filter matches the request
    replaces the fault drawn in step 2; the delay stays. Queued faults never draw numbers,
    so queueing one does not shift the faults drawn for later requests.
-4. The delay is slept, then the request is forwarded, answered with the error AWS would
-   send (:mod:`asyncpage.testing._faults`), or its connection is reset (RST, no response).
+4. While :meth:`FaultProxy.hold` is on, a request that matches its filter waits (with its
+   fate already decided, so holding never changes what is drawn) until
+   :meth:`FaultProxy.release`, its client giving up, or :meth:`FaultProxy.stop`.
+5. The delay is slept, then the request is forwarded, answered with the error AWS would
+   send (:mod:`asyncpage.testing._faults`; ``"error"`` sends the queued code and status),
+   or its connection is reset (RST, no response).
 """
 
 from __future__ import annotations
@@ -32,11 +41,18 @@ import socket
 import struct
 import threading
 from collections import Counter, deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Final, Literal, Protocol, Self, get_args
 from urllib.parse import urlsplit
+
+import aiohttp
+import anyio.to_thread
+from aiohttp import web
+from aiohttp.http import HttpVersion11
+from multidict import CIMultiDict
+from yarl import URL
 
 from ._faults import FaultKind, RequestFacts, error_response, read_request_facts
 
@@ -44,8 +60,10 @@ __all__ = ["FaultProxy", "FaultProxyFactory", "ProxyCounters", "ProxyEvent"]
 
 _log = logging.getLogger("asyncpage.testing")
 
-_HEAD_LIMIT: Final = 1 << 20
-_MAX_IDLE_UPSTREAM: Final = 32
+_HEAD_LIMIT: Final = 1 << 16
+_WAIT_HELD_TIMEOUT: Final = 30.0
+# How long stop() lets a request that came in while stopping finish before cancelling it.
+_SHUTDOWN_TIMEOUT: Final = 0.5
 _EVENT_HISTORY: Final = 10_000
 _CONTROL_PREFIX: Final = "/moto-api/"
 _HOP_BY_HOP: Final = frozenset(
@@ -53,18 +71,20 @@ _HOP_BY_HOP: Final = frozenset(
         "connection",
         "keep-alive",
         "proxy-connection",
+        "proxy-authenticate",
         "proxy-authorization",
         "te",
         "trailer",
         "transfer-encoding",
         "upgrade",
-        "expect",
-        "content-length",
     }
 )
-_NO_BODY_STATUSES: Final = frozenset({204, 304})
+# Headers of a request the proxy reframes: its body is forwarded with a Content-Length.
+_NOT_FORWARDED: Final = _HOP_BY_HOP | {"expect", "content-length"}
+# Headers aiohttp's client would add to a request that lacks them.
+_NO_AUTO_HEADERS: Final = ("Accept", "Accept-Encoding", "User-Agent", "Content-Type")
 
-Action = Literal["forward", "throttle", "server_error", "reset"]
+Action = Literal["forward", "throttle", "server_error", "error", "reset"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +98,7 @@ class ProxyCounters:
     throttled: int = 0
     """Requests answered with a throttling error."""
     server_errors: int = 0
-    """Requests answered with a 5xx error."""
+    """Requests answered with the service's internal error (a 5xx)."""
     resets: int = 0
     """Requests whose connection was reset instead of answered."""
     delayed: int = 0
@@ -87,6 +107,8 @@ class ProxyCounters:
     """Requests the target could not answer (the client got a 502)."""
     by_service: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Requests per service named in the SigV4 scope; unsigned requests are not counted."""
+    errors: int = 0
+    """Requests answered with an error queued by ``fail_next(n, "error", ...)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +157,7 @@ class _Rates:
 class _QueuedFault:
     kind: FaultKind
     code: str | None
+    status: int | None
     filter: _Filter
 
 
@@ -143,29 +166,15 @@ class _Decision:
     action: Action
     delay: float = 0.0
     code: str | None = None
+    status: int | None = None
     retry_after: float | None = None
 
 
 @dataclass(slots=True)
-class _Request:
-    method: str
-    target: str
-    version: str
-    headers: list[tuple[str, str]]
-    lower: dict[str, str]
-    body: bytes = b""
-
-
-@dataclass(slots=True)
-class _Response:
-    status: int
-    reason: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-class _BadRequest(Exception):
-    """The client sent something that is not HTTP/1.x."""
+class _Hold:
+    filter: _Filter
+    skip: int  # matching requests still to let pass
+    released: asyncio.Event  # awaited and set in the proxy's loop only
 
 
 class FaultProxy:
@@ -188,12 +197,24 @@ class FaultProxy:
             client = session.create_client("dynamodb", endpoint_url=proxy.endpoint_url, ...)
             ...
             assert proxy.counters.throttled == 2
+
+    To act while a request is in flight, hold it instead of sleeping and hoping::
+
+        proxy.hold()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.list_tables)
+            await proxy.wait_held()  # the request has reached the proxy and waits there
+            tg.cancel_scope.cancel()
+        proxy.release()
     """
 
     def __init__(self, target_url: str, *, seed: int = 0) -> None:
-        self._target_host, self._target_port = _loopback_target(target_url)
+        self._origin = _loopback_origin(target_url)
         self._target_url = target_url
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)  # a request was held or let go
+        self._hold: _Hold | None = None
+        self._held = 0
         self._random = random.Random(seed)
         self._rates = _Rates()
         self._queue: deque[_QueuedFault] = deque()
@@ -205,9 +226,9 @@ class FaultProxy:
         self._stop_event: asyncio.Event | None = None
         self._startup_error: BaseException | None = None
         self._port: int | None = None
-        self._stopping = False
         self._stopped = False
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._upstream: aiohttp.ClientSession | None = None
+        self._in_flight: set[asyncio.Task[object]] = set()
 
     # -- control, from any thread ----------------------------------------------------
 
@@ -297,6 +318,7 @@ class FaultProxy:
         kind: FaultKind,
         *,
         code: str | None = None,
+        status: int | None = None,
         only_service: str | Collection[str] | None = None,
         only_operation: str | Collection[str] | None = None,
     ) -> None:
@@ -304,22 +326,34 @@ class FaultProxy:
 
         Args:
             n: how many requests to fail (0 queues nothing).
-            kind: ``"throttle"``, ``"server_error"`` or ``"reset"``.
+            kind: ``"throttle"`` or ``"server_error"`` (the service's own error),
+                ``"error"`` (any error: give ``code`` and ``status``) or ``"reset"``.
             code: an error code to send instead of the service's usual one.
+            status: an HTTP status (400..599) to send instead of the usual one.
             only_service: fail only requests to these services; others pass by.
             only_operation: fail only these operations (JSON and query protocols).
 
         Raises:
-            ValueError: ``n`` is negative, ``kind`` is unknown, or ``code`` is given for
-                a reset.
+            ValueError: ``n`` is negative, ``kind`` is unknown, an ``"error"`` lacks its
+                code or status, the status is outside 400..599, or a reset is given a
+                code or a status.
+
+        Example::
+
+            proxy.fail_next(1, "error", code="AccessDeniedException", status=400)
+            proxy.fail_next(1, "error", code="NoSuchBucket", status=404, only_service="s3")
         """
         if n < 0:
             raise ValueError(f"n must not be negative, got {n!r}")
         if kind not in get_args(FaultKind):
             raise ValueError(f"kind must be one of {get_args(FaultKind)}, got {kind!r}")
-        if code is not None and kind == "reset":
-            raise ValueError("a reset sends no response, so it has no error code")
-        fault = _QueuedFault(kind, code, _make_filter(only_service, only_operation))
+        if kind == "reset" and (code is not None or status is not None):
+            raise ValueError("a reset sends no response, so it has no error code or status")
+        if kind == "error" and (code is None or status is None):
+            raise ValueError('an "error" needs its code and its HTTP status')
+        if status is not None and not 400 <= status <= 599:
+            raise ValueError(f"an error status is 400..599, got {status!r}")
+        fault = _QueuedFault(kind, code, status, _make_filter(only_service, only_operation))
         with self._lock:
             self._queue.extend([fault] * n)
 
@@ -328,6 +362,97 @@ class FaultProxy:
         """How many queued faults have not met their request yet."""
         with self._lock:
             return len(self._queue)
+
+    def hold(
+        self,
+        *,
+        skip: int = 0,
+        only_service: str | Collection[str] | None = None,
+        only_operation: str | Collection[str] | None = None,
+    ) -> None:
+        """Hold every matching request that arrives from now on, until :meth:`release`.
+
+        A held request is counted and its fate decided when it arrives, as any other;
+        then it waits in the proxy, in flight for its client, until :meth:`release`,
+        until its client gives up (then it is dropped), or until :meth:`stop`. Requests
+        to moto's control plane are never held. Calling it again changes the filter and
+        the skip count; requests held already stay held.
+
+        Args:
+            skip: let this many matching requests pass first. ``hold(skip=1)`` before
+                a pagination lets its first page through and holds the read-ahead.
+            only_service: hold only requests to these services.
+            only_operation: hold only these operations (JSON and query protocols).
+
+        Raises:
+            ValueError: ``skip`` is negative.
+        """
+        if skip < 0:
+            raise ValueError(f"skip must not be negative, got {skip!r}")
+        where = _make_filter(only_service, only_operation)
+        with self._lock:
+            released = asyncio.Event() if self._hold is None else self._hold.released
+            self._hold = _Hold(where, skip, released)
+
+    def release(self) -> None:
+        """Stop holding, and let every held request go on to its fate."""
+        with self._lock:
+            hold, self._hold = self._hold, None
+        loop = self._loop
+        if hold is not None and loop is not None:
+            with contextlib.suppress(RuntimeError):  # the proxy's loop is gone
+                loop.call_soon_threadsafe(hold.released.set)
+
+    @property
+    def held(self) -> int:
+        """How many requests are held right now."""
+        with self._lock:
+            return self._held
+
+    async def wait_held(self, n: int = 1) -> None:
+        """Wait until at least ``n`` requests are held at once (see :meth:`hold`).
+
+        Works on asyncio and on trio: the proxy lives in a thread of its own, so this
+        waits in a worker thread (``anyio.to_thread.run_sync``) on a thread-safe
+        condition. It has no timeout of its own: bound it the structured way, with
+        ``anyio.fail_after()`` (or ``asyncio.timeout()``, ``trio.fail_after()``).
+        Cancelling the wait wakes that thread, which ends at once.
+
+        Raises:
+            RuntimeError: the proxy is not running, or stopped while waiting.
+        """
+        abandoned = threading.Event()
+        try:
+            await anyio.to_thread.run_sync(
+                self._wait_held, n, None, abandoned.is_set, abandon_on_cancel=True
+            )
+        finally:
+            with self._changed:
+                abandoned.set()
+                self._changed.notify_all()
+
+    def wait_held_blocking(self, n: int = 1, *, timeout: float = _WAIT_HELD_TIMEOUT) -> None:
+        """:meth:`wait_held` for code outside an event loop; it blocks the calling thread.
+
+        Raises:
+            TimeoutError: fewer than ``n`` were held within ``timeout`` seconds.
+            RuntimeError: the proxy is not running, or stopped while waiting.
+        """
+        self._wait_held(n, timeout, lambda: False)
+
+    def _wait_held(self, n: int, timeout: float | None, abandoned: Callable[[], bool]) -> None:
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n!r}")
+        if self._port is None:
+            raise RuntimeError("the FaultProxy is not running: call start() first")
+        with self._changed:
+            done = self._changed.wait_for(
+                lambda: self._held >= n or self._stopped or abandoned(), timeout
+            )
+            if not done:
+                raise TimeoutError(f"{self._held} of {n} requests held after {timeout} s")
+            if self._held < n and self._stopped:
+                raise RuntimeError("the FaultProxy stopped")
 
     def clear(self) -> None:
         """Drop every queued fault and turn every rate off."""
@@ -346,6 +471,7 @@ class FaultProxy:
                 throttled=counts["throttle"],
                 server_errors=counts["server_error"],
                 resets=counts["reset"],
+                errors=counts["error"],
                 delayed=counts["delayed"],
                 upstream_errors=counts["upstream_errors"],
                 by_service=MappingProxyType(dict(self._by_service)),
@@ -395,7 +521,9 @@ class FaultProxy:
         thread, loop, event = self._thread, self._loop, self._stop_event
         if thread is None or self._stopped:
             return
-        self._stopped = True
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
         if loop is not None and event is not None:
             with contextlib.suppress(RuntimeError):  # the loop is already gone
                 loop.call_soon_threadsafe(event.set)
@@ -419,109 +547,113 @@ class FaultProxy:
     # -- the proxy's own thread ------------------------------------------------------
 
     def _run(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
         try:
-            loop.run_until_complete(self._main(ready))
+            with asyncio.Runner() as runner:
+                runner.run(self._main(ready))
+        except BaseException as exc:  # reported by start(), which is waiting for it
+            if self._port is None:
+                self._startup_error = exc
+            else:
+                _log.exception("fault proxy stopped with an error")
         finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
             ready.set()
 
     async def _main(self, ready: threading.Event) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stop_event = asyncio.Event()
-        try:
-            server = await asyncio.start_server(
-                self._serve_client, "127.0.0.1", 0, limit=_HEAD_LIMIT
+        async with contextlib.AsyncExitStack() as stack:
+            self._upstream = await stack.enter_async_context(_upstream_session())
+            server = web.Server(
+                self._serve,
+                # A client that gives up closes its connection: its request is cancelled
+                # here too, and so is the upstream request made for it.
+                handler_cancellation=True,
+                auto_decompress=False,  # bodies pass through as the client encoded them
+                access_log=None,
+                logger=_log,
+                max_line_size=_HEAD_LIMIT,
+                max_field_size=_HEAD_LIMIT,
             )
-        except BaseException as exc:
-            self._startup_error = exc
-            return
-        self._port = server.sockets[0].getsockname()[1]
-        ready.set()
-        try:
+            runner = web.ServerRunner(server, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+            await runner.setup()
+            stack.push_async_callback(runner.cleanup)
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            self._loop = asyncio.get_running_loop()
+            self._stop_event = asyncio.Event()
+            self._port = runner.addresses[0][1]
+            ready.set()
             await self._stop_event.wait()
-        finally:
-            self._stopping = True
-            server.close()
-            await self._close_everything()
-            await server.wait_closed()
-            await asyncio.sleep(0)  # let the transports' connection_lost callbacks run
+            # Requests in flight are dropped: cancelling their tasks cancels their
+            # upstream requests; runner.cleanup() then closes every connection.
+            while tasks := list(self._in_flight):
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let the closed transports' connection_lost callbacks run
 
-    async def _close_everything(self) -> None:
-        current = asyncio.current_task()
-        while tasks := [task for task in asyncio.all_tasks() if task is not current]:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        idle, self._idle = self._idle, []
-        for _, writer in idle:
-            writer.close()
-        for _, writer in idle:
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-    async def _serve_client(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    async def _serve(self, request: web.BaseRequest) -> web.StreamResponse:
+        task = asyncio.current_task()
+        assert task is not None
+        # The loop holds tasks weakly: this set keeps a request's task alive while it
+        # waits, and lets stop() cancel it.
+        self._in_flight.add(task)
         try:
-            while not self._stopping:
-                request = await _read_request(reader, writer)
-                if request is None:
-                    return
-                facts = read_request_facts(request.target, request.lower, request.body)
-                decision = self._decide(request, facts)
-                if decision.delay > 0:
-                    await asyncio.sleep(decision.delay)
-                if decision.action == "reset":
-                    _abort(writer)
-                    return
-                if decision.action == "forward":
-                    response = await self._forward(request)
-                else:
-                    fault = error_response(
-                        decision.action,
-                        facts,
-                        method=request.method,
-                        code=decision.code,
-                        retry_after=decision.retry_after,
-                    )
-                    response = _Response(
-                        fault.status, fault.reason, list(fault.headers), fault.body
-                    )
-                keep_alive = _client_keeps_alive(request)
-                writer.write(_serialize_response(response, request.method, keep_alive))
-                await writer.drain()
-                if not keep_alive:
-                    return
-        except _BadRequest:
-            with contextlib.suppress(OSError):
-                writer.write(
-                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                )
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # the client went away; nothing to answer
-        except asyncio.CancelledError:
-            # Only stop() cancels this task. Ending normally keeps Python 3.11's streams
-            # from logging the cancellation as an error in their done-callback.
-            pass
-        except Exception:
-            _log.exception("fault proxy failed to serve a request")
+            return await self._answer(request)
         finally:
-            writer.close()
-            # stop() may cancel us again while we wait here; the task ends either way.
-            with contextlib.suppress(OSError, asyncio.CancelledError):
-                await writer.wait_closed()
+            self._in_flight.discard(task)
 
-    def _decide(self, request: _Request, facts: RequestFacts) -> _Decision:
+    async def _answer(self, request: web.BaseRequest) -> web.StreamResponse:
+        target = _origin_form(request.raw_path)
+        if target is None:
+            return web.Response(status=400, text=f"unsupported request target {request.raw_path!r}")
+        if (
+            request.version == HttpVersion11
+            and "100-continue" in request.headers.get("Expect", "").lower()
+        ):
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the response proper has not started
+        body = await request.content.read()
+        headers = [
+            (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+            for name, value in request.raw_headers
+        ]
+        lower = {name.lower(): value for name, value in headers}
+        facts = read_request_facts(target, lower, body)
+        decision, hold = self._decide(target, facts)
+        if hold is not None:
+            await self._until_released(hold)
+        if decision.delay > 0:
+            await asyncio.sleep(decision.delay)
+        if decision.action == "reset":
+            _reset(request)
+            return web.Response()  # never written: the connection is gone
+        if decision.action == "forward":
+            return await self._forward(request.method, target, headers, body)
+        fault = error_response(
+            decision.action,
+            facts,
+            method=request.method,
+            code=decision.code,
+            status=decision.status,
+            retry_after=decision.retry_after,
+        )
+        return web.Response(
+            status=fault.status, reason=fault.reason, headers=fault.headers, body=fault.body
+        )
+
+    def _decide(self, target: str, facts: RequestFacts) -> tuple[_Decision, _Hold | None]:
         with self._lock:
             self._counts["requests"] += 1
             if facts.service is not None:
                 self._by_service[facts.service] += 1
-            if request.target.startswith(_CONTROL_PREFIX):
+            hold = None
+            if target.startswith(_CONTROL_PREFIX):
                 decision = _Decision("forward")
             else:
                 decision = self._draw(facts)
+                if self._hold is not None and self._hold.filter.matches(facts):
+                    if self._hold.skip > 0:
+                        self._hold.skip -= 1
+                    else:
+                        hold = self._hold
             if decision.delay > 0:
                 self._counts["delayed"] += 1
             if decision.action != "forward":
@@ -529,13 +661,25 @@ class FaultProxy:
             self._events.append(
                 ProxyEvent(facts.service, facts.operation, decision.action, decision.delay)
             )
-            return decision
+            return decision, hold
+
+    async def _until_released(self, hold: _Hold) -> None:
+        with self._changed:
+            self._held += 1
+            self._changed.notify_all()
+        try:
+            await hold.released.wait()
+        finally:
+            with self._changed:
+                self._held -= 1
+                self._changed.notify_all()
 
     def _draw(self, facts: RequestFacts) -> _Decision:
         rates = self._rates
         action: Action = "forward"
         delay = 0.0
         code: str | None = None
+        status: int | None = None
         if rates.filter.matches(facts):
             u = self._random.random()
             j = self._random.random()
@@ -545,67 +689,58 @@ class FaultProxy:
         for index, fault in enumerate(self._queue):
             if fault.filter.matches(facts):
                 del self._queue[index]
-                action, code = fault.kind, fault.code
+                action, code, status = fault.kind, fault.code, fault.status
                 break
-        return _Decision(action, delay, code, rates.retry_after)
+        return _Decision(action, delay, code, status, rates.retry_after)
 
-    async def _forward(self, request: _Request) -> _Response:
-        head = _serialize_upstream_request(request, self._target_host, self._target_port)
+    async def _forward(
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
+    ) -> web.Response:
+        assert self._upstream is not None
+        sent = CIMultiDict(
+            (name, value) for name, value in headers if name.lower() not in _NOT_FORWARDED
+        )
         try:
-            response = await self._exchange(head + request.body, request.method)
-        except (
-            OSError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            _BadRequest,
-        ) as exc:
+            async with self._upstream.request(
+                method,
+                URL(self._origin + target, encoded=True),
+                headers=sent,
+                data=body or None,
+                skip_auto_headers=_NO_AUTO_HEADERS,
+                allow_redirects=False,
+            ) as upstream:
+                answer = await upstream.read()
+                status, reason = upstream.status, upstream.reason
+                received = CIMultiDict(
+                    (name.decode("latin-1"), value.decode("utf-8", "surrogateescape"))
+                    for name, value in upstream.raw_headers
+                    if name.decode("latin-1").lower() not in _HOP_BY_HOP
+                )
+        except (aiohttp.ClientError, OSError) as exc:
             with self._lock:
                 self._counts["upstream_errors"] += 1
-            body = f"fault proxy: the target {self._target_url} did not answer: {exc!r}".encode()
-            headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
-            return _Response(502, "Bad Gateway", headers, body)
+            return web.Response(
+                status=502,
+                text=f"fault proxy: the target {self._target_url} did not answer: {exc!r}",
+            )
         with self._lock:
             self._counts["forwarded"] += 1
-        return response
-
-    async def _exchange(self, data: bytes, method: str) -> _Response:
-        while True:
-            reused = bool(self._idle)
-            if reused:
-                reader, writer = self._idle.pop()
-            else:
-                reader, writer = await asyncio.open_connection(
-                    self._target_host, self._target_port, limit=_HEAD_LIMIT
-                )
-            try:
-                try:
-                    writer.write(data)
-                    await writer.drain()
-                except OSError:
-                    if not reused:
-                        raise
-                    raise _StaleConnection from None
-                response, reusable = await _read_response(
-                    reader, method, first_byte_required=reused
-                )
-            except _StaleConnection:
-                writer.close()
-                continue  # the target closed an idle connection; send again on a fresh one
-            except BaseException:
-                writer.close()
-                raise
-            if reusable and not self._stopping and len(self._idle) < _MAX_IDLE_UPSTREAM:
-                self._idle.append((reader, writer))
-            else:
-                writer.close()
-            return response
+        return web.Response(status=status, reason=reason, headers=received, body=answer)
 
 
-class _StaleConnection(Exception):
-    """A kept-alive upstream connection closed before sending a single byte."""
+def _upstream_session() -> aiohttp.ClientSession:
+    """The client for the target: bytes pass as they are, nothing from the environment."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        trust_env=False,  # never through an HTTP proxy named in the environment
+        timeout=aiohttp.ClientTimeout(total=None),
+    )
 
 
-def _loopback_target(url: str) -> tuple[str, int]:
+def _loopback_origin(url: str) -> str:
+    """``http://host:port`` of a loopback target URL."""
     parts = urlsplit(url)
     if parts.scheme != "http":
         raise ValueError(f"FaultProxy forwards plain http only, got {url!r}")
@@ -621,9 +756,9 @@ def _loopback_target(url: str) -> tuple[str, int]:
             ) from None
         if not address.is_loopback:
             raise ValueError(f"FaultProxy forwards to loopback addresses only, got {url!r}")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
+    if parts.path not in ("", "/") or parts.query or parts.fragment or "@" in parts.netloc:
         raise ValueError(f"the target must be a bare http://host:port, got {url!r}")
-    return host, parts.port or 80
+    return f"http://{parts.netloc}"
 
 
 def _make_filter(
@@ -637,165 +772,30 @@ def _make_filter(
     return _Filter(as_set(services), as_set(operations))
 
 
-async def _read_head(reader: asyncio.StreamReader) -> list[str] | None:
-    """The lines of a message head, or None on a clean end of stream before it."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip():
-            raise
+def _origin_form(raw_target: str) -> str | None:
+    """``/path?query`` of a request target; None when it is neither origin nor absolute form.
+
+    httpx sends the absolute form (``POST http://host:port/path HTTP/1.1``). The host in
+    it is ignored: requests only ever go to the proxy's target.
+    """
+    if raw_target.startswith("/"):
+        return raw_target
+    parts = urlsplit(raw_target)
+    if parts.scheme not in ("http", "https"):
         return None
-    except asyncio.LimitOverrunError:
-        raise _BadRequest("message head too large") from None
-    return head.decode("latin-1").lstrip("\r\n").split("\r\n")[:-2]
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _parse_headers(lines: list[str]) -> list[tuple[str, str]]:
-    headers = []
-    for line in lines:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip():
-            raise _BadRequest(f"malformed header line {line!r}")
-        headers.append((name, value.strip()))
-    return headers
-
-
-async def _read_request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> _Request | None:
-    lines = await _read_head(reader)
-    if lines is None:
-        return None
-    try:
-        method, target, version = lines[0].split(" ")
-    except ValueError:
-        raise _BadRequest(f"malformed request line {lines[0]!r}") from None
-    if not version.startswith("HTTP/1."):
-        raise _BadRequest(f"unsupported version {version!r}")
-    if not target.startswith("/"):
-        # Absolute form (``POST http://host:port/path HTTP/1.1``), as httpx sends it.
-        # The host in it is ignored: requests only ever go to the proxy's target.
-        parts = urlsplit(target)
-        if parts.scheme not in ("http", "https"):
-            raise _BadRequest(f"unsupported request target {target!r}")
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    headers = _parse_headers(lines[1:])
-    lower = {name.lower(): value for name, value in headers}
-    request = _Request(method, target, version, headers, lower)
-    if "100-continue" in lower.get("expect", "").lower() and version == "HTTP/1.1":
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-    request.body = await _read_body(reader, lower)
-    return request
-
-
-async def _read_body(reader: asyncio.StreamReader, lower: dict[str, str]) -> bytes:
-    if "chunked" in lower.get("transfer-encoding", "").lower():
-        return await _read_chunked(reader)
-    length = lower.get("content-length")
-    if length is None:
-        return b""
-    try:
-        size = int(length)
-    except ValueError:
-        raise _BadRequest(f"bad Content-Length {length!r}") from None
-    return await reader.readexactly(size) if size > 0 else b""
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise _BadRequest(f"bad chunk size {size_line!r}") from None
-        if size == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":
-                pass  # trailers carry nothing the proxy forwards
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
-
-
-async def _read_response(
-    reader: asyncio.StreamReader, method: str, *, first_byte_required: bool
-) -> tuple[_Response, bool]:
-    """Read one response; returns it and whether the connection can carry another."""
-    while True:
-        try:
-            lines = await _read_head(reader)
-        except (asyncio.IncompleteReadError, ConnectionResetError):
-            lines = None
-        if lines is None:
-            if first_byte_required:
-                raise _StaleConnection
-            raise asyncio.IncompleteReadError(b"", None)
-        first_byte_required = False
-        try:
-            version, status_text, *reason = lines[0].split(" ", 2)
-            status = int(status_text)
-        except ValueError:
-            raise _BadRequest(f"malformed status line {lines[0]!r}") from None
-        headers = _parse_headers(lines[1:])
-        if 100 <= status < 200:
-            continue  # informational responses are not relayed
-        lower = {name.lower(): value.lower() for name, value in headers}
-        reusable = version == "HTTP/1.1" and "close" not in lower.get("connection", "")
-        if method == "HEAD" or status in _NO_BODY_STATUSES:
-            body = b""
-        elif "chunked" in lower.get("transfer-encoding", ""):
-            body = await _read_chunked(reader)
-        elif "content-length" in lower:
-            body = await _read_body(reader, lower)
-        else:
-            body = await reader.read()
-            reusable = False
-        return _Response(status, reason[0] if reason else "", headers, body), reusable
-
-
-def _client_keeps_alive(request: _Request) -> bool:
-    connection = request.lower.get("connection", "").lower()
-    if request.version == "HTTP/1.0":
-        return "keep-alive" in connection
-    return "close" not in connection
-
-
-def _serialize_upstream_request(request: _Request, host: str, port: int) -> bytes:
-    lines = [f"{request.method} {request.target} HTTP/1.1"]
-    lines += [
-        f"{name}: {value}" for name, value in request.headers if name.lower() not in _HOP_BY_HOP
-    ]
-    if "host" not in request.lower:
-        lines.append(f"Host: {host}:{port}")
-    if request.body or "content-length" in request.lower or "transfer-encoding" in request.lower:
-        lines.append(f"Content-Length: {len(request.body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def _serialize_response(response: _Response, method: str, keep_alive: bool) -> bytes:
-    lines = [f"HTTP/1.1 {response.status} {response.reason}".rstrip()]
-    no_body = method == "HEAD" or response.status in _NO_BODY_STATUSES
-    for name, value in response.headers:
-        lowered = name.lower()
-        # A HEAD response's Content-Length describes the body a GET would get: keep it.
-        if lowered in _HOP_BY_HOP and not (no_body and lowered == "content-length"):
-            continue
-        lines.append(f"{name}: {value}")
-    if not no_body:
-        lines.append(f"Content-Length: {len(response.body)}")
-    if not keep_alive:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    return head if no_body else head + response.body
-
-
-def _abort(writer: asyncio.StreamWriter) -> None:
+def _reset(request: web.BaseRequest) -> None:
     """Drop the connection with a TCP RST, the way an overloaded load balancer does."""
-    sock = writer.get_extra_info("socket")
+    transport = request.transport
+    if transport is None:
+        return  # the client is gone already
+    sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    writer.transport.abort()
+    transport.abort()
 
 
 class FaultProxyFactory(Protocol):
