@@ -448,6 +448,84 @@ async def test_aclose_and_breaking_out_of_items_and_search(
     await _client_still_works(proxied, fault_proxy)
 
 
+# -- a plain `async for` reads ahead, and cleans up when the loop lets go ---------------------
+
+
+async def _given_up(fault_proxy: Any, before: int) -> None:
+    """Wait until the held request's client has hung up and the read-ahead task is gone."""
+    with anyio.fail_after(20):
+        while fault_proxy.held or len(anyio.get_running_tasks()) > before:
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.parametrize("loop", ["pages", "items", "search"])
+async def test_break_out_of_a_plain_loop_cancels_the_read_ahead(
+    proxied: Any, fault_proxy: Any, no_leaks: None, loop: str
+) -> None:
+    before = len(anyio.get_running_tasks())
+    fault_proxy.hold(skip=1)  # page 1 passes; the read-ahead of page 2 is held
+    it = small_pages(proxied)
+    source = it if loop == "pages" else it.items() if loop == "items" else it.search("Items")
+    async for _ in source:
+        await fault_proxy.wait_held()  # the read-ahead request is in flight
+        break
+    del source  # what the loop held: the iteration object is freed with it
+    await _given_up(fault_proxy, before)
+    assert it.statistics().requests == 2
+    await _client_still_works(proxied, fault_proxy)
+
+
+async def test_an_exception_in_a_plain_loop_cancels_the_read_ahead(
+    proxied: Any, fault_proxy: Any, no_leaks: None
+) -> None:
+    before = len(anyio.get_running_tasks())
+    fault_proxy.hold(skip=1)
+    with pytest.raises(KeyError):
+        async for _ in small_pages(proxied):
+            await fault_proxy.wait_held()
+            raise KeyError("consumer failed")
+    await _given_up(fault_proxy, before)
+    await _client_still_works(proxied, fault_proxy)
+
+
+async def test_a_plain_loop_cancelled_waiting_for_a_page_leaves_nothing_running(
+    proxied: Any, fault_proxy: Any, plain_order: list[str]
+) -> None:
+    # The consumer is cancelled while page 2 is in flight: when the cancelled scope is
+    # left, the read-ahead task is already gone. Catching the cancellation and going on
+    # with the same iteration loses and repeats nothing: it fetches on demand from there.
+    before = len(anyio.get_running_tasks())
+    fault_proxy.hold(skip=1)
+    it = asyncpage.paginate(proxied, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE})
+    pages = aiter(it)
+    got = keys_of([await anext(pages)])
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as scope:
+            tg.start_soon(_cancel_once_held, scope, fault_proxy)
+            await anext(pages)
+        assert scope.cancelled_caught
+    assert len(anyio.get_running_tasks()) == before
+    fault_proxy.release()
+    got += keys_of([page async for page in pages])
+    assert got == plain_order
+
+
+@pytest.mark.parametrize("loop", ["pages", "items"])
+async def test_a_plain_loop_reads_exactly_the_listing(
+    ddb: Any, plain_order: list[str], loop: str
+) -> None:
+    it = asyncpage.paginate(
+        ddb, "scan", TableName=TABLE, prefetch=2, PaginationConfig={"PageSize": PAGE}
+    )
+    if loop == "pages":
+        got = keys_of([page async for page in it])
+    else:
+        got = [item["pk"]["S"] async for item in it.items()]
+    assert got == plain_order
+    assert it.statistics().prefetched > 0
+    assert it.exhausted and it.resume_token is None
+
+
 @pytest.mark.parametrize("taken", [1, 9, 10, 11, 55, ITEMS - 1, ITEMS])
 async def test_items_checkpoint_between_two_items_resumes_exactly_there(
     ddb: Any, plain_order: list[str], taken: int

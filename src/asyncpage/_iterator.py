@@ -379,7 +379,7 @@ class AsyncPageIterator:
         model = self._model
         if not model.result_keys:
             raise InvalidExpressionError(f"{model.py_name} has no result key to take items from")
-        return _FlatMap(self.steps(whole=False), model.items_of, track=True)
+        return _FlatMap(partial(self.steps, whole=False), model.items_of, track=True)
 
     def search(self, expression: str) -> _FlatMap:
         """Apply a JMESPath ``expression`` to every page, as botocore's ``search()``.
@@ -390,7 +390,7 @@ class AsyncPageIterator:
         moves page by page here (an expression's results need not map to items); use
         :meth:`items` to checkpoint between items.
         """
-        return _FlatMap(self.steps(whole=True), compile_expression(expression).search)
+        return _FlatMap(partial(self.steps, whole=True), compile_expression(expression).search)
 
     async def build_full_result(self) -> dict[str, Any]:
         """All pages merged into one response, exactly as botocore's ``build_full_result()``.
@@ -491,14 +491,20 @@ class _PageStream:
 
 class _FlatMap:
     """Items or search results, flattened page by page (a class, not an async generator,
-    so that leaving a loop early needs no generator finalization)."""
+    so that leaving a loop early needs no generator finalization). Its iteration starts
+    when it is first iterated, as a page loop's does."""
 
-    __slots__ = ("_buffer", "_index", "_select", "_steps", "_track")
+    __slots__ = ("_buffer", "_index", "_select", "_start", "_steps", "_track")
 
     def __init__(
-        self, steps: _StepStream, select: Callable[[Any], Any], *, track: bool = False
+        self,
+        start: Callable[[], _StepStream],
+        select: Callable[[Any], Any],
+        *,
+        track: bool = False,
     ) -> None:
-        self._steps = steps
+        self._start = start
+        self._steps: _StepStream | None = None
         self._select = select
         self._track = track
         self._buffer: list[Any] = []
@@ -508,16 +514,20 @@ class _FlatMap:
         return self
 
     async def __anext__(self) -> Any:
+        steps = self._steps
+        if steps is None:
+            steps = self._steps = self._start()
         while self._index >= len(self._buffer):
-            step = await self._steps.__anext__()
+            step = await steps.__anext__()
             result = self._select(step.page)
             self._buffer = result if isinstance(result, list) else [result]
             self._index = 0
         item = self._buffer[self._index]
         self._index += 1
         if self._track:
-            self._steps.take(self._index)
+            steps.take(self._index)
         return item
 
     async def aclose(self) -> None:
-        await self._steps.aclose()
+        if self._steps is not None:
+            await self._steps.aclose()
