@@ -504,3 +504,20 @@ def test_the_app_refuses_to_start_without_a_secret_for_a_real_endpoint(
     with pytest.raises(RuntimeError, match="did not start"):
         AppServer(example.app).start()
     assert "ASYNCPAGE_CURSOR_SECRET must be set" in caplog.text
+
+
+# -- 5. OpenAPI ------------------------------------------------------------------------------
+
+
+def test_the_schema_and_the_docs_are_served(http: httpx.Client, fault_proxy: FaultProxy) -> None:
+    response = http.get("/openapi.json")
+    assert response.status_code == 200, response.text
+    paths = response.json()["paths"]
+    stream = paths["/buckets/{bucket}/objects.ndjson"]["get"]["responses"]
+    assert list(stream["200"]["content"]) == ["application/x-ndjson"]
+    page = paths["/buckets/{bucket}/objects"]["get"]["responses"]["200"]["content"]
+    assert "application/json" in page
+    docs = http.get("/docs")
+    assert docs.status_code == 200
+    assert "/openapi.json" in docs.text
+    assert fault_proxy.counters.requests == 0

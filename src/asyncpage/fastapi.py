@@ -480,8 +480,16 @@ class NDJSONResponse(StreamingResponse):
 
     media_type = "application/x-ndjson"
 
-    def __init__(self, body: _NDJSONBody, *, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(body, headers=headers, media_type=self.media_type)
+    def __init__(
+        self,
+        body: _NDJSONBody,
+        status_code: int = 200,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        # FastAPI's OpenAPI generator reads the default status of a ``response_class`` from
+        # its ``__init__`` signature; without ``status_code`` /openapi.json fails.
+        super().__init__(body, status_code=status_code, headers=headers, media_type=self.media_type)
         self._body = body
 
     async def stream_response(self, send: Send) -> None:
