@@ -15,6 +15,7 @@ import base64
 import importlib.util
 import json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -22,16 +23,26 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any
 
 import boto3
 import httpx
 import pytest
 import uvicorn
+from fastapi import Depends, FastAPI, Query
 
-from asyncpage.fastapi import AWSClients, CursorBinding, CursorSigner
+from asyncpage.fastapi import (
+    AWSClients,
+    CursorBinding,
+    CursorPage,
+    CursorSigner,
+    Pager,
+    add_exception_handlers,
+    aws_client,
+)
 from asyncpage.testing import FaultProxy, FaultProxyFactory, MotoServer
 
 SECRET = "test-secret-" + "x" * 32
@@ -197,8 +208,8 @@ def fault_proxy(
 
 
 @pytest.fixture
-def server(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppServer]:
-    """The example app in uvicorn, pointed at the fault proxy; no server errors allowed."""
+def app_environment(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the example reads at startup, pointed at the fault proxy."""
     monkeypatch.setenv("ASYNCPAGE_ENDPOINT_URL", fault_proxy.endpoint_url)
     monkeypatch.setenv("ASYNCPAGE_CURSOR_SECRET", SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
@@ -206,11 +217,16 @@ def server(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator
     # the only ones, so a queued fault fails exactly one page attempt.
     monkeypatch.setenv("AWS_RETRY_MODE", "standard")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+
+@contextmanager
+def serving(app: Any, fault_proxy: FaultProxy) -> Iterator[AppServer]:
+    """``app`` in uvicorn, proxy counters zeroed once it started; no server errors allowed."""
     errors = ServerErrors()
     loggers = [logging.getLogger(name) for name in ("uvicorn.error", "asyncpage", "asyncio")]
     for logger in loggers:
         logger.addHandler(errors)
-    app_server = AppServer(example.app)
+    app_server = AppServer(app)
     app_server.start()
     try:
         fault_proxy.reset_counters()
@@ -220,6 +236,58 @@ def server(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator
         for logger in loggers:
             logger.removeHandler(errors)
     assert [r.getMessage() for r in errors.records] == []
+
+
+@pytest.fixture
+def server(app_environment: None, fault_proxy: FaultProxy) -> Iterator[AppServer]:
+    """The example app in uvicorn, pointed at the fault proxy; no server errors allowed."""
+    with serving(example.app, fault_proxy) as app_server:
+        yield app_server
+
+
+def make_scan_app() -> FastAPI:
+    """An app of the test's own: a DynamoDB scan whose filter and segment the caller picks.
+
+    What the example cannot show: a segment the caller gets wrong (DynamoDB's own
+    ValidationException), and a filtered scan whose last items sit on a page that the
+    service says is not the last.
+    """
+    clients = AWSClients(
+        ["dynamodb"], region=REGION, endpoint_url=os.environ["ASYNCPAGE_ENDPOINT_URL"]
+    )
+    app = FastAPI(lifespan=clients.lifespan)
+    add_exception_handlers(app)
+    pager = Pager(CursorSigner(SECRET), page_size=100)
+
+    @app.get("/tables/{table}/items")
+    async def scan(
+        table: str,
+        dynamodb: Annotated[Any, Depends(aws_client("dynamodb"))],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+        below: int | None = None,
+        segment: int | None = None,
+        segments: int | None = None,
+    ) -> CursorPage[Any]:
+        params: dict[str, Any] = {"TableName": table}
+        if below is not None:
+            params["FilterExpression"] = "n < :below"
+            params["ExpressionAttributeValues"] = {":below": {"N": str(below)}}
+        if segment is not None and segments is not None:
+            params.update(Segment=segment, TotalSegments=segments)
+        return await pager.page(dynamodb, "scan", limit=limit, cursor=cursor, **params)
+
+    return app
+
+
+@pytest.fixture
+def scan_http(app_environment: None, fault_proxy: FaultProxy) -> Iterator[httpx.Client]:
+    """A client of :func:`make_scan_app` in uvicorn, pointed at the fault proxy."""
+    with (
+        serving(make_scan_app(), fault_proxy) as app_server,
+        httpx.Client(base_url=app_server.url, timeout=30) as client,
+    ):
+        yield client
 
 
 @pytest.fixture
@@ -477,6 +545,58 @@ def test_aws_errors_are_json_errors_and_never_a_200(
         assert response.json()["error"] == "upstream_throttled"
         assert response.json()["aws_error_code"] == "SlowDown"
         fault_proxy.clear()
+
+
+def test_what_the_caller_got_wrong_is_a_4xx_and_no_warning(
+    http: httpx.Client,
+    scan_http: httpx.Client,
+    fault_proxy: FaultProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="asyncpage.fastapi")
+    invalid = {
+        "error": "invalid_parameter",
+        "detail": "a parameter of this request is not valid for AWS",
+    }
+    # A bucket name botocore refuses: nothing is sent, and botocore's message (which quotes
+    # the parameters) is not either.
+    for path in ("/buckets/bad!name/objects", "/buckets/bad!name/objects.ndjson"):
+        response = http.get(path)
+        assert response.status_code == 400, path
+        assert response.json() == {**invalid, "aws_error_code": None}
+    assert fault_proxy.counters.requests == 0
+    # DynamoDB answers a missing table with HTTP 400 ResourceNotFoundException.
+    for client in (http, scan_http):
+        response = client.get("/tables/missing/items")
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": "not_found",
+            "detail": "AWS reports that the resource does not exist",
+            "aws_error_code": "ResourceNotFoundException",
+        }
+    # A segment out of range: DynamoDB's own ValidationException.
+    response = scan_http.get(f"/tables/{TABLE}/items", params={"segment": 5, "segments": 2})
+    assert response.status_code == 400
+    assert response.json() == {**invalid, "aws_error_code": "ValidationException"}
+    assert "segment" not in response.text.lower()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+    # AWS failing stays a 5xx, whatever code it sends: a 500 is AWS's fault.
+    fault_proxy.fail_next(100, "server_error", code="ValidationException", only_service="dynamodb")
+    response = scan_http.get(f"/tables/{TABLE}/items")
+    assert response.status_code == 503
+    assert response.json()["error"] == "upstream_unavailable"
+    fault_proxy.clear()
+    # A 400 that is not the caller's doing (the app's credentials) stays a 502. The proxy's
+    # throttle fault is DynamoDB's 400 envelope; the code makes it something else.
+    fault_proxy.fail_next(1, "throttle", code="AccessDeniedException", only_service="dynamodb")
+    response = scan_http.get(f"/tables/{TABLE}/items")
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": "upstream_error",
+        "detail": "the AWS request for this listing failed",
+        "aws_error_code": "AccessDeniedException",
+    }
 
 
 def test_clients_are_opened_once_and_closed_at_shutdown(fault_proxy: FaultProxy) -> None:

@@ -7,8 +7,9 @@ Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
 * :class:`Pager` turns a paginated call into a JSON page (``{"items": [...],
   "next_cursor": ...}``) or an NDJSON stream, with cursors made by a
   :class:`CursorSigner`: opaque, signed, bound to the request and expiring.
-* :func:`add_exception_handlers` turns a bad cursor into an HTTP 400 and a failed AWS
-  request into a 404/502/503, each with a JSON body ``{"error": ..., "detail": ...}``.
+* :func:`add_exception_handlers` turns a bad cursor into an HTTP 400, what the caller got
+  wrong (a missing resource, an invalid parameter) into a 404/400, and AWS failing into a
+  502/503, each with a JSON body ``{"error": ..., "detail": ...}``.
 
 Example::
 
@@ -46,8 +47,14 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
+from botocore.exceptions import (
+    InvalidHostLabelError,
+    MissingParametersError,
+    ParamValidationError,
+)
+from botocore.exceptions import ValidationError as BotocoreValidationError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -497,8 +504,8 @@ class NDJSONResponse(StreamingResponse):
             try:
                 first = await anext(body)
             except PageFetchError as exc:
-                log.warning("NDJSON listing failed on its first page: %s", exc)
                 status, content = _error_body(exc)
+                log.log(_log_level(status), "NDJSON listing failed on its first page: %s", exc)
                 error = _json_response(status, content)
                 await send(
                     {"type": "http.response.start", "status": status, "headers": error.raw_headers}
@@ -546,10 +553,75 @@ def _json_line(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
+# What the caller of the API got wrong, in AWS's words: answered 4xx, so monitoring that
+# pages on 5xx is not woken by a user's typo. Anything else AWS refuses is 502: the app's
+# credentials, configuration or AWS itself are at fault, not the caller.
+_NOT_FOUND_CODES: Final = frozenset(
+    {
+        "ResourceNotFoundException",  # DynamoDB (HTTP 400), Logs, Secrets Manager, ...
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "ParameterNotFound",
+    }
+)
+# NoSuchBucket, NoSuchEntity (IAM); InvalidVpcID.NotFound (EC2), DBInstanceNotFound,
+# DBClusterNotFoundFault (RDS), ClusterNotFoundException (ECS).
+_NOT_FOUND_PREFIXES: Final = ("NoSuch",)
+_NOT_FOUND_SUFFIXES: Final = ("NotFound", "NotFoundException", "NotFoundFault")
+_INVALID_CODES: Final = frozenset(
+    {
+        "ValidationException",  # JSON protocol services (DynamoDB, Logs, SSM, ...)
+        "ValidationError",  # query protocol services (CloudFormation, IAM, RDS, ...)
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "InvalidParameter",
+        "InvalidParameterException",
+        "InvalidParameterCombination",
+        "InvalidParameterCombinationException",
+        "MissingParameter",
+        "InvalidArgument",  # S3
+        "InvalidArgumentException",
+        "InvalidBucketName",
+        "InvalidInput",
+        "InvalidInputException",
+        "InvalidRequestException",
+    }
+)
+# botocore refused the parameters before sending anything (a bucket name that does not
+# match its pattern, a value too short, an unknown parameter).
+_CLIENT_SIDE_INVALID: Final = (
+    ParamValidationError,
+    BotocoreValidationError,
+    MissingParametersError,
+    InvalidHostLabelError,
+)
+
+
+def _caller_error(cause: BaseException, code: str | None, status: object) -> int | None:
+    """404 or 400 when the caller's parameters are at fault, else ``None``."""
+    if isinstance(cause, _CLIENT_SIDE_INVALID):
+        return 400
+    if status == 404:
+        return 404
+    if not (isinstance(status, int) and 400 <= status < 500) or code is None:
+        return None  # an AWS 5xx stays a 5xx, whatever its code says
+    if (
+        code in _NOT_FOUND_CODES
+        or code.startswith(_NOT_FOUND_PREFIXES)
+        or code.endswith(_NOT_FOUND_SUFFIXES)
+    ):
+        return 404
+    if code in _INVALID_CODES or code.endswith(".Malformed"):  # EC2: InvalidVpcID.Malformed
+        return 400
+    return None
+
+
 def _error_body(exc: PageFetchError | TokenCycleError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and JSON body for a listing AWS could not complete.
 
     AWS's own message is logged, not sent: it can name accounts, roles and resources.
+    botocore's message about invalid parameters is not sent either: it quotes parameter
+    values, some of which the app may have set itself.
     """
     if isinstance(exc, TokenCycleError):
         return 502, {
@@ -576,10 +648,17 @@ def _error_body(exc: PageFetchError | TokenCycleError) -> tuple[int, dict[str, A
             "detail": "AWS failed transiently; retry later with the same cursor",
             "aws_error_code": code,
         }
-    if status == 404:
+    caller = _caller_error(cause, code, status)
+    if caller == 404:
         return 404, {
             "error": "not_found",
             "detail": "AWS reports that the resource does not exist",
+            "aws_error_code": code,
+        }
+    if caller == 400:
+        return 400, {
+            "error": "invalid_parameter",
+            "detail": "a parameter of this request is not valid for AWS",
             "aws_error_code": code,
         }
     return 502, {
@@ -587,6 +666,11 @@ def _error_body(exc: PageFetchError | TokenCycleError) -> tuple[int, dict[str, A
         "detail": "the AWS request for this listing failed",
         "aws_error_code": code,
     }
+
+
+def _log_level(status: int) -> int:
+    # The caller's mistakes are not the app's trouble: no warning for a 4xx.
+    return logging.INFO if status < 500 else logging.WARNING
 
 
 def _json_response(status: int, content: dict[str, Any]) -> JSONResponse:
@@ -602,18 +686,22 @@ async def _cursor_error_handler(request: Request, exc: Exception) -> JSONRespons
 async def _fetch_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, PageFetchError | TokenCycleError):  # pragma: no cover
         raise exc
-    log.warning("%s %s: %s", request.method, request.url.path, exc)
     status, content = _error_body(exc)
+    log.log(_log_level(status), "%s %s: %s", request.method, request.url.path, exc)
     return _json_response(status, content)
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Answer cursor errors with 400 and AWS failures with 404/502/503, as JSON.
+    """Answer cursor errors and the caller's mistakes with 4xx, AWS failing with 5xx, as JSON.
 
     Bodies are ``{"error": code, "detail": text}`` where ``code`` is ``"cursor_tampered"``,
-    ``"cursor_expired"`` or ``"cursor_mismatch"`` (400); ``"not_found"`` (404, AWS said
-    404); ``"upstream_throttled"`` or ``"upstream_unavailable"`` (503, with
-    ``Retry-After``); ``"upstream_error"`` (502). AWS failures add ``aws_error_code``.
+    ``"cursor_expired"`` or ``"cursor_mismatch"`` (400); ``"invalid_parameter"`` (400:
+    botocore refused a parameter, or AWS answered 4xx ``ValidationException``,
+    ``InvalidParameterValue``...); ``"not_found"`` (404: AWS answered 404, or 4xx
+    ``ResourceNotFoundException``, ``NoSuch*``, ``*NotFound``...); ``"upstream_throttled"``
+    or ``"upstream_unavailable"`` (503, with ``Retry-After``); ``"upstream_error"`` (502,
+    anything else, such as ``AccessDenied`` for the app's credentials). AWS failures add
+    ``aws_error_code``. 4xx answers are logged at INFO, 5xx at WARNING.
     """
     app.add_exception_handler(CursorError, _cursor_error_handler)
     app.add_exception_handler(PageFetchError, _fetch_error_handler)
