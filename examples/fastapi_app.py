@@ -16,10 +16,11 @@ Configuration, read from the environment when the app starts:
     An AWS-compatible endpoint (moto, LocalStack). Unset: the embedded demo endpoint is
     started and seeded in ``AWS_DEFAULT_REGION``. Credentials come from the usual places.
 ``ASYNCPAGE_CURSOR_SECRET``
-    The secret that signs cursors (32 bytes or more); several, newest first, separated by
-    commas, while rotating. Required with ``ASYNCPAGE_ENDPOINT_URL``, because cursors from
-    a generated secret break on restart and across workers. In demo mode a random one is
-    generated, with a warning.
+    The secret that seals cursors (at least 32 bytes, at least 8 distinct characters, not
+    a short block repeated); several, newest first, separated by commas, while rotating.
+    Required with ``ASYNCPAGE_ENDPOINT_URL``, because cursors from a generated secret
+    break on restart and across workers. In demo mode a random one is generated, with a
+    warning.
 ``ASYNCPAGE_CURSOR_TTL``
     Seconds a cursor stays valid (default 3600).
 ``AWS_DEFAULT_REGION``
@@ -53,6 +54,8 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 PAGE_SIZE = 100
 """Items asked of AWS per request."""
+PURPOSE = "asyncpage-example"
+"""Names this app's cursors: another app sharing the secret cannot use them."""
 
 
 @asynccontextmanager
@@ -90,7 +93,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         clients = await stack.enter_async_context(
             AWSClients(["s3", "dynamodb"], region=region, endpoint_url=endpoint_url, **credentials)
         )
-        pager = Pager(CursorSigner(secrets, ttl=ttl), max_limit=MAX_LIMIT, page_size=PAGE_SIZE)
+        pager = Pager(
+            CursorSigner(secrets, ttl=ttl),
+            purpose=PURPOSE,
+            max_limit=MAX_LIMIT,
+            page_size=PAGE_SIZE,
+        )
         yield {AWSClients.state_key: clients, "pager": pager}
 
 

@@ -45,7 +45,7 @@ from asyncpage.fastapi import (
 )
 from asyncpage.testing import FaultProxy, FaultProxyFactory, MotoServer
 
-SECRET = "test-secret-" + "x" * 32
+SECRET = "test-secret-Qm7vK2xP9tLw4bN8cR3zY6hF"
 REGION = "us-east-1"
 BUCKET = "alpha"  # 250 objects
 OTHER_BUCKET = "beta"  # 5 objects
@@ -257,7 +257,7 @@ def make_scan_app() -> FastAPI:
     )
     app = FastAPI(lifespan=clients.lifespan)
     add_exception_handlers(app)
-    pager = Pager(CursorSigner(SECRET), page_size=100)
+    pager = Pager(CursorSigner(SECRET), purpose="test-scan", page_size=100)
 
     @app.get("/tables/{table}/items")
     async def scan(
@@ -380,9 +380,11 @@ def test_bad_cursors_get_a_400_and_never_reach_aws(
 
     # The same position, issued two TTLs ago.
     binding = CursorBinding("s3", "list_objects_v2", REGION, {"Bucket": BUCKET})
-    token = CursorSigner(SECRET).verify(cursor, binding)
+    token = CursorSigner(SECRET).verify(cursor, binding, purpose=example.PURPOSE)
     past = CursorSigner(SECRET, clock=lambda: time.time() - 7200)
-    expired = past.sign(token, binding)
+    expired = past.sign(token, binding, purpose=example.PURPOSE)
+    # The same position, sealed with the same secret for another purpose (another app).
+    other_purpose = CursorSigner(SECRET).sign(token, binding, purpose="another-app")
     # A botocore token for the same position, straight from boto3's paginator.
     paginator = moto_clients["s3"].get_paginator("list_objects_v2")
     pages = paginator.paginate(Bucket=BUCKET, PaginationConfig={"MaxItems": 10, "PageSize": 10})
@@ -393,6 +395,7 @@ def test_bad_cursors_get_a_400_and_never_reach_aws(
     cases = [
         (objects, tampered, "cursor_tampered"),
         (objects, expired, "cursor_expired"),
+        (objects, other_purpose, "cursor_tampered"),
         (f"/buckets/{OTHER_BUCKET}/objects", cursor, "cursor_mismatch"),
         (objects, table_cursor, "cursor_mismatch"),
         (f"/tables/{TABLE}/items", cursor, "cursor_mismatch"),
@@ -418,6 +421,23 @@ def test_bad_cursors_get_a_400_and_never_reach_aws(
         http.get(objects, params={"limit": 10, "cursor": cursor}).json()["items"]
         == (s3_listing(moto_clients)[10:20])
     )
+
+
+def test_pagers_sharing_a_secret_refuse_each_others_cursors(
+    http: httpx.Client, scan_http: httpx.Client, fault_proxy: FaultProxy
+) -> None:
+    # Both apps scan the same table with the same parameters and the same secret: only the
+    # Pager's purpose tells their cursors apart.
+    path = f"/tables/{TABLE}/items"
+    theirs = scan_http.get(path, params={"limit": 10}).json()["next_cursor"]
+    ours = http.get(path, params={"limit": 10}).json()["next_cursor"]
+    before = fault_proxy.counters.requests
+    for client, cursor in ((http, theirs), (scan_http, ours)):
+        response = client.get(path, params={"limit": 10, "cursor": cursor})
+        assert response.status_code == 400
+        assert response.json()["error"] == "cursor_tampered"
+    assert fault_proxy.counters.requests == before
+    assert http.get(path, params={"limit": 10, "cursor": ours}).status_code == 200
 
 
 # -- 3. NDJSON streams ------------------------------------------------------------------------

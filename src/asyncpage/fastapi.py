@@ -6,7 +6,7 @@ Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
   them at shutdown; :func:`aws_client` is the dependency that hands one to an endpoint.
 * :class:`Pager` turns a paginated call into a JSON page (``{"items": [...],
   "next_cursor": ...}``) or an NDJSON stream, with cursors made by a
-  :class:`CursorSigner`: opaque, signed, bound to the request and expiring.
+  :class:`CursorSigner`: opaque (AES-256-GCM), bound to the request and expiring.
 * :func:`add_exception_handlers` turns a bad cursor into an HTTP 400, what the caller got
   wrong (a missing resource, an invalid parameter) into a 404/400, and AWS failing into a
   502/503, each with a JSON body ``{"error": ..., "detail": ...}``.
@@ -22,7 +22,7 @@ Example::
     clients = AWSClients(["s3"], region="us-east-1")
     app = FastAPI(lifespan=clients.lifespan)
     add_exception_handlers(app)
-    pager = Pager(CursorSigner(SECRET), max_limit=1000)
+    pager = Pager(CursorSigner(SECRET), purpose="objects", max_limit=1000)
 
     @app.get("/buckets/{bucket}/objects")
     async def objects(
@@ -235,6 +235,9 @@ class Pager:
 
     Args:
         signer: makes and checks the cursors.
+        purpose: names this Pager's cursors (``"orders-api/objects"``): a Pager opens only
+            cursors made with its own purpose, so Pagers and apps that share a secret never
+            accept each other's. Keep it stable across restarts and workers.
         max_limit: the largest ``limit`` :meth:`page` accepts (declare the same bound on the
             query parameter, ``Query(ge=1, le=max_limit)``, to get a 422 from FastAPI).
         page_size: the most items asked of AWS per request (``PageSize``). ``None``: a JSON
@@ -247,6 +250,7 @@ class Pager:
         self,
         signer: CursorSigner,
         *,
+        purpose: str,
         max_limit: int = 1000,
         page_size: int | None = None,
         prefetch: int = 1,
@@ -258,7 +262,10 @@ class Pager:
             isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
         ):
             raise ValueError(f"page_size must be an int >= 1 or None, not {page_size!r}")
+        if not isinstance(purpose, str) or not purpose:
+            raise ValueError(f"purpose must be a non-empty str, not {purpose!r}")
         self.signer = signer
+        self.purpose = purpose
         self.max_limit = max_limit
         self.page_size = page_size
         self.prefetch = prefetch
@@ -306,7 +313,9 @@ class Pager:
             raise ValueError(f"limit must be an int from 1 to {self.max_limit}, not {limit!r}")
         _reject_pagination_config(params)
         binding = self.binding(client, operation, params, principal=principal)
-        token = None if cursor is None else self.signer.verify(cursor, binding)
+        token = (
+            None if cursor is None else self.signer.verify(cursor, binding, purpose=self.purpose)
+        )
         model = PagingModel.for_client(client, operation)
         page_size = limit if self.page_size is None else min(limit, self.page_size)
         iterator = self._paginate(
@@ -320,7 +329,9 @@ class Pager:
         next_token = iterator.resume_token
         return CursorPage[Any](
             items=to_jsonable(mapped),
-            next_cursor=None if next_token is None else self.signer.sign(next_token, binding),
+            next_cursor=None
+            if next_token is None
+            else self.signer.sign(next_token, binding, purpose=self.purpose),
         )
 
     def stream(
@@ -350,7 +361,9 @@ class Pager:
         """
         _reject_pagination_config(params)
         binding = self.binding(client, operation, params, principal=principal)
-        token = None if cursor is None else self.signer.verify(cursor, binding)
+        token = (
+            None if cursor is None else self.signer.verify(cursor, binding, purpose=self.purpose)
+        )
         model = PagingModel.for_client(client, operation)
         if page_size is None:
             page_size = self.page_size
@@ -359,7 +372,7 @@ class Pager:
         )
 
         def resume(token: str | None) -> str | None:
-            return None if token is None else self.signer.sign(token, binding)
+            return None if token is None else self.signer.sign(token, binding, purpose=self.purpose)
 
         return NDJSONResponse(_NDJSONBody(iterator, model, transform, resume))
 
