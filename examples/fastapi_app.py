@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 
 from asyncpage.fastapi import (
     AWSClients,
@@ -131,12 +131,21 @@ async def list_objects(
     bucket: str,
     s3: S3,
     pager: AppPager,
+    request: Request,
+    response: Response,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> CursorPage[Any]:
-    """A page of the bucket's objects, in key order."""
+    """A page of the bucket's objects, in key order; ``Link: <...>; rel="next"`` if more."""
     return await pager.page(
-        s3, "list_objects_v2", limit=limit, cursor=cursor, transform=s3_object, Bucket=bucket
+        s3,
+        "list_objects_v2",
+        limit=limit,
+        cursor=cursor,
+        transform=s3_object,
+        request=request,
+        response=response,
+        Bucket=bucket,
     )
 
 
@@ -164,8 +173,18 @@ async def scan_table(
     table: str,
     dynamodb: DynamoDB,
     pager: AppPager,
+    request: Request,
+    response: Response,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> CursorPage[Any]:
     """A page of a DynamoDB scan of the table, items in DynamoDB's JSON."""
-    return await pager.page(dynamodb, "scan", limit=limit, cursor=cursor, TableName=table)
+    return await pager.page(
+        dynamodb,
+        "scan",
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+        TableName=table,
+    )

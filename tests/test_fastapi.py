@@ -27,12 +27,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import boto3
 import httpx
 import pytest
 import uvicorn
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, Query, Response
 
 from asyncpage.fastapi import (
     AWSClients,
@@ -43,7 +44,7 @@ from asyncpage.fastapi import (
     add_exception_handlers,
     aws_client,
 )
-from asyncpage.testing import FaultProxy, FaultProxyFactory, MotoServer
+from asyncpage.testing import FaultProxy, FaultProxyFactory, MotoServer, ScriptedAWS
 
 SECRET = "test-secret-Qm7vK2xP9tLw4bN8cR3zY6hF"
 REGION = "us-east-1"
@@ -310,7 +311,11 @@ def table_listing(moto_clients: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def follow(http: httpx.Client, path: str, limits: list[int]) -> tuple[list[Any], int]:
-    """Every item of ``path`` by following ``next_cursor``, cycling through ``limits``."""
+    """Every item of ``path`` by following ``next_cursor``, cycling through ``limits``.
+
+    Checks on the way that ``has_more`` is exact (no page after the first is empty) and
+    that the ``Link`` header, when a next page exists, leads to the same page.
+    """
     items: list[Any] = []
     params: dict[str, Any] = {"limit": limits[0]}
     requests = 0
@@ -319,12 +324,17 @@ def follow(http: httpx.Client, path: str, limits: list[int]) -> tuple[list[Any],
         requests += 1
         assert response.status_code == 200, response.text
         body = response.json()
-        assert set(body) == {"items", "next_cursor"}
+        assert set(body) == {"items", "next_cursor", "has_more"}
+        assert body["has_more"] is (body["next_cursor"] is not None)
         assert len(body["items"]) <= params["limit"]
+        assert body["items"] or requests == 1
         items += body["items"]
-        if body["next_cursor"] is None:
+        if not body["has_more"]:
+            assert "link" not in response.headers
             return items, requests
         assert len(body["items"]) == params["limit"]
+        query = urlencode({**params, "cursor": body["next_cursor"]})
+        assert response.headers["link"] == f'<{path}?{query}>; rel="next"'
         params = {"limit": limits[requests % len(limits)], "cursor": body["next_cursor"]}
 
 
@@ -346,8 +356,10 @@ def test_next_cursor_walks_the_whole_bucket(
 ) -> None:
     expected = s3_listing(moto_clients)
     # limit: AWS requests. PageSize follows the limit, capped at the app's PAGE_SIZE (100),
-    # so no object is fetched twice and a page never costs more requests than it needs.
-    aws_requests = {13: 20, 100: 3, 250: 3, 1000: 3}
+    # so no object is fetched twice. A page that ends where an AWS page ends with a token
+    # costs one more request of one object (is there a next item?): 19 of the 20 at 13,
+    # 2 of the 3 at 100; at 250 and 1000 the last AWS page ends the listing.
+    aws_requests = {13: 20 + 19, 100: 3 + 2, 250: 3, 1000: 3}
     for limit, sent in aws_requests.items():
         fault_proxy.reset_counters()
         items, requests = follow(http, f"/buckets/{BUCKET}/objects", [limit])
@@ -365,6 +377,45 @@ def test_next_cursor_survives_a_changing_limit_and_scans_a_table(
     for limits in ([9], [100, 1], [1000]):
         items, _ = follow(http, f"/tables/{TABLE}/items", limits)
         assert items == expected
+
+
+def test_has_more_is_exact_when_the_items_end_where_an_aws_page_ends(
+    scan_http: httpx.Client, moto_clients: dict[str, Any], fault_proxy: FaultProxy
+) -> None:
+    path = f"/tables/{TABLE}/items"
+    filtered = {
+        "TableName": TABLE,
+        "FilterExpression": "n < :below",
+        "ExpressionAttributeValues": {":below": {"N": "50"}},
+    }
+    pages = list(
+        moto_clients["dynamodb"]
+        .get_paginator("scan")
+        .paginate(**filtered, PaginationConfig={"PageSize": 100})
+    )
+    expected = [item for page in pages for item in page["Items"]]
+    for item in expected:
+        item["blob"]["B"] = base64.b64encode(item["blob"]["B"]).decode()
+    # The premise: the first AWS page of 100 holds all 50 matches, and says more follows.
+    assert [len(page["Items"]) for page in pages] == [50, 0, 0]
+    assert "LastEvaluatedKey" in pages[0]
+
+    # 50 items, at the end of an AWS page with a token: no cursor to an empty page. It
+    # took the page, one item read past it (filtered out), then the rest of the table.
+    response = scan_http.get(path, params={"below": 50, "limit": 50})
+    assert response.json() == {"items": expected, "next_cursor": None, "has_more": False}
+    assert fault_proxy.counters.requests == 1 + 1 + 2
+
+    # When an item does follow, one request of one item says so.
+    fault_proxy.reset_counters()
+    first = scan_http.get(path, params={"below": 50, "limit": 25}).json()
+    assert first["items"] == expected[:25]
+    assert first["has_more"] is True
+    assert fault_proxy.counters.requests == 1 + 1
+    rest = scan_http.get(path, params={"below": 50, "limit": 25, "cursor": first["next_cursor"]})
+    assert rest.json() == {"items": expected[25:], "next_cursor": None, "has_more": False}
+    # Without request and response, the app gets no Link header.
+    assert "link" not in scan_http.get(path, params={"limit": 5}).headers
 
 
 # -- 2. bad cursors --------------------------------------------------------------------------
@@ -461,7 +512,7 @@ def test_ndjson_streams_every_object_once_then_a_summary(
         '{"summary":{"items":0,"pages":1,"error":null,"resume_cursor":null}}\n'
     )
     empty_page = http.get(f"/buckets/{EMPTY_BUCKET}/objects").json()
-    assert empty_page == {"items": [], "next_cursor": None}
+    assert empty_page == {"items": [], "next_cursor": None, "has_more": False}
 
     # A JSON page's cursor continues on the stream: the same listing, the same binding.
     cursor = http.get(f"/buckets/{BUCKET}/objects", params={"limit": 30}).json()["next_cursor"]
@@ -528,7 +579,7 @@ def test_a_client_that_disconnects_cancels_the_listing(
     fault_proxy.configure()
     # The app still serves, and nothing of the abandoned listing shows up again.
     assert http.get(f"/buckets/{BUCKET}/objects", params={"limit": 5}).status_code == 200
-    assert fault_proxy.counters.requests == sent + 1
+    assert fault_proxy.counters.requests == sent + 2  # the page, and one object past it
 
 
 # -- 4. limits and AWS errors ---------------------------------------------------------------
@@ -656,8 +707,82 @@ def test_the_schema_and_the_docs_are_served(http: httpx.Client, fault_proxy: Fau
     stream = paths["/buckets/{bucket}/objects.ndjson"]["get"]["responses"]
     assert list(stream["200"]["content"]) == ["application/x-ndjson"]
     page = paths["/buckets/{bucket}/objects"]["get"]["responses"]["200"]["content"]
-    assert "application/json" in page
+    name = page["application/json"]["schema"]["$ref"].removeprefix("#/components/schemas/")
+    schema = response.json()["components"]["schemas"][name]
+    assert set(schema["required"]) == {"items", "next_cursor", "has_more"}
     docs = http.get("/docs")
     assert docs.status_code == 200
     assert "/openapi.json" in docs.text
     assert fault_proxy.counters.requests == 0
+
+
+# -- 6. Pager.page against scripted pages -------------------------------------------------------
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedAWS]:
+    with ScriptedAWS() as aws:
+        yield aws
+
+
+def _arn(name: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/t/backup/{name:0>26}"
+
+
+@pytest.mark.anyio
+async def test_a_last_page_that_the_service_calls_full_has_no_cursor(
+    scripted: ScriptedAWS, make_client: Any
+) -> None:
+    """DynamoDB sends a token whenever it read ``Limit`` items, even when none follow."""
+    backups = scripted.add_backups("t", 8)
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    scripted.script_list_backups(
+        [{"items": backups[:5], "next": _arn("a")}, {"items": [], "next": None}]
+    )
+    page = await pager.page(dynamodb, "list_backups", limit=5, TableName="t")
+    assert [b["BackupArn"] for b in page.items] == [b["BackupArn"] for b in backups[:5]]
+    assert (page.next_cursor, page.has_more) == (None, False)
+    assert scripted.requests == 2
+
+    # With items after the token, a cursor; the look ahead was one request.
+    scripted.script_list_backups(
+        [{"items": backups[:5], "next": _arn("a")}, {"items": backups[5:], "next": None}]
+    )
+    before = scripted.requests
+    page = await pager.page(dynamodb, "list_backups", limit=5, TableName="t")
+    assert page.has_more is True
+    assert scripted.requests == before + 2
+    rest = await pager.page(
+        dynamodb, "list_backups", limit=5, cursor=page.next_cursor, TableName="t"
+    )
+    assert [b["BackupArn"] for b in rest.items] == [b["BackupArn"] for b in backups[5:]]
+    assert rest.has_more is False
+
+
+@pytest.mark.anyio
+async def test_a_failed_look_ahead_still_serves_the_page_with_its_cursor(
+    scripted: ScriptedAWS, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    backups = scripted.add_backups("t", 5)
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    # No page answers the token: the look past the page gets a ValidationException.
+    scripted.script_list_backups([{"items": backups, "next": _arn("gone")}])
+    caplog.set_level(logging.INFO, logger="asyncpage.fastapi")
+    page = await pager.page(dynamodb, "list_backups", limit=5, TableName="t")
+    assert len(page.items) == 5
+    assert page.has_more is True
+    assert "could not tell whether items follow" in caplog.text
+    assert scripted.requests == 2
+
+
+@pytest.mark.anyio
+async def test_a_link_needs_both_request_and_response(
+    scripted: ScriptedAWS, make_client: Any
+) -> None:
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    with pytest.raises(TypeError, match="both request and response"):
+        await pager.page(dynamodb, "list_backups", limit=5, response=Response(), TableName="t")
+    assert scripted.requests == 0

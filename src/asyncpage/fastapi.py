@@ -5,7 +5,8 @@ Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
 * :class:`AWSClients` opens aiobotocore clients once, in the app's lifespan, and closes
   them at shutdown; :func:`aws_client` is the dependency that hands one to an endpoint.
 * :class:`Pager` turns a paginated call into a JSON page (``{"items": [...],
-  "next_cursor": ...}``) or an NDJSON stream, with cursors made by a
+  "next_cursor": ..., "has_more": ...}``, with a ``Link: <...>; rel="next"`` header) or
+  an NDJSON stream, with cursors made by a
   :class:`CursorSigner`: opaque (AES-256-GCM), bound to the request and expiring.
 * :func:`add_exception_handlers` turns a bad cursor into an HTTP 400, what the caller got
   wrong (a missing resource, an invalid parameter) into a 404/400, and AWS failing into a
@@ -14,7 +15,7 @@ Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
 Example::
 
     from typing import Annotated, Any
-    from fastapi import Depends, FastAPI, Query
+    from fastapi import Depends, FastAPI, Query, Request, Response
     from asyncpage.fastapi import (
         AWSClients, CursorPage, CursorSigner, Pager, add_exception_handlers, aws_client,
     )
@@ -28,10 +29,15 @@ Example::
     async def objects(
         bucket: str,
         s3: Annotated[Any, Depends(aws_client("s3"))],
+        request: Request,
+        response: Response,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
     ) -> CursorPage[Any]:
-        return await pager.page(s3, "list_objects_v2", limit=limit, cursor=cursor, Bucket=bucket)
+        return await pager.page(
+            s3, "list_objects_v2", limit=limit, cursor=cursor, Bucket=bucket,
+            request=request, response=response,  # for the Link header
+        )
 
 Cursor errors are raised before :func:`asyncpage.paginate` is called, so a bad cursor
 never reaches AWS.
@@ -48,6 +54,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, Self, TypeVar
+from urllib.parse import quote, urlencode
 
 from botocore.exceptions import (
     InvalidHostLabelError,
@@ -55,12 +62,13 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 from botocore.exceptions import ValidationError as BotocoreValidationError
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from starlette.responses import StreamingResponse
 from starlette.types import Send
 
+from ._cursor import Cursor
 from ._errors import PageFetchError, TokenCycleError
 from ._iterator import AsyncPageIterator, paginate
 from ._model import PagingModel
@@ -223,11 +231,18 @@ def aws_client(service: str) -> Callable[[Request], Any]:
 class CursorPage(BaseModel, Generic[ItemT]):
     """One page of a listing for an HTTP client: its items and the cursor of the next page.
 
-    ``next_cursor`` is ``None`` when the listing is complete.
+    ``next_cursor`` is ``None`` when the listing is complete; ``has_more`` says the same
+    (from :meth:`Pager.page`, it is exact: a cursor never leads to an empty page).
     """
 
     items: list[ItemT]
     next_cursor: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_more(self) -> bool:
+        """Whether another page follows: ``next_cursor`` is set."""
+        return self.next_cursor is not None
 
 
 class Pager:
@@ -292,6 +307,8 @@ class Pager:
         cursor: str | None = None,
         principal: str | None = None,
         transform: Transform | None = None,
+        request: Request | None = None,
+        response: Response | None = None,
         **params: Any,
     ) -> CursorPage[Any]:
         """Up to ``limit`` items from ``cursor`` (or the start), and the next page's cursor.
@@ -301,9 +318,22 @@ class Pager:
         JSON-safe with :func:`to_jsonable`. ``principal`` binds the cursors to a user or
         tenant: pass the same value when the client comes back.
 
+        Given the endpoint's ``request`` and ``response``, a page that has a next one gets
+        an RFC 8288 ``Link: </path?...&cursor=...>; rel="next"`` header: the request's own
+        path and query with its ``cursor`` query parameter replaced.
+
+        ``next_cursor`` (and ``has_more``) are exact. When the page ends where an AWS page
+        ends and AWS sent a token, the items may also have run out (DynamoDB sends a token
+        whenever ``Limit`` items were read), so the Pager asks AWS for one item from there
+        (``PageSize`` 1); if that page is empty but AWS has more pages (a filtered scan),
+        it reads on at ``page_size`` until an item or the end. A page that ends inside an
+        AWS page, or at the last one, costs no extra request. If those requests fail, the
+        page is still served, with its cursor.
+
         Raises :class:`CursorError` for a cursor that cannot be used (before any request),
         :class:`~asyncpage.PageFetchError` when AWS fails, ``ValueError`` for a ``limit``
-        outside ``1..max_limit``.
+        outside ``1..max_limit``, ``TypeError`` for a ``request`` without ``response`` or
+        the other way round.
         """
         if (
             isinstance(limit, bool)
@@ -311,6 +341,8 @@ class Pager:
             or not 1 <= limit <= self.max_limit
         ):
             raise ValueError(f"limit must be an int from 1 to {self.max_limit}, not {limit!r}")
+        if (request is None) != (response is None):
+            raise TypeError("pass both request and response to get a Link header, or neither")
         _reject_pagination_config(params)
         binding = self.binding(client, operation, params, principal=principal)
         token = (
@@ -327,12 +359,58 @@ class Pager:
                 items.extend(_page_items(page, model))
         mapped = items if transform is None else [transform(item) for item in items]
         next_token = iterator.resume_token
-        return CursorPage[Any](
-            items=to_jsonable(mapped),
-            next_cursor=None
+        if next_token is not None and not await self._more_after(
+            client, operation, params, model, next_token
+        ):
+            next_token = None
+        next_cursor = (
+            None
             if next_token is None
-            else self.signer.sign(next_token, binding, purpose=self.purpose),
+            else self.signer.sign(next_token, binding, purpose=self.purpose)
         )
+        if request is not None and response is not None and next_cursor is not None:
+            response.headers.append("Link", f'<{_next_url(request, next_cursor)}>; rel="next"')
+        return CursorPage[Any](items=to_jsonable(mapped), next_cursor=next_cursor)
+
+    async def _more_after(
+        self,
+        client: Any,
+        operation: str,
+        params: Mapping[str, Any],
+        model: PagingModel,
+        token: str,
+    ) -> bool:
+        """Whether any item follows ``token``: what an exact ``has_more`` costs."""
+        if Cursor.decode(token, model.input_tokens).skip:
+            return True  # the page was cut inside an AWS page: the rest of that page follows
+        start: str | None = token
+        try:
+            # One item first, cheap for S3's XML; then, past empty pages, the normal size.
+            for page_size in (1, self.page_size):
+                probe = self._paginate(
+                    client,
+                    operation,
+                    params,
+                    model,
+                    token=start,
+                    max_items=1,
+                    page_size=page_size,
+                    prefetch=0,
+                )
+                async with probe:
+                    async for page in probe:
+                        if _page_items(page, model):
+                            return True
+                        if page_size == 1:
+                            break
+                start = probe.resume_token
+                if start is None:
+                    return False
+        except (PageFetchError, TokenCycleError) as exc:
+            # The page itself was fetched: serve it with its cursor rather than fail it.
+            log.info("could not tell whether items follow this page: %s", exc)
+            return True
+        return False
 
     def stream(
         self,
@@ -386,6 +464,7 @@ class Pager:
         token: str | None,
         max_items: int | None,
         page_size: int | None,
+        prefetch: int | None = None,
     ) -> AsyncPageIterator:
         if not model.result_keys:
             raise ValueError(f"{model.py_name} has no result key to take items from")
@@ -399,7 +478,7 @@ class Pager:
         return paginate(
             client,
             operation,
-            prefetch=self.prefetch,
+            prefetch=self.prefetch if prefetch is None else prefetch,
             retry=self.retry,
             PaginationConfig=config,
             **params,
@@ -409,6 +488,22 @@ class Pager:
 def _reject_pagination_config(params: Mapping[str, Any]) -> None:
     if "PaginationConfig" in params:
         raise ValueError("pass limit/cursor/max_items to the Pager, not PaginationConfig")
+
+
+def _next_url(request: Request, cursor: str) -> str:
+    """The request's path and query, with ``cursor`` set: a reference relative to its host.
+
+    A path-absolute reference (RFC 3986), so a proxy in front of the app (another host or
+    scheme) does not make it wrong; RFC 8288 resolves it against the request's URL.
+    """
+    # The ASGI path includes the root path (Starlette's request.url uses it alone).
+    path = quote(request.scope["path"], safe=_PATH_SAFE)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    return f"{path}?{urlencode([*query, ('cursor', cursor)])}"
+
+
+# RFC 3986 pchar without "%": the ASGI path is already decoded.
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 
 
 def _page_items(page: dict[str, Any], model: PagingModel) -> list[Any]:
