@@ -16,6 +16,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -786,3 +787,81 @@ async def test_a_link_needs_both_request_and_response(
     with pytest.raises(TypeError, match="both request and response"):
         await pager.page(dynamodb, "list_backups", limit=5, response=Response(), TableName="t")
     assert scripted.requests == 0
+
+
+# -- 7. the code in docs/fastapi.md -----------------------------------------------------------
+
+
+DOCS = Path(__file__).parent.parent / "docs" / "fastapi.md"
+
+
+def docs_app() -> FastAPI:
+    """The app the Python blocks of docs/fastapi.md build, run in order in one namespace."""
+    blocks = re.findall(r"^```python\n(.*?)^```", DOCS.read_text(), flags=re.DOTALL | re.M)
+    assert len(blocks) == 2  # the endpoint, then fastapi-pagination's page
+    module = ModuleType("asyncpage_docs_fastapi")
+    module.SECRET = SECRET  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module  # pydantic resolves generic models through it
+    for block in blocks:
+        exec(compile(block, str(DOCS), "exec"), module.__dict__)
+    app: FastAPI = module.app  # type: ignore[attr-defined]
+    return app
+
+
+@pytest.fixture
+def docs_http(
+    app_environment: None, fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[httpx.Client]:
+    # The docs' clients name no endpoint: botocore's own setting points them at the proxy.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.endpoint_url)
+    with (
+        serving(docs_app(), fault_proxy) as app_server,
+        httpx.Client(base_url=app_server.url, timeout=30) as client,
+    ):
+        yield client
+
+
+def test_the_code_in_the_docs_serves_the_bucket(
+    docs_http: httpx.Client, moto_clients: dict[str, Any], fault_proxy: FaultProxy
+) -> None:
+    keys = [item["Key"] for item in s3_listing(moto_clients)]
+
+    # The endpoint, followed through its Link headers.
+    seen: list[str] = []
+    url: str | None = f"/buckets/{BUCKET}/objects?limit=100"
+    while url is not None:
+        response = docs_http.get(url)
+        assert response.status_code == 200, response.text
+        seen += [item["Key"] for item in response.json()["items"]]
+        url = None
+        if "link" in response.headers:
+            link = re.fullmatch(r'<(/[^>]+)>; rel="next"', response.headers["link"])
+            assert link is not None, response.headers["link"]
+            url = link[1]
+    assert seen == keys
+    assert fault_proxy.counters.requests > 0  # the docs' clients went through the proxy
+
+    # fastapi-pagination's CursorPage, followed through next_page.
+    seen = []
+    params: dict[str, Any] = {"size": 100}
+    while True:
+        response = docs_http.get(f"/buckets/{BUCKET}/objects.page", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"items", "current_page", "next_page"}
+        assert body["current_page"] == params.get("cursor")
+        seen += [item["Key"] for item in body["items"]]
+        if body["next_page"] is None:
+            break
+        params = {"size": 100, "cursor": body["next_page"]}
+    assert seen == keys
+    again = docs_http.get(f"/buckets/{BUCKET}/objects.page", params=params).json()
+    assert [item["Key"] for item in again["items"]] == keys[200:]
+
+    # Its mistakes are the Pager's: a bad cursor, a size out of range.
+    bad = docs_http.get(f"/buckets/{BUCKET}/objects.page", params={"cursor": "garbage"})
+    assert (bad.status_code, bad.json()["error"]) == (400, "cursor_tampered")
+    assert docs_http.get(f"/buckets/{BUCKET}/objects.page", params={"size": 0}).status_code == 422
+    stream = docs_http.get(f"/buckets/{BUCKET}/objects.ndjson")
+    assert stream.headers["content-type"] == "application/x-ndjson"
+    assert docs_http.get("/openapi.json").status_code == 200
