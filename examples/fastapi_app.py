@@ -1,4 +1,4 @@
-"""S3 and DynamoDB listings behind an HTTP API, with signed cursors and NDJSON streams.
+"""S3 and DynamoDB listings behind an HTTP API, with sealed cursors and NDJSON streams.
 
 Run it (with no AWS account: an embedded, seeded moto server starts with the app)::
 

@@ -102,8 +102,10 @@ class CursorError(AsyncPageError, ValueError):
 
 
 class CursorTamperedError(CursorError):
-    """Not a cursor sealed with any of the signer's secrets for this purpose: edited,
-    truncated, garbage, another format, or issued by another Pager."""
+    """Not a cursor sealed with one of the signer's secrets for this purpose.
+
+    Edited, truncated, garbage, of another format, or issued by another Pager.
+    """
 
     code: ClassVar[str] = "cursor_tampered"
 

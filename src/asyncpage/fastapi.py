@@ -1,4 +1,4 @@
-"""FastAPI integration: AWS listings behind your own HTTP API, with signed cursors.
+"""FastAPI integration: AWS listings behind your own HTTP API, with sealed cursors.
 
 Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
 
@@ -246,7 +246,7 @@ class CursorPage(BaseModel, Generic[ItemT]):
 
 
 class Pager:
-    """Serves a paginated AWS call as JSON pages or an NDJSON stream, with signed cursors.
+    """Serves a paginated AWS call as JSON pages or an NDJSON stream, with sealed cursors.
 
     Args:
         signer: makes and checks the cursors.
