@@ -1,4 +1,4 @@
-"""S3 and DynamoDB listings behind an HTTP API, with signed cursors and NDJSON streams.
+"""S3 and DynamoDB listings behind an HTTP API, with sealed cursors and NDJSON streams.
 
 Run it (with no AWS account: an embedded, seeded moto server starts with the app)::
 
@@ -16,10 +16,11 @@ Configuration, read from the environment when the app starts:
     An AWS-compatible endpoint (moto, LocalStack). Unset: the embedded demo endpoint is
     started and seeded in ``AWS_DEFAULT_REGION``. Credentials come from the usual places.
 ``ASYNCPAGE_CURSOR_SECRET``
-    The secret that signs cursors (32 bytes or more); several, newest first, separated by
-    commas, while rotating. Required with ``ASYNCPAGE_ENDPOINT_URL``, because cursors from
-    a generated secret break on restart and across workers. In demo mode a random one is
-    generated, with a warning.
+    The secret that seals cursors (at least 32 bytes, at least 8 distinct characters, not
+    a short block repeated); several, newest first, separated by commas, while rotating.
+    Required with ``ASYNCPAGE_ENDPOINT_URL``, because cursors from a generated secret
+    break on restart and across workers. In demo mode a random one is generated, with a
+    warning.
 ``ASYNCPAGE_CURSOR_TTL``
     Seconds a cursor stays valid (default 3600).
 ``AWS_DEFAULT_REGION``
@@ -34,7 +35,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request, Response
 
 from asyncpage.fastapi import (
     AWSClients,
@@ -53,6 +54,8 @@ MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
 PAGE_SIZE = 100
 """Items asked of AWS per request."""
+PURPOSE = "asyncpage-example"
+"""Names this app's cursors: another app sharing the secret cannot use them."""
 
 
 @asynccontextmanager
@@ -90,7 +93,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         clients = await stack.enter_async_context(
             AWSClients(["s3", "dynamodb"], region=region, endpoint_url=endpoint_url, **credentials)
         )
-        pager = Pager(CursorSigner(secrets, ttl=ttl), max_limit=MAX_LIMIT, page_size=PAGE_SIZE)
+        pager = Pager(
+            CursorSigner(secrets, ttl=ttl),
+            purpose=PURPOSE,
+            max_limit=MAX_LIMIT,
+            page_size=PAGE_SIZE,
+        )
         yield {AWSClients.state_key: clients, "pager": pager}
 
 
@@ -123,12 +131,21 @@ async def list_objects(
     bucket: str,
     s3: S3,
     pager: AppPager,
+    request: Request,
+    response: Response,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> CursorPage[Any]:
-    """A page of the bucket's objects, in key order."""
+    """A page of the bucket's objects, in key order; ``Link: <...>; rel="next"`` if more."""
     return await pager.page(
-        s3, "list_objects_v2", limit=limit, cursor=cursor, transform=s3_object, Bucket=bucket
+        s3,
+        "list_objects_v2",
+        limit=limit,
+        cursor=cursor,
+        transform=s3_object,
+        request=request,
+        response=response,
+        Bucket=bucket,
     )
 
 
@@ -156,8 +173,18 @@ async def scan_table(
     table: str,
     dynamodb: DynamoDB,
     pager: AppPager,
+    request: Request,
+    response: Response,
     limit: Limit = DEFAULT_LIMIT,
     cursor: CursorParam = None,
 ) -> CursorPage[Any]:
     """A page of a DynamoDB scan of the table, items in DynamoDB's JSON."""
-    return await pager.page(dynamodb, "scan", limit=limit, cursor=cursor, TableName=table)
+    return await pager.page(
+        dynamodb,
+        "scan",
+        limit=limit,
+        cursor=cursor,
+        request=request,
+        response=response,
+        TableName=table,
+    )

@@ -15,6 +15,8 @@ import base64
 import importlib.util
 import json
 import logging
+import os
+import re
 import socket
 import sys
 import threading
@@ -22,19 +24,30 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import boto3
 import httpx
 import pytest
 import uvicorn
+from fastapi import Depends, FastAPI, Query, Response
 
-from asyncpage.fastapi import AWSClients, CursorBinding, CursorSigner
-from asyncpage.testing import FaultProxy, FaultProxyFactory, MotoServer
+from asyncpage.fastapi import (
+    AWSClients,
+    CursorBinding,
+    CursorPage,
+    CursorSigner,
+    Pager,
+    add_exception_handlers,
+    aws_client,
+)
+from asyncpage.testing import FaultProxy, FaultProxyFactory, MotoServer, ScriptedAWS
 
-SECRET = "test-secret-" + "x" * 32
+SECRET = "test-secret-Qm7vK2xP9tLw4bN8cR3zY6hF"
 REGION = "us-east-1"
 BUCKET = "alpha"  # 250 objects
 OTHER_BUCKET = "beta"  # 5 objects
@@ -197,8 +210,8 @@ def fault_proxy(
 
 
 @pytest.fixture
-def server(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppServer]:
-    """The example app in uvicorn, pointed at the fault proxy; no server errors allowed."""
+def app_environment(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the example reads at startup, pointed at the fault proxy."""
     monkeypatch.setenv("ASYNCPAGE_ENDPOINT_URL", fault_proxy.endpoint_url)
     monkeypatch.setenv("ASYNCPAGE_CURSOR_SECRET", SECRET)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
@@ -206,11 +219,16 @@ def server(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator
     # the only ones, so a queued fault fails exactly one page attempt.
     monkeypatch.setenv("AWS_RETRY_MODE", "standard")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+
+
+@contextmanager
+def serving(app: Any, fault_proxy: FaultProxy) -> Iterator[AppServer]:
+    """``app`` in uvicorn, proxy counters zeroed once it started; no server errors allowed."""
     errors = ServerErrors()
     loggers = [logging.getLogger(name) for name in ("uvicorn.error", "asyncpage", "asyncio")]
     for logger in loggers:
         logger.addHandler(errors)
-    app_server = AppServer(example.app)
+    app_server = AppServer(app)
     app_server.start()
     try:
         fault_proxy.reset_counters()
@@ -220,6 +238,58 @@ def server(fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> Iterator
         for logger in loggers:
             logger.removeHandler(errors)
     assert [r.getMessage() for r in errors.records] == []
+
+
+@pytest.fixture
+def server(app_environment: None, fault_proxy: FaultProxy) -> Iterator[AppServer]:
+    """The example app in uvicorn, pointed at the fault proxy; no server errors allowed."""
+    with serving(example.app, fault_proxy) as app_server:
+        yield app_server
+
+
+def make_scan_app() -> FastAPI:
+    """An app of the test's own: a DynamoDB scan whose filter and segment the caller picks.
+
+    What the example cannot show: a segment the caller gets wrong (DynamoDB's own
+    ValidationException), and a filtered scan whose last items sit on a page that the
+    service says is not the last.
+    """
+    clients = AWSClients(
+        ["dynamodb"], region=REGION, endpoint_url=os.environ["ASYNCPAGE_ENDPOINT_URL"]
+    )
+    app = FastAPI(lifespan=clients.lifespan)
+    add_exception_handlers(app)
+    pager = Pager(CursorSigner(SECRET), purpose="test-scan", page_size=100)
+
+    @app.get("/tables/{table}/items")
+    async def scan(
+        table: str,
+        dynamodb: Annotated[Any, Depends(aws_client("dynamodb"))],
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+        below: int | None = None,
+        segment: int | None = None,
+        segments: int | None = None,
+    ) -> CursorPage[Any]:
+        params: dict[str, Any] = {"TableName": table}
+        if below is not None:
+            params["FilterExpression"] = "n < :below"
+            params["ExpressionAttributeValues"] = {":below": {"N": str(below)}}
+        if segment is not None and segments is not None:
+            params.update(Segment=segment, TotalSegments=segments)
+        return await pager.page(dynamodb, "scan", limit=limit, cursor=cursor, **params)
+
+    return app
+
+
+@pytest.fixture
+def scan_http(app_environment: None, fault_proxy: FaultProxy) -> Iterator[httpx.Client]:
+    """A client of :func:`make_scan_app` in uvicorn, pointed at the fault proxy."""
+    with (
+        serving(make_scan_app(), fault_proxy) as app_server,
+        httpx.Client(base_url=app_server.url, timeout=30) as client,
+    ):
+        yield client
 
 
 @pytest.fixture
@@ -242,7 +312,11 @@ def table_listing(moto_clients: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def follow(http: httpx.Client, path: str, limits: list[int]) -> tuple[list[Any], int]:
-    """Every item of ``path`` by following ``next_cursor``, cycling through ``limits``."""
+    """Every item of ``path`` by following ``next_cursor``, cycling through ``limits``.
+
+    Checks on the way that ``has_more`` is exact (no page after the first is empty) and
+    that the ``Link`` header, when a next page exists, leads to the same page.
+    """
     items: list[Any] = []
     params: dict[str, Any] = {"limit": limits[0]}
     requests = 0
@@ -251,12 +325,17 @@ def follow(http: httpx.Client, path: str, limits: list[int]) -> tuple[list[Any],
         requests += 1
         assert response.status_code == 200, response.text
         body = response.json()
-        assert set(body) == {"items", "next_cursor"}
+        assert set(body) == {"items", "next_cursor", "has_more"}
+        assert body["has_more"] is (body["next_cursor"] is not None)
         assert len(body["items"]) <= params["limit"]
+        assert body["items"] or requests == 1
         items += body["items"]
-        if body["next_cursor"] is None:
+        if not body["has_more"]:
+            assert "link" not in response.headers
             return items, requests
         assert len(body["items"]) == params["limit"]
+        query = urlencode({**params, "cursor": body["next_cursor"]})
+        assert response.headers["link"] == f'<{path}?{query}>; rel="next"'
         params = {"limit": limits[requests % len(limits)], "cursor": body["next_cursor"]}
 
 
@@ -278,8 +357,10 @@ def test_next_cursor_walks_the_whole_bucket(
 ) -> None:
     expected = s3_listing(moto_clients)
     # limit: AWS requests. PageSize follows the limit, capped at the app's PAGE_SIZE (100),
-    # so no object is fetched twice and a page never costs more requests than it needs.
-    aws_requests = {13: 20, 100: 3, 250: 3, 1000: 3}
+    # so no object is fetched twice. A page that ends where an AWS page ends with a token
+    # costs one more request of one object (is there a next item?): 19 of the 20 at 13,
+    # 2 of the 3 at 100; at 250 and 1000 the last AWS page ends the listing.
+    aws_requests = {13: 20 + 19, 100: 3 + 2, 250: 3, 1000: 3}
     for limit, sent in aws_requests.items():
         fault_proxy.reset_counters()
         items, requests = follow(http, f"/buckets/{BUCKET}/objects", [limit])
@@ -299,6 +380,45 @@ def test_next_cursor_survives_a_changing_limit_and_scans_a_table(
         assert items == expected
 
 
+def test_has_more_is_exact_when_the_items_end_where_an_aws_page_ends(
+    scan_http: httpx.Client, moto_clients: dict[str, Any], fault_proxy: FaultProxy
+) -> None:
+    path = f"/tables/{TABLE}/items"
+    filtered = {
+        "TableName": TABLE,
+        "FilterExpression": "n < :below",
+        "ExpressionAttributeValues": {":below": {"N": "50"}},
+    }
+    pages = list(
+        moto_clients["dynamodb"]
+        .get_paginator("scan")
+        .paginate(**filtered, PaginationConfig={"PageSize": 100})
+    )
+    expected = [item for page in pages for item in page["Items"]]
+    for item in expected:
+        item["blob"]["B"] = base64.b64encode(item["blob"]["B"]).decode()
+    # The premise: the first AWS page of 100 holds all 50 matches, and says more follows.
+    assert [len(page["Items"]) for page in pages] == [50, 0, 0]
+    assert "LastEvaluatedKey" in pages[0]
+
+    # 50 items, at the end of an AWS page with a token: no cursor to an empty page. It
+    # took the page, one item read past it (filtered out), then the rest of the table.
+    response = scan_http.get(path, params={"below": 50, "limit": 50})
+    assert response.json() == {"items": expected, "next_cursor": None, "has_more": False}
+    assert fault_proxy.counters.requests == 1 + 1 + 2
+
+    # When an item does follow, one request of one item says so.
+    fault_proxy.reset_counters()
+    first = scan_http.get(path, params={"below": 50, "limit": 25}).json()
+    assert first["items"] == expected[:25]
+    assert first["has_more"] is True
+    assert fault_proxy.counters.requests == 1 + 1
+    rest = scan_http.get(path, params={"below": 50, "limit": 25, "cursor": first["next_cursor"]})
+    assert rest.json() == {"items": expected[25:], "next_cursor": None, "has_more": False}
+    # Without request and response, the app gets no Link header.
+    assert "link" not in scan_http.get(path, params={"limit": 5}).headers
+
+
 # -- 2. bad cursors --------------------------------------------------------------------------
 
 
@@ -312,9 +432,11 @@ def test_bad_cursors_get_a_400_and_never_reach_aws(
 
     # The same position, issued two TTLs ago.
     binding = CursorBinding("s3", "list_objects_v2", REGION, {"Bucket": BUCKET})
-    token = CursorSigner(SECRET).verify(cursor, binding)
+    token = CursorSigner(SECRET).verify(cursor, binding, purpose=example.PURPOSE)
     past = CursorSigner(SECRET, clock=lambda: time.time() - 7200)
-    expired = past.sign(token, binding)
+    expired = past.sign(token, binding, purpose=example.PURPOSE)
+    # The same position, sealed with the same secret for another purpose (another app).
+    other_purpose = CursorSigner(SECRET).sign(token, binding, purpose="another-app")
     # A botocore token for the same position, straight from boto3's paginator.
     paginator = moto_clients["s3"].get_paginator("list_objects_v2")
     pages = paginator.paginate(Bucket=BUCKET, PaginationConfig={"MaxItems": 10, "PageSize": 10})
@@ -325,6 +447,7 @@ def test_bad_cursors_get_a_400_and_never_reach_aws(
     cases = [
         (objects, tampered, "cursor_tampered"),
         (objects, expired, "cursor_expired"),
+        (objects, other_purpose, "cursor_tampered"),
         (f"/buckets/{OTHER_BUCKET}/objects", cursor, "cursor_mismatch"),
         (objects, table_cursor, "cursor_mismatch"),
         (f"/tables/{TABLE}/items", cursor, "cursor_mismatch"),
@@ -352,6 +475,23 @@ def test_bad_cursors_get_a_400_and_never_reach_aws(
     )
 
 
+def test_pagers_sharing_a_secret_refuse_each_others_cursors(
+    http: httpx.Client, scan_http: httpx.Client, fault_proxy: FaultProxy
+) -> None:
+    # Both apps scan the same table with the same parameters and the same secret: only the
+    # Pager's purpose tells their cursors apart.
+    path = f"/tables/{TABLE}/items"
+    theirs = scan_http.get(path, params={"limit": 10}).json()["next_cursor"]
+    ours = http.get(path, params={"limit": 10}).json()["next_cursor"]
+    before = fault_proxy.counters.requests
+    for client, cursor in ((http, theirs), (scan_http, ours)):
+        response = client.get(path, params={"limit": 10, "cursor": cursor})
+        assert response.status_code == 400
+        assert response.json()["error"] == "cursor_tampered"
+    assert fault_proxy.counters.requests == before
+    assert http.get(path, params={"limit": 10, "cursor": ours}).status_code == 200
+
+
 # -- 3. NDJSON streams ------------------------------------------------------------------------
 
 
@@ -373,7 +513,7 @@ def test_ndjson_streams_every_object_once_then_a_summary(
         '{"summary":{"items":0,"pages":1,"error":null,"resume_cursor":null}}\n'
     )
     empty_page = http.get(f"/buckets/{EMPTY_BUCKET}/objects").json()
-    assert empty_page == {"items": [], "next_cursor": None}
+    assert empty_page == {"items": [], "next_cursor": None, "has_more": False}
 
     # A JSON page's cursor continues on the stream: the same listing, the same binding.
     cursor = http.get(f"/buckets/{BUCKET}/objects", params={"limit": 30}).json()["next_cursor"]
@@ -439,7 +579,8 @@ def test_a_client_that_disconnects_cancels_the_listing(
     fault_proxy.release()
     # The app still serves, and nothing of the abandoned listing shows up again.
     assert http.get(f"/buckets/{BUCKET}/objects", params={"limit": 5}).status_code == 200
-    assert fault_proxy.counters.requests == 3
+    # The page, and one object past it (has_more is exact).
+    assert fault_proxy.counters.requests == 2 + 2
 
 
 # -- 4. limits and AWS errors ---------------------------------------------------------------
@@ -478,6 +619,58 @@ def test_aws_errors_are_json_errors_and_never_a_200(
         fault_proxy.clear()
 
 
+def test_what_the_caller_got_wrong_is_a_4xx_and_no_warning(
+    http: httpx.Client,
+    scan_http: httpx.Client,
+    fault_proxy: FaultProxy,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="asyncpage.fastapi")
+    invalid = {
+        "error": "invalid_parameter",
+        "detail": "a parameter of this request is not valid for AWS",
+    }
+    # A bucket name botocore refuses: nothing is sent, and botocore's message (which quotes
+    # the parameters) is not either.
+    for path in ("/buckets/bad!name/objects", "/buckets/bad!name/objects.ndjson"):
+        response = http.get(path)
+        assert response.status_code == 400, path
+        assert response.json() == {**invalid, "aws_error_code": None}
+    assert fault_proxy.counters.requests == 0
+    # DynamoDB answers a missing table with HTTP 400 ResourceNotFoundException.
+    for client in (http, scan_http):
+        response = client.get("/tables/missing/items")
+        assert response.status_code == 404
+        assert response.json() == {
+            "error": "not_found",
+            "detail": "AWS reports that the resource does not exist",
+            "aws_error_code": "ResourceNotFoundException",
+        }
+    # A segment out of range: DynamoDB's own ValidationException.
+    response = scan_http.get(f"/tables/{TABLE}/items", params={"segment": 5, "segments": 2})
+    assert response.status_code == 400
+    assert response.json() == {**invalid, "aws_error_code": "ValidationException"}
+    assert "segment" not in response.text.lower()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+    # AWS failing stays a 5xx, whatever code it sends: a 500 is AWS's fault.
+    fault_proxy.fail_next(100, "server_error", code="ValidationException", only_service="dynamodb")
+    response = scan_http.get(f"/tables/{TABLE}/items")
+    assert response.status_code == 503
+    assert response.json()["error"] == "upstream_unavailable"
+    fault_proxy.clear()
+    # A 400 that is not the caller's doing (the app's credentials) stays a 502. The proxy's
+    # throttle fault is DynamoDB's 400 envelope; the code makes it something else.
+    fault_proxy.fail_next(1, "throttle", code="AccessDeniedException", only_service="dynamodb")
+    response = scan_http.get(f"/tables/{TABLE}/items")
+    assert response.status_code == 502
+    assert response.json() == {
+        "error": "upstream_error",
+        "detail": "the AWS request for this listing failed",
+        "aws_error_code": "AccessDeniedException",
+    }
+
+
 def test_clients_are_opened_once_and_closed_at_shutdown(fault_proxy: FaultProxy) -> None:
     server = AppServer(example.app)
     with pytest.MonkeyPatch.context() as env:
@@ -503,3 +696,172 @@ def test_the_app_refuses_to_start_without_a_secret_for_a_real_endpoint(
     with pytest.raises(RuntimeError, match="did not start"):
         AppServer(example.app).start()
     assert "ASYNCPAGE_CURSOR_SECRET must be set" in caplog.text
+
+
+# -- 5. OpenAPI ------------------------------------------------------------------------------
+
+
+def test_the_schema_and_the_docs_are_served(http: httpx.Client, fault_proxy: FaultProxy) -> None:
+    response = http.get("/openapi.json")
+    assert response.status_code == 200, response.text
+    paths = response.json()["paths"]
+    stream = paths["/buckets/{bucket}/objects.ndjson"]["get"]["responses"]
+    assert list(stream["200"]["content"]) == ["application/x-ndjson"]
+    page = paths["/buckets/{bucket}/objects"]["get"]["responses"]["200"]["content"]
+    name = page["application/json"]["schema"]["$ref"].removeprefix("#/components/schemas/")
+    schema = response.json()["components"]["schemas"][name]
+    assert set(schema["required"]) == {"items", "next_cursor", "has_more"}
+    docs = http.get("/docs")
+    assert docs.status_code == 200
+    assert "/openapi.json" in docs.text
+    assert fault_proxy.counters.requests == 0
+
+
+# -- 6. Pager.page against scripted pages -------------------------------------------------------
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedAWS]:
+    with ScriptedAWS() as aws:
+        yield aws
+
+
+def _arn(name: str) -> str:
+    return f"arn:aws:dynamodb:us-east-1:123456789012:table/t/backup/{name:0>26}"
+
+
+@pytest.mark.anyio
+async def test_a_last_page_that_the_service_calls_full_has_no_cursor(
+    scripted: ScriptedAWS, make_client: Any
+) -> None:
+    """DynamoDB sends a token whenever it read ``Limit`` items, even when none follow."""
+    backups = scripted.add_backups("t", 8)
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    scripted.script_list_backups(
+        [{"items": backups[:5], "next": _arn("a")}, {"items": [], "next": None}]
+    )
+    page = await pager.page(dynamodb, "list_backups", limit=5, TableName="t")
+    assert [b["BackupArn"] for b in page.items] == [b["BackupArn"] for b in backups[:5]]
+    assert (page.next_cursor, page.has_more) == (None, False)
+    assert scripted.requests == 2
+
+    # With items after the token, a cursor; the look ahead was one request.
+    scripted.script_list_backups(
+        [{"items": backups[:5], "next": _arn("a")}, {"items": backups[5:], "next": None}]
+    )
+    before = scripted.requests
+    page = await pager.page(dynamodb, "list_backups", limit=5, TableName="t")
+    assert page.has_more is True
+    assert scripted.requests == before + 2
+    rest = await pager.page(
+        dynamodb, "list_backups", limit=5, cursor=page.next_cursor, TableName="t"
+    )
+    assert [b["BackupArn"] for b in rest.items] == [b["BackupArn"] for b in backups[5:]]
+    assert rest.has_more is False
+
+
+@pytest.mark.anyio
+async def test_a_failed_look_ahead_still_serves_the_page_with_its_cursor(
+    scripted: ScriptedAWS, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    backups = scripted.add_backups("t", 5)
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    # No page answers the token: the look past the page gets a ValidationException.
+    scripted.script_list_backups([{"items": backups, "next": _arn("gone")}])
+    caplog.set_level(logging.INFO, logger="asyncpage.fastapi")
+    page = await pager.page(dynamodb, "list_backups", limit=5, TableName="t")
+    assert len(page.items) == 5
+    assert page.has_more is True
+    assert "could not tell whether items follow" in caplog.text
+    assert scripted.requests == 2
+
+
+@pytest.mark.anyio
+async def test_a_link_needs_both_request_and_response(
+    scripted: ScriptedAWS, make_client: Any
+) -> None:
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    with pytest.raises(TypeError, match="both request and response"):
+        await pager.page(dynamodb, "list_backups", limit=5, response=Response(), TableName="t")
+    assert scripted.requests == 0
+
+
+# -- 7. the code in docs/fastapi.md -----------------------------------------------------------
+
+
+DOCS = Path(__file__).parent.parent / "docs" / "fastapi.md"
+
+
+def docs_app() -> FastAPI:
+    """The app the Python blocks of docs/fastapi.md build, run in order in one namespace."""
+    blocks = re.findall(r"^```python\n(.*?)^```", DOCS.read_text(), flags=re.DOTALL | re.M)
+    assert len(blocks) == 2  # the endpoint, then fastapi-pagination's page
+    module = ModuleType("asyncpage_docs_fastapi")
+    module.SECRET = SECRET  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module  # pydantic resolves generic models through it
+    for block in blocks:
+        exec(compile(block, str(DOCS), "exec"), module.__dict__)
+    app: FastAPI = module.app  # type: ignore[attr-defined]
+    return app
+
+
+@pytest.fixture
+def docs_http(
+    app_environment: None, fault_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[httpx.Client]:
+    # The docs' clients name no endpoint: botocore's own setting points them at the proxy.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_proxy.endpoint_url)
+    with (
+        serving(docs_app(), fault_proxy) as app_server,
+        httpx.Client(base_url=app_server.url, timeout=30) as client,
+    ):
+        yield client
+
+
+def test_the_code_in_the_docs_serves_the_bucket(
+    docs_http: httpx.Client, moto_clients: dict[str, Any], fault_proxy: FaultProxy
+) -> None:
+    keys = [item["Key"] for item in s3_listing(moto_clients)]
+
+    # The endpoint, followed through its Link headers.
+    seen: list[str] = []
+    url: str | None = f"/buckets/{BUCKET}/objects?limit=100"
+    while url is not None:
+        response = docs_http.get(url)
+        assert response.status_code == 200, response.text
+        seen += [item["Key"] for item in response.json()["items"]]
+        url = None
+        if "link" in response.headers:
+            link = re.fullmatch(r'<(/[^>]+)>; rel="next"', response.headers["link"])
+            assert link is not None, response.headers["link"]
+            url = link[1]
+    assert seen == keys
+    assert fault_proxy.counters.requests > 0  # the docs' clients went through the proxy
+
+    # fastapi-pagination's CursorPage, followed through next_page.
+    seen = []
+    params: dict[str, Any] = {"size": 100}
+    while True:
+        response = docs_http.get(f"/buckets/{BUCKET}/objects.page", params=params)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert set(body) == {"items", "current_page", "next_page"}
+        assert body["current_page"] == params.get("cursor")
+        seen += [item["Key"] for item in body["items"]]
+        if body["next_page"] is None:
+            break
+        params = {"size": 100, "cursor": body["next_page"]}
+    assert seen == keys
+    again = docs_http.get(f"/buckets/{BUCKET}/objects.page", params=params).json()
+    assert [item["Key"] for item in again["items"]] == keys[200:]
+
+    # Its mistakes are the Pager's: a bad cursor, a size out of range.
+    bad = docs_http.get(f"/buckets/{BUCKET}/objects.page", params={"cursor": "garbage"})
+    assert (bad.status_code, bad.json()["error"]) == (400, "cursor_tampered")
+    assert docs_http.get(f"/buckets/{BUCKET}/objects.page", params={"size": 0}).status_code == 422
+    stream = docs_http.get(f"/buckets/{BUCKET}/objects.ndjson")
+    assert stream.headers["content-type"] == "application/x-ndjson"
+    assert docs_http.get("/openapi.json").status_code == 200

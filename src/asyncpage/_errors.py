@@ -13,7 +13,7 @@ so ``except ValueError`` keeps working for code written against botocore::
     ├── PageFetchError                               a page could not be fetched; carries
     │                                                ``resume_token`` of that page and the
     │                                                error from AWS as ``__cause__``/``error``
-    └── CursorError (also ValueError)                asyncpage.fastapi's signed cursors
+    └── CursorError (also ValueError)                asyncpage.fastapi's sealed cursors
         ├── CursorTamperedError
         ├── CursorMismatchError
         └── CursorExpiredError

@@ -1,19 +1,21 @@
-"""FastAPI integration: AWS listings behind your own HTTP API, with signed cursors.
+"""FastAPI integration: AWS listings behind your own HTTP API, with sealed cursors.
 
 Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
 
 * :class:`AWSClients` opens aiobotocore clients once, in the app's lifespan, and closes
   them at shutdown; :func:`aws_client` is the dependency that hands one to an endpoint.
 * :class:`Pager` turns a paginated call into a JSON page (``{"items": [...],
-  "next_cursor": ...}``) or an NDJSON stream, with cursors made by a
-  :class:`CursorSigner`: opaque, signed, bound to the request and expiring.
-* :func:`add_exception_handlers` turns a bad cursor into an HTTP 400 and a failed AWS
-  request into a 404/502/503, each with a JSON body ``{"error": ..., "detail": ...}``.
+  "next_cursor": ..., "has_more": ...}``, with a ``Link: <...>; rel="next"`` header) or
+  an NDJSON stream, with cursors made by a
+  :class:`CursorSigner`: opaque (AES-256-GCM), bound to the request and expiring.
+* :func:`add_exception_handlers` turns a bad cursor into an HTTP 400, what the caller got
+  wrong (a missing resource, an invalid parameter) into a 404/400, and AWS failing into a
+  502/503, each with a JSON body ``{"error": ..., "detail": ...}``.
 
 Example::
 
     from typing import Annotated, Any
-    from fastapi import Depends, FastAPI, Query
+    from fastapi import Depends, FastAPI, Query, Request, Response
     from asyncpage.fastapi import (
         AWSClients, CursorPage, CursorSigner, Pager, add_exception_handlers, aws_client,
     )
@@ -21,16 +23,21 @@ Example::
     clients = AWSClients(["s3"], region="us-east-1")
     app = FastAPI(lifespan=clients.lifespan)
     add_exception_handlers(app)
-    pager = Pager(CursorSigner(SECRET), max_limit=1000)
+    pager = Pager(CursorSigner(SECRET), purpose="objects", max_limit=1000)
 
     @app.get("/buckets/{bucket}/objects")
     async def objects(
         bucket: str,
         s3: Annotated[Any, Depends(aws_client("s3"))],
+        request: Request,
+        response: Response,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
     ) -> CursorPage[Any]:
-        return await pager.page(s3, "list_objects_v2", limit=limit, cursor=cursor, Bucket=bucket)
+        return await pager.page(
+            s3, "list_objects_v2", limit=limit, cursor=cursor, Bucket=bucket,
+            request=request, response=response,  # for the Link header
+        )
 
 Cursor errors are raised before :func:`asyncpage.paginate` is called, so a bad cursor
 never reaches AWS.
@@ -46,14 +53,22 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, Self, TypeVar
+from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Request
+from botocore.exceptions import (
+    InvalidHostLabelError,
+    MissingParametersError,
+    ParamValidationError,
+)
+from botocore.exceptions import ValidationError as BotocoreValidationError
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 from starlette.responses import StreamingResponse
 from starlette.types import Send
 
+from ._cursor import Cursor
 from ._errors import PageFetchError, TokenCycleError
 from ._iterator import AsyncPageIterator, paginate
 from ._model import PagingModel
@@ -216,18 +231,28 @@ def aws_client(service: str) -> Callable[[Request], Any]:
 class CursorPage(BaseModel, Generic[ItemT]):
     """One page of a listing for an HTTP client: its items and the cursor of the next page.
 
-    ``next_cursor`` is ``None`` when the listing is complete.
+    ``next_cursor`` is ``None`` when the listing is complete; ``has_more`` says the same
+    (from :meth:`Pager.page`, it is exact: a cursor never leads to an empty page).
     """
 
     items: list[ItemT]
     next_cursor: str | None
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_more(self) -> bool:
+        """Whether another page follows: ``next_cursor`` is set."""
+        return self.next_cursor is not None
+
 
 class Pager:
-    """Serves a paginated AWS call as JSON pages or an NDJSON stream, with signed cursors.
+    """Serves a paginated AWS call as JSON pages or an NDJSON stream, with sealed cursors.
 
     Args:
         signer: makes and checks the cursors.
+        purpose: names this Pager's cursors (``"orders-api/objects"``): a Pager opens only
+            cursors made with its own purpose, so Pagers and apps that share a secret never
+            accept each other's. Keep it stable across restarts and workers.
         max_limit: the largest ``limit`` :meth:`page` accepts (declare the same bound on the
             query parameter, ``Query(ge=1, le=max_limit)``, to get a 422 from FastAPI).
         page_size: the most items asked of AWS per request (``PageSize``). ``None``: a JSON
@@ -240,6 +265,7 @@ class Pager:
         self,
         signer: CursorSigner,
         *,
+        purpose: str,
         max_limit: int = 1000,
         page_size: int | None = None,
         prefetch: int = 1,
@@ -251,7 +277,10 @@ class Pager:
             isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1
         ):
             raise ValueError(f"page_size must be an int >= 1 or None, not {page_size!r}")
+        if not isinstance(purpose, str) or not purpose:
+            raise ValueError(f"purpose must be a non-empty str, not {purpose!r}")
         self.signer = signer
+        self.purpose = purpose
         self.max_limit = max_limit
         self.page_size = page_size
         self.prefetch = prefetch
@@ -278,6 +307,8 @@ class Pager:
         cursor: str | None = None,
         principal: str | None = None,
         transform: Transform | None = None,
+        request: Request | None = None,
+        response: Response | None = None,
         **params: Any,
     ) -> CursorPage[Any]:
         """Up to ``limit`` items from ``cursor`` (or the start), and the next page's cursor.
@@ -287,9 +318,22 @@ class Pager:
         JSON-safe with :func:`to_jsonable`. ``principal`` binds the cursors to a user or
         tenant: pass the same value when the client comes back.
 
+        Given the endpoint's ``request`` and ``response``, a page that has a next one gets
+        an RFC 8288 ``Link: </path?...&cursor=...>; rel="next"`` header: the request's own
+        path and query with its ``cursor`` query parameter replaced.
+
+        ``next_cursor`` (and ``has_more``) are exact. When the page ends where an AWS page
+        ends and AWS sent a token, the items may also have run out (DynamoDB sends a token
+        whenever ``Limit`` items were read), so the Pager asks AWS for one item from there
+        (``PageSize`` 1); if that page is empty but AWS has more pages (a filtered scan),
+        it reads on at ``page_size`` until an item or the end. A page that ends inside an
+        AWS page, or at the last one, costs no extra request. If those requests fail, the
+        page is still served, with its cursor.
+
         Raises :class:`CursorError` for a cursor that cannot be used (before any request),
         :class:`~asyncpage.PageFetchError` when AWS fails, ``ValueError`` for a ``limit``
-        outside ``1..max_limit``.
+        outside ``1..max_limit``, ``TypeError`` for a ``request`` without ``response`` or
+        the other way round.
         """
         if (
             isinstance(limit, bool)
@@ -297,9 +341,13 @@ class Pager:
             or not 1 <= limit <= self.max_limit
         ):
             raise ValueError(f"limit must be an int from 1 to {self.max_limit}, not {limit!r}")
+        if (request is None) != (response is None):
+            raise TypeError("pass both request and response to get a Link header, or neither")
         _reject_pagination_config(params)
         binding = self.binding(client, operation, params, principal=principal)
-        token = None if cursor is None else self.signer.verify(cursor, binding)
+        token = (
+            None if cursor is None else self.signer.verify(cursor, binding, purpose=self.purpose)
+        )
         model = PagingModel.for_client(client, operation)
         page_size = limit if self.page_size is None else min(limit, self.page_size)
         iterator = self._paginate(
@@ -311,10 +359,58 @@ class Pager:
                 items.extend(_page_items(page, model))
         mapped = items if transform is None else [transform(item) for item in items]
         next_token = iterator.resume_token
-        return CursorPage[Any](
-            items=to_jsonable(mapped),
-            next_cursor=None if next_token is None else self.signer.sign(next_token, binding),
+        if next_token is not None and not await self._more_after(
+            client, operation, params, model, next_token
+        ):
+            next_token = None
+        next_cursor = (
+            None
+            if next_token is None
+            else self.signer.sign(next_token, binding, purpose=self.purpose)
         )
+        if request is not None and response is not None and next_cursor is not None:
+            response.headers.append("Link", f'<{_next_url(request, next_cursor)}>; rel="next"')
+        return CursorPage[Any](items=to_jsonable(mapped), next_cursor=next_cursor)
+
+    async def _more_after(
+        self,
+        client: Any,
+        operation: str,
+        params: Mapping[str, Any],
+        model: PagingModel,
+        token: str,
+    ) -> bool:
+        """Whether any item follows ``token``: what an exact ``has_more`` costs."""
+        if Cursor.decode(token, model.input_tokens).skip:
+            return True  # the page was cut inside an AWS page: the rest of that page follows
+        start: str | None = token
+        try:
+            # One item first, cheap for S3's XML; then, past empty pages, the normal size.
+            for page_size in (1, self.page_size):
+                probe = self._paginate(
+                    client,
+                    operation,
+                    params,
+                    model,
+                    token=start,
+                    max_items=1,
+                    page_size=page_size,
+                    prefetch=0,
+                )
+                async with probe:
+                    async for page in probe:
+                        if _page_items(page, model):
+                            return True
+                        if page_size == 1:
+                            break
+                start = probe.resume_token
+                if start is None:
+                    return False
+        except (PageFetchError, TokenCycleError) as exc:
+            # The page itself was fetched: serve it with its cursor rather than fail it.
+            log.info("could not tell whether items follow this page: %s", exc)
+            return True
+        return False
 
     def stream(
         self,
@@ -343,7 +439,9 @@ class Pager:
         """
         _reject_pagination_config(params)
         binding = self.binding(client, operation, params, principal=principal)
-        token = None if cursor is None else self.signer.verify(cursor, binding)
+        token = (
+            None if cursor is None else self.signer.verify(cursor, binding, purpose=self.purpose)
+        )
         model = PagingModel.for_client(client, operation)
         if page_size is None:
             page_size = self.page_size
@@ -352,7 +450,7 @@ class Pager:
         )
 
         def resume(token: str | None) -> str | None:
-            return None if token is None else self.signer.sign(token, binding)
+            return None if token is None else self.signer.sign(token, binding, purpose=self.purpose)
 
         return NDJSONResponse(_NDJSONBody(iterator, model, transform, resume))
 
@@ -366,6 +464,7 @@ class Pager:
         token: str | None,
         max_items: int | None,
         page_size: int | None,
+        prefetch: int | None = None,
     ) -> AsyncPageIterator:
         if not model.result_keys:
             raise ValueError(f"{model.py_name} has no result key to take items from")
@@ -379,7 +478,7 @@ class Pager:
         return paginate(
             client,
             operation,
-            prefetch=self.prefetch,
+            prefetch=self.prefetch if prefetch is None else prefetch,
             retry=self.retry,
             PaginationConfig=config,
             **params,
@@ -389,6 +488,22 @@ class Pager:
 def _reject_pagination_config(params: Mapping[str, Any]) -> None:
     if "PaginationConfig" in params:
         raise ValueError("pass limit/cursor/max_items to the Pager, not PaginationConfig")
+
+
+def _next_url(request: Request, cursor: str) -> str:
+    """The request's path and query, with ``cursor`` set: a reference relative to its host.
+
+    A path-absolute reference (RFC 3986), so a proxy in front of the app (another host or
+    scheme) does not make it wrong; RFC 8288 resolves it against the request's URL.
+    """
+    # The ASGI path includes the root path (Starlette's request.url uses it alone).
+    path = quote(request.scope["path"], safe=_PATH_SAFE)
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+    return f"{path}?{urlencode([*query, ('cursor', cursor)])}"
+
+
+# RFC 3986 pchar without "%": the ASGI path is already decoded.
+_PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
 
 
 def _page_items(page: dict[str, Any], model: PagingModel) -> list[Any]:
@@ -480,8 +595,16 @@ class NDJSONResponse(StreamingResponse):
 
     media_type = "application/x-ndjson"
 
-    def __init__(self, body: _NDJSONBody, *, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(body, headers=headers, media_type=self.media_type)
+    def __init__(
+        self,
+        body: _NDJSONBody,
+        status_code: int = 200,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        # FastAPI's OpenAPI generator reads the default status of a ``response_class`` from
+        # its ``__init__`` signature; without ``status_code`` /openapi.json fails.
+        super().__init__(body, status_code=status_code, headers=headers, media_type=self.media_type)
         self._body = body
 
     async def stream_response(self, send: Send) -> None:
@@ -489,8 +612,8 @@ class NDJSONResponse(StreamingResponse):
             try:
                 first = await anext(body)
             except PageFetchError as exc:
-                log.warning("NDJSON listing failed on its first page: %s", exc)
                 status, content = _error_body(exc)
+                log.log(_log_level(status), "NDJSON listing failed on its first page: %s", exc)
                 error = _json_response(status, content)
                 await send(
                     {"type": "http.response.start", "status": status, "headers": error.raw_headers}
@@ -538,10 +661,75 @@ def _json_line(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
 
 
+# What the caller of the API got wrong, in AWS's words: answered 4xx, so monitoring that
+# pages on 5xx is not woken by a user's typo. Anything else AWS refuses is 502: the app's
+# credentials, configuration or AWS itself are at fault, not the caller.
+_NOT_FOUND_CODES: Final = frozenset(
+    {
+        "ResourceNotFoundException",  # DynamoDB (HTTP 400), Logs, Secrets Manager, ...
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "ParameterNotFound",
+    }
+)
+# NoSuchBucket, NoSuchEntity (IAM); InvalidVpcID.NotFound (EC2), DBInstanceNotFound,
+# DBClusterNotFoundFault (RDS), ClusterNotFoundException (ECS).
+_NOT_FOUND_PREFIXES: Final = ("NoSuch",)
+_NOT_FOUND_SUFFIXES: Final = ("NotFound", "NotFoundException", "NotFoundFault")
+_INVALID_CODES: Final = frozenset(
+    {
+        "ValidationException",  # JSON protocol services (DynamoDB, Logs, SSM, ...)
+        "ValidationError",  # query protocol services (CloudFormation, IAM, RDS, ...)
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "InvalidParameter",
+        "InvalidParameterException",
+        "InvalidParameterCombination",
+        "InvalidParameterCombinationException",
+        "MissingParameter",
+        "InvalidArgument",  # S3
+        "InvalidArgumentException",
+        "InvalidBucketName",
+        "InvalidInput",
+        "InvalidInputException",
+        "InvalidRequestException",
+    }
+)
+# botocore refused the parameters before sending anything (a bucket name that does not
+# match its pattern, a value too short, an unknown parameter).
+_CLIENT_SIDE_INVALID: Final = (
+    ParamValidationError,
+    BotocoreValidationError,
+    MissingParametersError,
+    InvalidHostLabelError,
+)
+
+
+def _caller_error(cause: BaseException, code: str | None, status: object) -> int | None:
+    """404 or 400 when the caller's parameters are at fault, else ``None``."""
+    if isinstance(cause, _CLIENT_SIDE_INVALID):
+        return 400
+    if status == 404:
+        return 404
+    if not (isinstance(status, int) and 400 <= status < 500) or code is None:
+        return None  # an AWS 5xx stays a 5xx, whatever its code says
+    if (
+        code in _NOT_FOUND_CODES
+        or code.startswith(_NOT_FOUND_PREFIXES)
+        or code.endswith(_NOT_FOUND_SUFFIXES)
+    ):
+        return 404
+    if code in _INVALID_CODES or code.endswith(".Malformed"):  # EC2: InvalidVpcID.Malformed
+        return 400
+    return None
+
+
 def _error_body(exc: PageFetchError | TokenCycleError) -> tuple[int, dict[str, Any]]:
     """The HTTP status and JSON body for a listing AWS could not complete.
 
     AWS's own message is logged, not sent: it can name accounts, roles and resources.
+    botocore's message about invalid parameters is not sent either: it quotes parameter
+    values, some of which the app may have set itself.
     """
     if isinstance(exc, TokenCycleError):
         return 502, {
@@ -568,10 +756,17 @@ def _error_body(exc: PageFetchError | TokenCycleError) -> tuple[int, dict[str, A
             "detail": "AWS failed transiently; retry later with the same cursor",
             "aws_error_code": code,
         }
-    if status == 404:
+    caller = _caller_error(cause, code, status)
+    if caller == 404:
         return 404, {
             "error": "not_found",
             "detail": "AWS reports that the resource does not exist",
+            "aws_error_code": code,
+        }
+    if caller == 400:
+        return 400, {
+            "error": "invalid_parameter",
+            "detail": "a parameter of this request is not valid for AWS",
             "aws_error_code": code,
         }
     return 502, {
@@ -579,6 +774,11 @@ def _error_body(exc: PageFetchError | TokenCycleError) -> tuple[int, dict[str, A
         "detail": "the AWS request for this listing failed",
         "aws_error_code": code,
     }
+
+
+def _log_level(status: int) -> int:
+    # The caller's mistakes are not the app's trouble: no warning for a 4xx.
+    return logging.INFO if status < 500 else logging.WARNING
 
 
 def _json_response(status: int, content: dict[str, Any]) -> JSONResponse:
@@ -594,18 +794,22 @@ async def _cursor_error_handler(request: Request, exc: Exception) -> JSONRespons
 async def _fetch_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, PageFetchError | TokenCycleError):  # pragma: no cover
         raise exc
-    log.warning("%s %s: %s", request.method, request.url.path, exc)
     status, content = _error_body(exc)
+    log.log(_log_level(status), "%s %s: %s", request.method, request.url.path, exc)
     return _json_response(status, content)
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Answer cursor errors with 400 and AWS failures with 404/502/503, as JSON.
+    """Answer cursor errors and the caller's mistakes with 4xx, AWS failing with 5xx, as JSON.
 
     Bodies are ``{"error": code, "detail": text}`` where ``code`` is ``"cursor_tampered"``,
-    ``"cursor_expired"`` or ``"cursor_mismatch"`` (400); ``"not_found"`` (404, AWS said
-    404); ``"upstream_throttled"`` or ``"upstream_unavailable"`` (503, with
-    ``Retry-After``); ``"upstream_error"`` (502). AWS failures add ``aws_error_code``.
+    ``"cursor_expired"`` or ``"cursor_mismatch"`` (400); ``"invalid_parameter"`` (400:
+    botocore refused a parameter, or AWS answered 4xx ``ValidationException``,
+    ``InvalidParameterValue``...); ``"not_found"`` (404: AWS answered 404, or 4xx
+    ``ResourceNotFoundException``, ``NoSuch*``, ``*NotFound``...); ``"upstream_throttled"``
+    or ``"upstream_unavailable"`` (503, with ``Retry-After``); ``"upstream_error"`` (502,
+    anything else, such as ``AccessDenied`` for the app's credentials). AWS failures add
+    ``aws_error_code``. 4xx answers are logged at INFO, 5xx at WARNING.
     """
     app.add_exception_handler(CursorError, _cursor_error_handler)
     app.add_exception_handler(PageFetchError, _fetch_error_handler)
