@@ -380,6 +380,17 @@ def test_next_cursor_survives_a_changing_limit_and_scans_a_table(
         assert items == expected
 
 
+def test_lowering_the_limit_mid_listing_repeats_nothing(
+    http: httpx.Client, moto_clients: dict[str, Any]
+) -> None:
+    # A cursor 150 items in sits 50 items into an AWS page of 100; at limit 20 the Pager
+    # asks AWS for pages of 20, shorter than that skip (botocore would repeat 30 items).
+    expected = s3_listing(moto_clients)
+    for limits in ([150, 20], [180, 30, 7], [99, 3]):
+        items, _ = follow(http, f"/buckets/{BUCKET}/objects", limits)
+        assert items == expected, limits
+
+
 def test_has_more_is_exact_when_the_items_end_where_an_aws_page_ends(
     scan_http: httpx.Client, moto_clients: dict[str, Any], fault_proxy: FaultProxy
 ) -> None:
