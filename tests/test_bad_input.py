@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiobotocore.session import get_session
+from botocore.exceptions import OperationNotPageableError, PaginationError
 from botocore.paginate import TokenEncoder
 
 import asyncpage
@@ -117,6 +118,20 @@ def test_page_size_on_an_operation_without_a_limit_key(clients: dict[str, Any]) 
     asyncpage.paginate(clients["sns"], "list_topics", PaginationConfig={"MaxItems": 10})
 
 
+def test_page_size_without_a_limit_key_is_botocores_pagination_error(
+    clients: dict[str, Any],
+) -> None:
+    # Code written against botocore catches PaginationError here; it still does.
+    with pytest.raises(PaginationError) as info:
+        asyncpage.paginate(clients["sns"], "list_topics", PaginationConfig={"PageSize": 10})
+    error = info.value
+    assert isinstance(error, asyncpage.InvalidPaginationConfigError)
+    # asyncpage's message as it is (not botocore's "Error during pagination: ..."), and
+    # botocore's fields where botocore code reads them.
+    assert str(error).startswith("PageSize is not supported by list_topics")
+    assert error.kwargs == {"message": str(error)}
+
+
 @pytest.mark.parametrize("prefetch", [-1, True, 1.5, "2"], ids=repr)
 def test_bad_prefetch(clients: dict[str, Any], prefetch: Any) -> None:
     with pytest.raises(asyncpage.InvalidPaginationConfigError, match="prefetch"):
@@ -181,6 +196,17 @@ def test_starting_token_of_the_wrong_type(clients: dict[str, Any], token: Any) -
         scan(clients, StartingToken=token)
 
 
+def test_bad_starting_token_is_also_botocores_pagination_error(clients: dict[str, Any]) -> None:
+    # botocore's paginator raises ValueError("Bad starting token: ...") for a token it cannot
+    # use; asyncpage's error is that ValueError and, like its other PaginationConfig
+    # errors, botocore's PaginationError too.
+    with pytest.raises(PaginationError) as info:
+        scan(clients, StartingToken=S3_TOKEN)
+    assert isinstance(info.value, asyncpage.InvalidStartingTokenError)
+    assert isinstance(info.value, ValueError)
+    assert str(info.value).startswith("StartingToken holds")
+
+
 def test_good_tokens_are_accepted(clients: dict[str, Any]) -> None:
     scan(clients, StartingToken=SCAN_TOKEN)
     with_skip = TokenEncoder().encode(
@@ -226,6 +252,17 @@ def test_operation_name_that_is_not_a_str(clients: dict[str, Any], name: Any) ->
         asyncpage.paginate(clients["dynamodb"], name)
     assert isinstance(info.value, ValueError)
     assert "scan" in info.value.paginated
+
+
+def test_operation_not_paginated_is_botocores_operation_not_pageable(
+    clients: dict[str, Any],
+) -> None:
+    # What client.get_paginator("put_item") raises; code catching it keeps working.
+    with pytest.raises(OperationNotPageableError) as info:
+        asyncpage.paginate(clients["dynamodb"], "put_item")
+    assert isinstance(info.value, asyncpage.OperationNotPaginatedError)
+    assert info.value.kwargs["operation_name"] == "put_item"
+    assert str(info.value).startswith("dynamodb client cannot paginate 'put_item'")
 
 
 # -- search() --------------------------------------------------------------------------------
