@@ -2,18 +2,23 @@
 
 Every client here points at a :class:`ScriptedAWS`, whose request counter proves that no
 request reached the server. Each error is an :class:`asyncpage.InvalidPaginationError`
-subclass, hence also a ``ValueError``.
+subclass, hence also a ``ValueError``; an argument of the wrong type raises one that is
+also a ``TypeError`` (an :class:`asyncpage.InvalidPaginationTypeError`).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
+import botocore.session
 import pytest
-from aiobotocore.session import get_session
+from aiobotocore.session import ClientCreatorContext, get_session
 from botocore.exceptions import OperationNotPageableError, PaginationError
 from botocore.paginate import TokenEncoder
 
@@ -69,6 +74,20 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
+def assert_type_error(error: BaseException) -> None:
+    """A wrong type: asyncpage's, a TypeError, and (like every bad input) a ValueError."""
+    assert isinstance(error, asyncpage.InvalidPaginationTypeError)
+    assert isinstance(error, TypeError)
+    assert isinstance(error, ValueError)
+
+
+def assert_value_error(error: BaseException) -> None:
+    """A wrong value of an accepted type: asyncpage's and a ValueError, not a TypeError."""
+    assert isinstance(error, asyncpage.InvalidPaginationError)
+    assert isinstance(error, ValueError)
+    assert not isinstance(error, TypeError)
+
+
 # -- PaginationConfig ------------------------------------------------------------------------
 
 
@@ -77,22 +96,49 @@ def test_pagination_config_none(clients: dict[str, Any]) -> None:
         asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", PaginationConfig=None)
 
 
+BAD_NUMBER_VALUES = [
+    0,
+    -1,
+    -100,
+    "abc",
+    "",
+    "2.5",
+    "inf",
+    2.5,
+    0.5,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    Decimal("5.5"),
+    Decimal("0.5"),
+    Decimal("NaN"),
+    Decimal("Infinity"),
+    Decimal("0"),
+    Fraction(11, 2),
+]
+BAD_NUMBER_TYPES = [True, False, [3], {"n": 3}, b"3", (3,), object(), 3j]
+
+
 @pytest.mark.parametrize("key", ["MaxItems", "PageSize"])
-@pytest.mark.parametrize(
-    "value",
-    [0, -1, -100, "abc", "", "2.5", True, False, 2.5, 0.5, float("nan"), [3], {"n": 3}],
-    ids=repr,
-)
+@pytest.mark.parametrize("value", BAD_NUMBER_VALUES, ids=repr)
 def test_bad_numbers(clients: dict[str, Any], key: str, value: Any) -> None:
     with pytest.raises(asyncpage.InvalidPaginationConfigError, match=key) as info:
         scan(clients, **{key: value})
-    assert isinstance(info.value, ValueError)
-    assert isinstance(info.value, asyncpage.InvalidPaginationError)
+    assert_value_error(info.value)
 
 
-@pytest.mark.parametrize("value", ["7", 7.0])
+@pytest.mark.parametrize("key", ["MaxItems", "PageSize"])
+@pytest.mark.parametrize("value", BAD_NUMBER_TYPES, ids=repr)
+def test_numbers_of_the_wrong_type(clients: dict[str, Any], key: str, value: Any) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationConfigError, match=key) as info:
+        scan(clients, **{key: value})
+    assert_type_error(info.value)
+
+
+@pytest.mark.parametrize("value", ["7", 7.0, Decimal("7"), Decimal("7.000"), Fraction(14, 2)])
 def test_numbers_botocore_accepts_are_accepted(clients: dict[str, Any], value: Any) -> None:
-    # botocore takes int(value): "7" and 7.0 are fine there, so they are fine here.
+    # botocore takes int(value): "7", 7.0 and Decimal("7") are fine there, so they are
+    # fine here (only a value int() would change, such as Decimal("5.5"), is refused).
     it = scan(clients, MaxItems=value, PageSize=value)
     assert it.resume_token is None
 
@@ -105,6 +151,22 @@ def test_unknown_pagination_config_key(clients: dict[str, Any], key: str) -> Non
     assert key in message
     for valid in ("MaxItems", "PageSize", "StartingToken"):
         assert valid in message
+
+
+def test_unknown_pagination_config_keys_of_mixed_types(clients: dict[str, Any]) -> None:
+    config = {1: 2, "Foo": 3, None: 4, ("a", 1): 5, "MaxItems": 3}
+    with pytest.raises(asyncpage.InvalidPaginationConfigError) as info:
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", PaginationConfig=config)
+    assert_value_error(info.value)
+    for key in (1, "Foo", None, ("a", 1)):
+        assert repr(key) in str(info.value)
+
+
+@pytest.mark.parametrize("config", [None, [], "MaxItems=3", 3, [("MaxItems", 3)]], ids=repr)
+def test_pagination_config_of_the_wrong_type(clients: dict[str, Any], config: Any) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationConfigError, match="PaginationConfig") as info:
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", PaginationConfig=config)
+    assert_type_error(info.value)
 
 
 def test_page_size_on_an_operation_without_a_limit_key(clients: dict[str, Any]) -> None:
@@ -132,15 +194,82 @@ def test_page_size_without_a_limit_key_is_botocores_pagination_error(
     assert error.kwargs == {"message": str(error)}
 
 
-@pytest.mark.parametrize("prefetch", [-1, True, 1.5, "2"], ids=repr)
+@pytest.mark.parametrize("prefetch", [-1, -100], ids=repr)
 def test_bad_prefetch(clients: dict[str, Any], prefetch: Any) -> None:
-    with pytest.raises(asyncpage.InvalidPaginationConfigError, match="prefetch"):
+    with pytest.raises(asyncpage.InvalidPaginationConfigError, match="prefetch") as info:
         asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=prefetch)
+    assert_value_error(info.value)
 
 
-def test_retry_must_be_a_retry(clients: dict[str, Any]) -> None:
-    with pytest.raises(TypeError, match="Retry"):
-        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", retry=3)  # type: ignore[arg-type]
+@pytest.mark.parametrize("prefetch", [True, 1.5, "2", None], ids=repr)
+def test_prefetch_of_the_wrong_type(clients: dict[str, Any], prefetch: Any) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationConfigError, match="prefetch") as info:
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=prefetch)
+    assert_type_error(info.value)
+
+
+# -- retry= and Retry(...) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "retry", [3, "standard", {"attempts": 3}, asyncpage.Retry, object()], ids=repr
+)
+def test_retry_must_be_a_retry(clients: dict[str, Any], retry: Any) -> None:
+    with pytest.raises(TypeError, match="Retry") as info:
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", retry=retry)
+    assert_type_error(info.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"attempts": 0},
+        {"attempts": -3},
+        {"wait_initial": -0.1},
+        {"wait_initial": math.nan},
+        {"wait_initial": math.inf},
+        {"wait_max": -1},
+        {"wait_max": math.nan},
+        {"wait_max": math.inf},
+        {"timeout": 0},
+        {"timeout": -1},
+        {"timeout": math.nan},
+    ],
+    ids=repr,
+)
+def test_retry_values(options: dict[str, Any]) -> None:
+    (name,) = options
+    with pytest.raises(asyncpage.InvalidPaginationError, match=name) as info:
+        asyncpage.Retry(**options)
+    assert_value_error(info.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"attempts": 1.5},
+        {"attempts": "3"},
+        {"attempts": True},
+        {"attempts": None},
+        {"wait_initial": "0.1"},
+        {"wait_initial": None},
+        {"wait_max": True},
+        {"wait_max": Decimal("1")},
+        {"timeout": "60"},
+        {"timeout": [60]},
+    ],
+    ids=repr,
+)
+def test_retry_types(options: dict[str, Any]) -> None:
+    (name,) = options
+    with pytest.raises(asyncpage.InvalidPaginationError, match=name) as info:
+        asyncpage.Retry(**options)
+    assert_type_error(info.value)
+
+
+def test_retry_values_that_make_sense_are_accepted() -> None:
+    asyncpage.Retry(attempts=1, wait_initial=0, wait_max=0, timeout=math.inf)
+    asyncpage.Retry(attempts=10**6, wait_initial=0.5, wait_max=0.1, timeout=0.001)
 
 
 # -- StartingToken ---------------------------------------------------------------------------
@@ -192,8 +321,9 @@ def test_raw_service_token_message_says_where_it_goes(clients: dict[str, Any]) -
 
 @pytest.mark.parametrize("token", [5, b"token", ["a"], {"ExclusiveStartKey": None}], ids=repr)
 def test_starting_token_of_the_wrong_type(clients: dict[str, Any], token: Any) -> None:
-    with pytest.raises(asyncpage.InvalidStartingTokenError, match="str"):
+    with pytest.raises(asyncpage.InvalidStartingTokenError, match="str") as info:
         scan(clients, StartingToken=token)
+    assert_type_error(info.value)
 
 
 def test_bad_starting_token_is_also_botocores_pagination_error(clients: dict[str, Any]) -> None:
@@ -250,7 +380,7 @@ def test_operation_that_cannot_be_paginated(
 def test_operation_name_that_is_not_a_str(clients: dict[str, Any], name: Any) -> None:
     with pytest.raises(asyncpage.OperationNotPaginatedError, match="str") as info:
         asyncpage.paginate(clients["dynamodb"], name)
-    assert isinstance(info.value, ValueError)
+    assert_type_error(info.value)
     assert "scan" in info.value.paginated
 
 
@@ -265,6 +395,47 @@ def test_operation_not_paginated_is_botocores_operation_not_pageable(
     assert str(info.value).startswith("dynamodb client cannot paginate 'put_item'")
 
 
+# -- the client ------------------------------------------------------------------------------
+
+
+async def _never() -> None:
+    raise AssertionError("never awaited")
+
+
+@pytest.mark.parametrize("client", [None, "dynamodb", 5, object(), {"meta": None}], ids=repr)
+def test_first_argument_that_is_not_a_client(client: Any) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="aiobotocore client") as info:
+        asyncpage.paginate(client, "scan", TableName="t")
+    assert_type_error(info.value)
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="aiobotocore client"):
+        asyncpage.paginated_operations(client)
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="aiobotocore client"):
+        asyncpage.PagingModel.for_client(client, "scan")
+
+
+def test_a_client_context_that_was_not_entered() -> None:
+    coroutine = _never()
+    try:
+        with pytest.raises(asyncpage.InvalidPaginationTypeError, match="async with") as info:
+            asyncpage.paginate(ClientCreatorContext(coroutine), "scan", TableName="t")
+    finally:
+        coroutine.close()
+    assert_type_error(info.value)
+
+
+def test_a_synchronous_botocore_client(aws: ScriptedAWS) -> None:
+    client = botocore.session.get_session().create_client(
+        "dynamodb", region_name="us-east-1", endpoint_url=aws.endpoint_url, **CREDENTIALS
+    )
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="synchronous") as info:
+        asyncpage.paginate(client, "scan", TableName="t")
+    assert_type_error(info.value)
+    # Its paging model is the same, and reading it is fine.
+    assert asyncpage.PagingModel.for_client(client, "scan").limit_key == "Limit"
+    assert "scan" in asyncpage.paginated_operations(client)
+    client.close()
+
+
 # -- search() --------------------------------------------------------------------------------
 
 
@@ -274,3 +445,76 @@ def test_invalid_jmespath_expression(clients: dict[str, Any], expression: Any) -
     with pytest.raises(asyncpage.InvalidExpressionError) as info:
         it.search(expression)
     assert isinstance(info.value, ValueError)
+
+
+# -- fan_out and parallel_scan options -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "wrong_type"),
+    [
+        ({"concurrency": 0}, False),
+        ({"concurrency": 1.5}, True),
+        ({"concurrency": "8"}, True),
+        ({"per_endpoint": True}, True),
+        ({"buffer": -1}, False),
+        ({"order": "fastest"}, False),
+        ({"order": 1}, True),
+        ({"on_error": "ignore"}, False),
+        ({"on_error": None}, True),
+        ({"skip_codes": "AccessDenied"}, True),
+        ({"skip_codes": 5}, True),
+        ({"skip_codes": [5]}, True),
+        ({"skip_codes": [["AccessDenied"]]}, True),
+    ],
+    ids=repr,
+)
+def test_fan_out_options(
+    clients: dict[str, Any], options: dict[str, Any], wrong_type: bool
+) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationError, match=next(iter(options))) as info:
+        asyncpage.fan_out({"a": lambda: scan(clients)}, **options)
+    (assert_type_error if wrong_type else assert_value_error)(info.value)
+
+
+@pytest.mark.parametrize("sources", [5, [lambda: None], {"a": 5}, {"a": "scan"}], ids=repr)
+def test_fan_out_sources_of_the_wrong_type(sources: Any) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationError, match="source") as info:
+        asyncpage.fan_out(sources)
+    assert_type_error(info.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "wrong_type"),
+    [
+        ({"segments": 1.5}, asyncpage.InvalidPaginationError, True),
+        ({"segments": 0}, asyncpage.InvalidPaginationError, False),
+        ({"resume": 5}, asyncpage.InvalidPaginationError, True),
+        ({"resume": [(0, None)]}, asyncpage.InvalidPaginationError, True),
+        ({"resume": {7: None}}, asyncpage.InvalidPaginationError, False),
+        ({"resume": {0: 5}}, asyncpage.InvalidStartingTokenError, True),
+        ({"resume": {0: "garbage"}}, asyncpage.InvalidStartingTokenError, False),
+        ({"PaginationConfig": 0}, asyncpage.InvalidPaginationError, True),
+        ({"PaginationConfig": "PageSize=5"}, asyncpage.InvalidPaginationError, True),
+        (
+            {"PaginationConfig": {"PageSize": math.inf}},
+            asyncpage.InvalidPaginationConfigError,
+            False,
+        ),
+        ({"retry": 3}, asyncpage.InvalidPaginationError, True),
+        ({"prefetch": -1}, asyncpage.InvalidPaginationConfigError, False),
+        ({"concurrency": 0}, asyncpage.InvalidPaginationError, False),
+    ],
+    ids=repr,
+)
+def test_parallel_scan_options(
+    clients: dict[str, Any], options: dict[str, Any], error: type[Exception], wrong_type: bool
+) -> None:
+    with pytest.raises(error) as info:
+        asyncpage.parallel_scan(clients["dynamodb"], TableName="t", **options)
+    (assert_type_error if wrong_type else assert_value_error)(info.value)
+
+
+def test_parallel_scan_needs_a_client() -> None:
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="aiobotocore client"):
+        asyncpage.parallel_scan("dynamodb", TableName="t")

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.paginate import TokenDecoder, TokenEncoder
 
-from ._errors import InvalidStartingTokenError
+from ._errors import InvalidStartingTokenError, InvalidStartingTokenTypeError
 
 __all__ = ["Cursor"]
 
@@ -65,7 +65,7 @@ class Cursor:
         ``ContinuationToken=...``).
         """
         if not isinstance(token, str):
-            raise InvalidStartingTokenError(
+            raise InvalidStartingTokenTypeError(
                 f"StartingToken must be a str from a previous NextToken, not {type(token).__name__}"
             )
         try:

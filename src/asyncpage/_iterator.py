@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import reprlib
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
@@ -33,10 +34,13 @@ from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
     InvalidPaginationConfigError,
+    InvalidPaginationConfigTypeError,
+    InvalidPaginationTypeError,
     PageFetchError,
 )
 from ._model import PagingModel, positive_int
 from ._retry import BackoffGate, Retry, classify, retry_after
+from ._validation import require_async_client
 from ._walk import Step, Walk
 
 __all__ = ["AsyncPageIterator", "PageStatistics", "paginate"]
@@ -112,7 +116,9 @@ def paginate(
     ``async with``); ``retry`` is the page-level :class:`Retry` policy, ``None`` for none.
 
     Every argument is checked here, before any request: bad input raises a subclass of
-    :class:`~asyncpage.InvalidPaginationError` (also a ``ValueError``)::
+    :class:`~asyncpage.InvalidPaginationError` (also a ``ValueError``; for an argument of
+    the wrong type, also a ``TypeError``). That covers the client, the operation name,
+    ``PaginationConfig`` (MaxItems, PageSize, StartingToken), ``prefetch`` and ``retry``::
 
         async with asyncpage.paginate(s3, "list_objects_v2", Bucket="b") as pages:
             async for page in pages:
@@ -139,20 +145,22 @@ class AsyncPageIterator:
         prefetch: int = 1,
         retry: Retry | None = _DEFAULT_RETRY,
     ) -> None:
+        require_async_client(client)
         self._model = PagingModel.for_client(client, operation_name)
         self._client = client
         self._method = getattr(client, operation_name)
         params = dict(params)
         config = params.pop("PaginationConfig", {})
         if not isinstance(config, Mapping):
-            raise InvalidPaginationConfigError(
+            raise InvalidPaginationConfigTypeError(
                 f"PaginationConfig must be a dict with MaxItems, PageSize and/or StartingToken, "
-                f"not {config!r}"
+                f"not {reprlib.repr(config)}"
             )
-        unknown = sorted(set(config) - _PAGINATION_KEYS)
+        # In the caller's order: keys of mixed types do not sort.
+        unknown = [k for k in config if not (isinstance(k, str) and k in _PAGINATION_KEYS)]
         if unknown:
             raise InvalidPaginationConfigError(
-                f"PaginationConfig has unknown keys {unknown}; valid keys are "
+                f"PaginationConfig has unknown keys {reprlib.repr(unknown)}; valid keys are "
                 f"{sorted(_PAGINATION_KEYS)}"
             )
         max_items = config.get("MaxItems")
@@ -166,10 +174,16 @@ class AsyncPageIterator:
             if token is None
             else Cursor.decode(token, self._model.input_tokens)
         )
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise InvalidPaginationConfigError(f"prefetch must be an int >= 0, not {prefetch!r}")
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int):
+            raise InvalidPaginationConfigTypeError(
+                f"prefetch must be an int >= 0, not {reprlib.repr(prefetch)}"
+            )
+        if prefetch < 0:
+            raise InvalidPaginationConfigError(f"prefetch must be an int >= 0, not {prefetch}")
         if retry is not None and not isinstance(retry, Retry):
-            raise TypeError(f"retry must be an asyncpage.Retry or None, not {retry!r}")
+            raise InvalidPaginationTypeError(
+                f"retry must be an asyncpage.Retry or None, not {reprlib.repr(retry)}"
+            )
         self._params = params
         self._prefetch = prefetch
         self._retry = retry
