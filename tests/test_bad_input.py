@@ -18,6 +18,7 @@ from typing import Any
 
 import botocore.session
 import pytest
+from aiobotocore.config import AioConfig
 from aiobotocore.session import ClientCreatorContext, get_session
 from botocore.exceptions import OperationNotPageableError, PaginationError
 from botocore.paginate import TokenEncoder
@@ -55,8 +56,18 @@ async def clients(anyio_backend: str, aws: ScriptedAWS) -> AsyncIterator[dict[st
         session.create_client(
             "sns", region_name="us-east-1", endpoint_url=aws.endpoint_url, **CREDENTIALS
         ) as sns,
+        session.create_client(
+            "ssm", region_name="us-east-1", endpoint_url=aws.endpoint_url, **CREDENTIALS
+        ) as ssm,
+        session.create_client(
+            "dynamodb",
+            region_name="us-east-1",
+            endpoint_url=aws.endpoint_url,
+            config=AioConfig(parameter_validation=False),
+            **CREDENTIALS,
+        ) as unvalidated,
     ):
-        yield {"dynamodb": dynamodb, "s3": s3, "sns": sns}
+        yield {"dynamodb": dynamodb, "s3": s3, "sns": sns, "ssm": ssm, "unvalidated": unvalidated}
 
 
 @pytest.fixture(autouse=True)
@@ -192,6 +203,46 @@ def test_page_size_without_a_limit_key_is_botocores_pagination_error(
     # botocore's fields where botocore code reads them.
     assert str(error).startswith("PageSize is not supported by list_topics")
     assert error.kwargs == {"message": str(error)}
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "page_size", "bounds"),
+    [
+        ("dynamodb", "list_tables", 101, "between 1 and 100"),
+        ("dynamodb", "list_tables", 1000, "between 1 and 100"),
+        ("dynamodb", "list_backups", 10**6, "between 1 and 100"),
+        ("ssm", "describe_maintenance_windows", 5, "between 10 and 100"),
+        ("ssm", "describe_maintenance_windows", "101", "between 10 and 100"),
+    ],
+)
+def test_page_size_outside_the_limit_parameters_range(
+    clients: dict[str, Any], service: str, operation: str, page_size: Any, bounds: str
+) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationConfigError, match="PageSize") as info:
+        asyncpage.paginate(clients[service], operation, PaginationConfig={"PageSize": page_size})
+    assert_value_error(info.value)
+    assert bounds in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "page_size"),
+    [
+        ("dynamodb", "list_tables", 1),
+        ("dynamodb", "list_tables", 100),
+        ("ssm", "describe_maintenance_windows", 10),
+        ("dynamodb", "scan", 10**9),  # Scan's Limit has a min and no max
+        ("s3", "list_objects_v2", 10**6),  # MaxKeys: no modelled range at all
+    ],
+)
+def test_page_size_inside_the_range_is_accepted(
+    clients: dict[str, Any], service: str, operation: str, page_size: int
+) -> None:
+    params = {"TableName": "t"} if operation == "scan" else {}
+    if service == "s3":
+        params = {"Bucket": "b"}
+    asyncpage.paginate(
+        clients[service], operation, PaginationConfig={"PageSize": page_size}, **params
+    )
 
 
 @pytest.mark.parametrize("prefetch", [-1, -100], ids=repr)
@@ -335,6 +386,82 @@ def test_bad_starting_token_is_also_botocores_pagination_error(clients: dict[str
     assert isinstance(info.value, asyncpage.InvalidStartingTokenError)
     assert isinstance(info.value, ValueError)
     assert str(info.value).startswith("StartingToken holds")
+
+
+def nested(depth: int, leaf: Any) -> Any:
+    for _ in range(depth):
+        leaf = {"M": {"a": leaf}}
+    return leaf
+
+
+DEEP_TOKENS = {
+    "100,000 nested JSON arrays": b64("[" * 100_000 + "]" * 100_000),
+    "100,000 nested JSON objects": b64('{"a":' * 100_000 + "1" + "}" * 100_000),
+    # Beyond json's own recursion limit: RecursionError while decoding.
+    "ExclusiveStartKey 600 maps deep": b64(
+        '{"ExclusiveStartKey": {"pk": ' + '{"M": {"a": ' * 600 + '{"S": "x"}' + "}}" * 600 + "}}"
+    ),
+    # Decodes within json's limit, but deeper than any key DynamoDB has (32 levels).
+    "ExclusiveStartKey 200 maps deep": TokenEncoder().encode(
+        {"ExclusiveStartKey": {"pk": nested(200, {"S": "x"})}}
+    ),
+}
+
+
+@pytest.mark.parametrize("token", list(DEEP_TOKENS.values()), ids=list(DEEP_TOKENS))
+def test_deeply_nested_starting_token(clients: dict[str, Any], token: str) -> None:
+    with pytest.raises(asyncpage.InvalidStartingTokenError) as info:
+        scan(clients, StartingToken=token)
+    assert_value_error(info.value)
+
+
+WRONGLY_TYPED_TOKENS = {
+    "ExclusiveStartKey an int": ("dynamodb", {"ExclusiveStartKey": 5}),
+    "ExclusiveStartKey a str": ("dynamodb", {"ExclusiveStartKey": "pk=k"}),
+    "ExclusiveStartKey a list": ("dynamodb", {"ExclusiveStartKey": [{"S": "k"}]}),
+    "AttributeValue a str": ("dynamodb", {"ExclusiveStartKey": {"pk": "k"}}),
+    "S holding an int": ("dynamodb", {"ExclusiveStartKey": {"pk": {"S": 5}}}),
+    "unknown AttributeValue member": ("dynamodb", {"ExclusiveStartKey": {"pk": {"Q": "k"}}}),
+    "ContinuationToken an int": ("s3", {"ContinuationToken": 5}),
+    "ContinuationToken a map": ("s3", {"ContinuationToken": {"a": "b"}}),
+}
+
+
+@pytest.mark.parametrize(
+    ("service", "token"), list(WRONGLY_TYPED_TOKENS.values()), ids=list(WRONGLY_TYPED_TOKENS)
+)
+def test_starting_token_with_values_of_the_wrong_type(
+    clients: dict[str, Any], service: str, token: dict[str, Any]
+) -> None:
+    encoded = TokenEncoder().encode(token)
+    operation, params = ("scan", {"TableName": "t"})
+    if service == "s3":
+        operation, params = ("list_objects_v2", {"Bucket": "b"})
+    with pytest.raises(asyncpage.InvalidStartingTokenError) as info:
+        asyncpage.paginate(
+            clients[service], operation, PaginationConfig={"StartingToken": encoded}, **params
+        )
+    assert_value_error(info.value)
+    (name,) = token
+    assert name in str(info.value)
+
+
+def test_token_values_are_not_checked_when_the_client_does_not_validate(
+    clients: dict[str, Any],
+) -> None:
+    # parameter_validation=False: the caller asked botocore to send what it is given.
+    token = TokenEncoder().encode({"ExclusiveStartKey": "pk=k"})
+    asyncpage.paginate(
+        clients["unvalidated"], "scan", TableName="t", PaginationConfig={"StartingToken": token}
+    )
+
+
+def test_bad_operation_parameters_are_left_to_botocore(clients: dict[str, Any]) -> None:
+    # Only the token's values are asyncpage's to check; botocore reports a bad parameter
+    # of the caller's own at the first fetch, still before anything is sent.
+    asyncpage.paginate(
+        clients["dynamodb"], "scan", TableName=5, PaginationConfig={"StartingToken": SCAN_TOKEN}
+    )
 
 
 def test_good_tokens_are_accepted(clients: dict[str, Any]) -> None:

@@ -40,7 +40,11 @@ from ._errors import (
 )
 from ._model import PagingModel, positive_int
 from ._retry import BackoffGate, Retry, classify, retry_after
-from ._validation import require_async_client
+from ._validation import (
+    check_page_size,
+    check_token_values,
+    require_async_client,
+)
 from ._walk import Step, Walk
 
 __all__ = ["AsyncPageIterator", "PageStatistics", "paginate"]
@@ -118,7 +122,9 @@ def paginate(
     Every argument is checked here, before any request: bad input raises a subclass of
     :class:`~asyncpage.InvalidPaginationError` (also a ``ValueError``; for an argument of
     the wrong type, also a ``TypeError``). That covers the client, the operation name,
-    ``PaginationConfig`` (MaxItems, PageSize, StartingToken), ``prefetch`` and ``retry``::
+    ``PaginationConfig`` (MaxItems, PageSize within the limit parameter's modelled range,
+    a StartingToken whose values have the types the operation takes), ``prefetch`` and
+    ``retry``::
 
         async with asyncpage.paginate(s3, "list_objects_v2", Bucket="b") as pages:
             async for page in pages:
@@ -167,6 +173,8 @@ class AsyncPageIterator:
         self._max_items = None if max_items is None else positive_int("MaxItems", max_items)
         page_size = config.get("PageSize")
         self._page_size = None if page_size is None else self._model.page_size_param(page_size)
+        if self._page_size is not None:
+            check_page_size(client, self._model, self._page_size)
         token = config.get("StartingToken")
         self._starting_token: str | None = token
         self._start = (
@@ -174,6 +182,7 @@ class AsyncPageIterator:
             if token is None
             else Cursor.decode(token, self._model.input_tokens)
         )
+        check_token_values(client, self._model, params, self._start)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int):
             raise InvalidPaginationConfigTypeError(
                 f"prefetch must be an int >= 0, not {reprlib.repr(prefetch)}"

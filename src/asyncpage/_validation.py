@@ -1,21 +1,45 @@
-"""Checks of a pagination's input, made when the pagination is made.
+"""Checks of a pagination's input that botocore would make too late.
 
-Bad input raises an :class:`~asyncpage.InvalidPaginationError` there, before any request:
+botocore checks a request's parameters as it sends it, which for a pagination is at the
+first page, and against types and minimums only. These checks run when the pagination is
+made, so bad input raises an :class:`~asyncpage.InvalidPaginationError` before any request:
 
-* the client is an aiobotocore client (any botocore client, to read a paging model).
+* the client is an aiobotocore client (any botocore client, to read a paging model);
+* ``PageSize`` lies in the range the service model gives the limit parameter;
+* the values in a ``StartingToken`` have the types the operation's input shape gives its
+  token parameters (checked by botocore's own ``ParamValidator``, and only when the client
+  validates parameters at all).
 """
 
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
 
 from aiobotocore.client import AioBaseClient
 from aiobotocore.session import ClientCreatorContext
 from botocore.client import BaseClient
+from botocore.validate import ParamValidationDecorator, ParamValidator
 
-from ._errors import InvalidPaginationTypeError
+from ._errors import (
+    InvalidPaginationConfigError,
+    InvalidPaginationTypeError,
+    InvalidStartingTokenError,
+)
 
-__all__ = ["require_async_client", "require_client"]
+if TYPE_CHECKING:
+    from ._cursor import Cursor
+    from ._model import PagingModel
+
+__all__ = [
+    "check_page_size",
+    "check_token_values",
+    "require_async_client",
+    "require_client",
+]
+
+_INTEGER_TYPES: Final = frozenset({"integer", "long"})
 
 
 def require_client(client: object) -> None:
@@ -47,3 +71,63 @@ def _what(client: object) -> str:
     if isinstance(client, BaseClient):
         return "got a synchronous botocore/boto3 client"
     return f"got {reprlib.repr(client)} ({type(client).__name__})"
+
+
+def check_page_size(client: Any, model: PagingModel, page_size: int | str) -> None:
+    """Raise :class:`InvalidPaginationConfigError` if ``page_size`` is outside the limit
+    parameter's modelled ``min``/``max`` (botocore checks only the minimum, at the first
+    request, and sends a page size above the maximum for the service to refuse)."""
+    if isinstance(page_size, str) or model.limit_key is None:
+        return  # a string limit: min/max would be lengths, not a range of sizes
+    member = _input_members(client, model).get(model.limit_key)
+    if member is None or member.type_name not in _INTEGER_TYPES:
+        return
+    low: int | None = member.metadata.get("min")
+    high: int | None = member.metadata.get("max")
+    if (low is None or page_size >= low) and (high is None or page_size <= high):
+        return
+    if low is not None and high is not None:
+        bounds = f"between {low} and {high}"
+    elif low is not None:
+        bounds = f"at least {low}"
+    else:
+        bounds = f"at most {high}"
+    raise InvalidPaginationConfigError(
+        f"PageSize must be {bounds} for {model.service_name} {model.operation_name} "
+        f"(its {model.limit_key} parameter), not {page_size}"
+    )
+
+
+def check_token_values(
+    client: Any, model: PagingModel, params: Mapping[str, Any], start: Cursor
+) -> None:
+    """Raise :class:`InvalidStartingTokenError` if the token's values would make the first
+    request invalid where the caller's parameters alone are valid.
+
+    Validated exactly as botocore validates the request (``ParamValidator`` on the input
+    shape), and skipped when the client was made with ``parameter_validation=False``.
+    Errors in the caller's own parameters are left to botocore, at the first fetch.
+    """
+    values = {name: value for name, value in start.tokens if value is not None and value != "None"}
+    # The client validates when its serializer does (Config(parameter_validation=...) or
+    # the profile's parameter_validation); meta.config does not say.
+    if not values or not isinstance(getattr(client, "_serializer", None), ParamValidationDecorator):
+        return
+    shape = client.meta.service_model.operation_model(model.operation_name).input_shape
+    if shape is None:
+        return
+    try:
+        report = ParamValidator().validate({**params, **values}, shape)
+        if not report.has_errors() or ParamValidator().validate(dict(params), shape).has_errors():
+            return
+    except RecursionError:
+        raise InvalidStartingTokenError("StartingToken is nested too deeply") from None
+    raise InvalidStartingTokenError(
+        f"StartingToken holds values that {model.service_name} {model.operation_name} "
+        f"does not take: {report.generate_report()}"
+    )
+
+
+def _input_members(client: Any, model: PagingModel) -> Mapping[str, Any]:
+    shape = client.meta.service_model.operation_model(model.operation_name).input_shape
+    return {} if shape is None else shape.members
