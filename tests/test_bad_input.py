@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from fractions import Fraction
@@ -566,12 +567,104 @@ def test_a_synchronous_botocore_client(aws: ScriptedAWS) -> None:
 # -- search() --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("expression", ["Items[?", "Items[].[", "`", "Items | | x", "", 42])
+@pytest.mark.parametrize("expression", ["Items[?", "Items[].[", "`", "Items | | x", ""])
 def test_invalid_jmespath_expression(clients: dict[str, Any], expression: Any) -> None:
     it = scan(clients, PageSize=5)
     with pytest.raises(asyncpage.InvalidExpressionError) as info:
         it.search(expression)
-    assert isinstance(info.value, ValueError)
+    assert_value_error(info.value)
+
+
+@pytest.mark.parametrize("expression", [42, None, b"Items", ["Items"]], ids=repr)
+def test_jmespath_expression_of_the_wrong_type(clients: dict[str, Any], expression: Any) -> None:
+    with pytest.raises(asyncpage.InvalidExpressionError) as info:
+        scan(clients).search(expression)
+    assert_type_error(info.value)
+
+
+@pytest.mark.parametrize(
+    ("expression", "named"),
+    [
+        ("nosuch(Items)", "nosuch"),
+        ("Items[].pk.to_upper(S)", "to_upper"),
+        ("sort_by(Items, &lenght(pk.S))", "lenght"),
+        ("Items[?contains_any(pk.S, 'a')]", "contains_any"),
+        ("{n: count(Items)}", "count"),
+    ],
+)
+def test_jmespath_calling_an_unknown_function(
+    clients: dict[str, Any], expression: str, named: str
+) -> None:
+    # jmespath compiles these and fails only on the first page: after a request.
+    with pytest.raises(asyncpage.InvalidExpressionError, match=named) as info:
+        scan(clients).search(expression)
+    assert_value_error(info.value)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "length(Items, Items)",
+        "length()",
+        "not_null()",
+        "merge()",
+        "max_by(Items)",
+        "Items[?starts_with(pk.S)]",
+        "sort_by(Items, pk)",  # the key must be an expression reference: &pk
+        "length(&Items)",  # and length takes none
+    ],
+)
+def test_jmespath_calling_a_function_wrongly(clients: dict[str, Any], expression: str) -> None:
+    with pytest.raises(asyncpage.InvalidExpressionError) as info:
+        scan(clients).search(expression)
+    assert_value_error(info.value)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(" * 5000 + "Items" + ")" * 5000,
+        "!" * 5000 + "Items",
+        "abs(" * 2000 + "Count" + ")" * 2000,
+        " || ".join(["Items"] * 1000),  # compiles; the search would recurse 1,000 deep
+        " | ".join(["Items"] * 1000),
+    ],
+    ids=lambda e: f"{e[:12]}...({len(e)} chars)",
+)
+def test_jmespath_nested_too_deeply(clients: dict[str, Any], expression: str) -> None:
+    with pytest.raises(asyncpage.InvalidExpressionError, match="deep") as info:
+        scan(clients).search(expression)
+    assert_value_error(info.value)
+
+
+def test_jmespath_warning_raised_as_an_error(clients: dict[str, Any]) -> None:
+    # jmespath warns about a legacy `literal` while lexing; with warnings as errors (as
+    # in this suite) that warning is the refusal, and it comes as asyncpage's error.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PendingDeprecationWarning)
+        with pytest.raises(asyncpage.InvalidExpressionError) as info:
+            scan(clients).search("0``")
+    assert_value_error(info.value)
+    assert isinstance(info.value.__cause__, PendingDeprecationWarning)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "Items[].pk.S",
+        "length(Items)",
+        "sort_by(Items, &pk.S)[0]",
+        "not_null(LastEvaluatedKey, Count)",
+        "max_by(Items, &to_number(n.N))",
+        "merge(`{}`, {c: Count})",
+        " || ".join(["Items"] * 50),
+        "(" * 50 + "Items" + ")" * 50,
+        ".".join(["Items"] * 1000),  # a flat chain: jmespath walks it without recursing
+    ],
+    ids=lambda e: e if len(e) < 40 else f"{e[:12]}...({len(e)} chars)",
+)
+def test_valid_jmespath_is_accepted(clients: dict[str, Any], expression: str) -> None:
+    scan(clients).search(expression)
 
 
 # -- fan_out and parallel_scan options -------------------------------------------------------

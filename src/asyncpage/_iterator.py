@@ -33,6 +33,7 @@ from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
+    InvalidExpressionTypeError,
     InvalidPaginationConfigError,
     InvalidPaginationConfigTypeError,
     InvalidPaginationTypeError,
@@ -41,6 +42,7 @@ from ._errors import (
 from ._model import PagingModel, positive_int
 from ._retry import BackoffGate, Retry, classify, retry_after
 from ._validation import (
+    check_expression,
     check_page_size,
     check_token_values,
     require_async_client,
@@ -343,10 +345,11 @@ class AsyncPageIterator:
         """Apply a JMESPath ``expression`` to every page, as botocore's ``search()``.
 
         A list result is yielded element by element, anything else as it is (``None``
-        included). The expression is compiled here: a bad one raises
-        :class:`~asyncpage.InvalidExpressionError` before any request. ``resume_token``
-        moves page by page here (an expression's results need not map to items); use
-        :meth:`items` to checkpoint between items.
+        included). The expression is compiled and checked here: one that does not compile,
+        calls a function JMESPath does not have or with the wrong arguments, or nests too
+        deeply raises :class:`~asyncpage.InvalidExpressionError` before any request.
+        ``resume_token`` moves page by page here (an expression's results need not map to
+        items); use :meth:`items` to checkpoint between items.
         """
         return _FlatMap(self, compile_expression(expression).search)
 
@@ -425,11 +428,32 @@ class AsyncPageIterator:
 
 
 def compile_expression(expression: str) -> ParsedResult:
-    """Compile a JMESPath ``expression``, or raise :class:`InvalidExpressionError`."""
+    """Compile a JMESPath ``expression``, or raise :class:`InvalidExpressionError`.
+
+    Beyond jmespath's own syntax check, it refuses what jmespath would refuse only while
+    searching the first page: unknown functions, wrong arguments, too deep a nesting.
+    """
+    if not isinstance(expression, str):
+        raise InvalidExpressionTypeError(
+            f"a JMESPath expression must be a str, not {reprlib.repr(expression)}"
+        )
     try:
-        return jmespath.compile(expression)
+        parsed = jmespath.compile(expression)
+    except RecursionError:
+        raise InvalidExpressionError(
+            f"JMESPath expression {reprlib.repr(expression)} nests too deeply to compile"
+        ) from None
     except (JMESPathError, TypeError, ValueError) as exc:
-        raise InvalidExpressionError(f"invalid JMESPath expression {expression!r}: {exc}") from exc
+        raise InvalidExpressionError(
+            f"invalid JMESPath expression {reprlib.repr(expression)}: {exc}"
+        ) from exc
+    except Warning as exc:  # jmespath's deprecated-syntax warning, under -W error
+        raise InvalidExpressionError(
+            f"JMESPath expression {reprlib.repr(expression)} was refused with a warning "
+            f"turned into an error: {exc}"
+        ) from exc
+    check_expression(parsed)
+    return parsed
 
 
 async def _paginator_call(method: Callable[..., Any], params: dict[str, Any]) -> Any:

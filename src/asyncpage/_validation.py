@@ -1,14 +1,17 @@
-"""Checks of a pagination's input that botocore would make too late.
+"""Checks of a pagination's input that botocore and jmespath would make too late.
 
 botocore checks a request's parameters as it sends it, which for a pagination is at the
-first page, and against types and minimums only. These checks run when the pagination is
-made, so bad input raises an :class:`~asyncpage.InvalidPaginationError` before any request:
+first page, and against types and minimums only; jmespath finds an unknown function only
+while searching a page. These checks run when the pagination (or the search) is made, so
+bad input raises an :class:`~asyncpage.InvalidPaginationError` before any request:
 
 * the client is an aiobotocore client (any botocore client, to read a paging model);
 * ``PageSize`` lies in the range the service model gives the limit parameter;
 * the values in a ``StartingToken`` have the types the operation's input shape gives its
   token parameters (checked by botocore's own ``ParamValidator``, and only when the client
-  validates parameters at all).
+  validates parameters at all);
+* a JMESPath expression calls only functions jmespath has, with as many arguments as they
+  take, and nests no deeper than a search can recurse.
 """
 
 from __future__ import annotations
@@ -21,24 +24,35 @@ from aiobotocore.client import AioBaseClient
 from aiobotocore.session import ClientCreatorContext
 from botocore.client import BaseClient
 from botocore.validate import ParamValidationDecorator, ParamValidator
+from jmespath.functions import Functions
 
 from ._errors import (
+    InvalidExpressionError,
     InvalidPaginationConfigError,
     InvalidPaginationTypeError,
     InvalidStartingTokenError,
 )
 
 if TYPE_CHECKING:
+    from jmespath.parser import ParsedResult
+
     from ._cursor import Cursor
     from ._model import PagingModel
 
 __all__ = [
+    "MAX_EXPRESSION_DEPTH",
+    "check_expression",
     "check_page_size",
     "check_token_values",
     "require_async_client",
     "require_client",
 ]
 
+#: The deepest JMESPath syntax tree accepted. jmespath's interpreter recurses about twice
+#: per level, under Python's default limit of 1,000 frames; no real expression comes close.
+MAX_EXPRESSION_DEPTH: Final = 200
+
+_FUNCTIONS: Final[Mapping[str, Mapping[str, Any]]] = Functions.FUNCTION_TABLE
 _INTEGER_TYPES: Final = frozenset({"integer", "long"})
 
 
@@ -126,6 +140,58 @@ def check_token_values(
         f"StartingToken holds values that {model.service_name} {model.operation_name} "
         f"does not take: {report.generate_report()}"
     )
+
+
+def check_expression(parsed: ParsedResult) -> None:
+    """Raise :class:`InvalidExpressionError` for a compiled expression that would fail on
+    every page: too deep to search, or calling a function jmespath does not have, with the
+    wrong number of arguments, or with ``&expression`` where it takes a value (or the
+    reverse)."""
+    shown = reprlib.repr(parsed.expression)
+    pending: list[tuple[Any, int]] = [(parsed.parsed, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise InvalidExpressionError(
+                f"JMESPath expression {shown} nests more than {MAX_EXPRESSION_DEPTH} levels "
+                "deep; searching it would exhaust Python's recursion limit"
+            )
+        if node.get("type") == "function_expression":
+            _check_call(shown, node["value"], node["children"])
+        pending.extend(
+            (child, depth + 1) for child in node.get("children", ()) if isinstance(child, dict)
+        )
+
+
+def _check_call(shown: str, name: str, arguments: list[Any]) -> None:
+    function = _FUNCTIONS.get(name)
+    if function is None:
+        raise InvalidExpressionError(
+            f"JMESPath expression {shown} calls {name}(), which JMESPath does not have; "
+            f"its functions are {', '.join(sorted(_FUNCTIONS))}"
+        )
+    signature = function["signature"]
+    variadic = bool(signature) and bool(signature[-1].get("variadic"))
+    if len(arguments) < len(signature) or (not variadic and len(arguments) > len(signature)):
+        takes = f"at least {len(signature)}" if variadic else str(len(signature))
+        raise InvalidExpressionError(
+            f"JMESPath expression {shown} calls {name}() with {len(arguments)} "
+            f"argument(s); it takes {takes}"
+        )
+    # Exactly the arguments jmespath type-checks; an &expression is known before searching.
+    checked = zip(arguments, signature, strict=False)  # variadic extras are not checked
+    for number, (argument, parameter) in enumerate(checked, start=1):
+        types = parameter["types"]
+        is_reference = isinstance(argument, dict) and argument.get("type") == "expref"
+        if types and is_reference and "expref" not in types:
+            problem = "must be a value, not an &expression"
+        elif types == ["expref"] and not is_reference:
+            problem = "must be an &expression (such as &name)"
+        else:
+            continue
+        raise InvalidExpressionError(
+            f"JMESPath expression {shown}: argument {number} of {name}() {problem}"
+        )
 
 
 def _input_members(client: Any, model: PagingModel) -> Mapping[str, Any]:
