@@ -3,7 +3,9 @@
 Every client here points at a :class:`ScriptedAWS`, whose request counter proves that no
 request reached the server. Each error is an :class:`asyncpage.InvalidPaginationError`
 subclass, hence also a ``ValueError``; an argument of the wrong type raises one that is
-also a ``TypeError`` (an :class:`asyncpage.InvalidPaginationTypeError`).
+also a ``TypeError`` (an :class:`asyncpage.InvalidPaginationTypeError`). The cases written
+out here are followed by generated ones (hypothesis): bad configs, tokens, expressions and
+options, each checked the same way.
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ import base64
 import json
 import math
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 import botocore.session
+import jmespath
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import ClientCreatorContext, get_session
 from botocore.exceptions import OperationNotPageableError, PaginationError
-from botocore.paginate import TokenEncoder
+from botocore.paginate import TokenDecoder, TokenEncoder
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from jmespath.exceptions import JMESPathError
+from jmespath.functions import Functions
 
 import asyncpage
 from asyncpage.testing._scripted import ScriptedAWS
@@ -738,3 +745,410 @@ def test_parallel_scan_options(
 def test_parallel_scan_needs_a_client() -> None:
     with pytest.raises(asyncpage.InvalidPaginationTypeError, match="aiobotocore client"):
         asyncpage.parallel_scan("dynamodb", TableName="t")
+
+
+# -- properties: generated bad input ---------------------------------------------------------
+#
+# Each strategy draws one bad argument, and whether it is bad by its type; the call must
+# raise asyncpage's error of that kind (a TypeError exactly when the type is wrong) and
+# send nothing. About 200 examples in all, so the suite stays quick.
+
+
+class Case(NamedTuple):
+    call: Callable[[dict[str, Any]], object]
+    error: type[Exception]
+    wrong_type: bool
+    given: object  # the bad argument, shown when a case fails
+
+    def __repr__(self) -> str:
+        return f"Case({self.error.__name__}, wrong_type={self.wrong_type}, given={self.given!r})"
+
+
+# The function-scoped fixtures in play (nothing_sent here, _no_backoff_waits in conftest)
+# need no reset between examples: nothing_sent checks a total that only grows, and every
+# example checks the server's counter itself.
+PROPERTIES = settings(
+    max_examples=50,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+NOT_NONE = st.integers() | st.floats() | st.text(max_size=8) | st.binary(max_size=8)
+WRONG_TYPES = (
+    st.booleans()
+    | st.binary(max_size=4)
+    | st.lists(st.integers(), max_size=2)
+    | st.complex_numbers()
+)
+
+
+def _positive_whole(value: Any) -> bool:
+    try:
+        return bool(int(value) >= 1 and (isinstance(value, str) or value == int(value)))
+    except (ValueError, OverflowError, TypeError, ArithmeticError):
+        return False
+
+
+BAD_NUMBERS = (
+    st.integers(max_value=0)
+    | st.floats()
+    | st.decimals(allow_nan=True, allow_infinity=True)
+    | st.fractions()
+    | st.text(max_size=6)
+).filter(lambda value: not _positive_whole(value))
+
+
+def _config_case(field: str, value: Any, wrong_type: bool, operation: str = "scan") -> Case:
+    params = {"TableName": "t"} if operation == "scan" else {}
+
+    def call(clients: dict[str, Any]) -> object:
+        return asyncpage.paginate(
+            clients["dynamodb"], operation, PaginationConfig={field: value}, **params
+        )
+
+    return Case(call, asyncpage.InvalidPaginationConfigError, wrong_type, {field: value})
+
+
+@st.composite
+def bad_configs(draw: st.DrawFn) -> Case:
+    kind = draw(st.sampled_from(["not a mapping", "unknown key", "value", "type", "range"]))
+    if kind == "not a mapping":
+        config = draw(st.integers() | st.text(max_size=6) | st.lists(st.integers()) | st.none())
+
+        def call(clients: dict[str, Any]) -> object:
+            return asyncpage.paginate(
+                clients["dynamodb"], "scan", TableName="t", PaginationConfig=config
+            )
+
+        return Case(call, asyncpage.InvalidPaginationConfigTypeError, True, config)
+    if kind == "unknown key":
+        keys = st.text(max_size=8) | st.integers() | st.none() | st.tuples(st.integers())
+        unknown = draw(
+            st.dictionaries(
+                keys.filter(lambda k: k not in {"MaxItems", "PageSize", "StartingToken"}),
+                st.integers(1, 5),
+                min_size=1,
+                max_size=3,
+            )
+        )
+        good = draw(st.dictionaries(st.sampled_from(["MaxItems", "PageSize"]), st.integers(1, 9)))
+
+        def call(clients: dict[str, Any]) -> object:
+            config = {**good, **unknown}
+            return asyncpage.paginate(
+                clients["dynamodb"], "scan", TableName="t", PaginationConfig=config
+            )
+
+        return Case(call, asyncpage.InvalidPaginationConfigError, False, unknown)
+    field = draw(st.sampled_from(["MaxItems", "PageSize"]))
+    if kind == "value":
+        return _config_case(field, draw(BAD_NUMBERS), False)
+    if kind == "type":
+        return _config_case(field, draw(WRONG_TYPES), True)
+    return _config_case("PageSize", draw(st.integers(min_value=101)), False, "list_tables")
+
+
+def _decodes_to_a_dict(token: str) -> bool:
+    try:
+        return isinstance(TokenDecoder().decode(token), dict)
+    except Exception:
+        return False
+
+
+@st.composite
+def bad_tokens(draw: st.DrawFn) -> Case:
+    kind = draw(
+        st.sampled_from(
+            ["type", "garbage", "not a dict", "wrong keys", "wrong value", "truncation", "deep"]
+        )
+    )
+    key = {"pk": {"S": "k"}}
+    token: Any
+    if kind == "type":
+        token = draw(
+            st.integers()
+            | st.binary()
+            | st.lists(st.text(max_size=4))
+            | st.dictionaries(st.text(max_size=4), st.text(max_size=4))
+        )
+    elif kind == "garbage":
+        token = draw(st.text())
+        assume(not _decodes_to_a_dict(token))
+    elif kind == "not a dict":
+        value = draw(JSON.filter(lambda v: not isinstance(v, dict)))
+        token = b64(json.dumps(value))
+    elif kind == "wrong keys":
+        value = draw(st.dictionaries(st.text(max_size=20), JSON, max_size=3))
+        assume("boto_encoded_keys" not in value)
+        assume(set(value) - {"boto_truncate_amount"} != {"ExclusiveStartKey"})
+        token = TokenEncoder().encode(value)
+    elif kind == "wrong value":
+        value = draw(
+            st.integers()
+            | st.booleans()
+            | st.text(max_size=8).filter(lambda s: s != "None")
+            | st.lists(JSON, max_size=2)
+            | st.dictionaries(
+                st.text(max_size=4), st.integers() | st.text() | st.lists(JSON), min_size=1
+            )
+            | st.builds(
+                lambda v: {"pk": {"S": v}}, NOT_NONE.filter(lambda v: not isinstance(v, str))
+            )
+        )
+        token = TokenEncoder().encode({"ExclusiveStartKey": value})
+    elif kind == "truncation":
+        amount = draw(
+            st.integers(max_value=-1)
+            | st.text(max_size=3)
+            | st.floats()
+            | st.booleans()
+            | st.none()
+        )
+        token = TokenEncoder().encode({"ExclusiveStartKey": key, "boto_truncate_amount": amount})
+    else:
+        depth = draw(st.integers(min_value=101, max_value=3000))
+        token = b64('{"ExclusiveStartKey": ' + "[" * depth + "]" * depth + "}")
+
+    def call(clients: dict[str, Any]) -> object:
+        return scan(clients, StartingToken=token)
+
+    if kind == "type":
+        return Case(call, asyncpage.InvalidStartingTokenTypeError, True, token)
+    return Case(call, asyncpage.InvalidStartingTokenError, False, token)
+
+
+FUNCTION_NAMES = sorted(Functions.FUNCTION_TABLE)
+
+
+def _compiles(expression: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            # `a` (a legacy string literal) compiles, with a PendingDeprecationWarning.
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            jmespath.compile(expression)
+    except (JMESPathError, RecursionError):
+        return False
+    return True
+
+
+@st.composite
+def bad_expressions(draw: st.DrawFn) -> Case:
+    kind = draw(st.sampled_from(["type", "syntax", "unknown function", "arity", "deep"]))
+    expression: Any
+    if kind == "type":
+        expression = draw(st.integers() | st.none() | st.binary() | st.lists(st.text(max_size=3)))
+    elif kind == "syntax":
+        expression = draw(st.text(alphabet="ab.[]()|&@`'{}:,*?!=<>01 ", max_size=12))
+        assume(not _compiles(expression))
+    elif kind == "unknown function":
+        name = draw(st.from_regex(r"[a-z_][a-z0-9_]{0,10}", fullmatch=True))
+        assume(name not in Functions.FUNCTION_TABLE)
+        where = draw(st.sampled_from(["{}", "Items[].{}", "length({})", "Items[?{} == `1`]"]))
+        expression = where.format(f"{name}(@)")
+    elif kind == "arity":
+        name = draw(st.sampled_from(FUNCTION_NAMES))
+        signature = Functions.FUNCTION_TABLE[name]["signature"]
+        variadic = bool(signature[-1].get("variadic"))
+        count = draw(
+            st.integers(0, len(signature) - 1)
+            if variadic
+            else st.integers(0, 5).filter(lambda n: n != len(signature))
+        )
+        expression = f"{name}({', '.join(['@'] * count)})"
+    else:
+        depth = draw(st.integers(min_value=250, max_value=3000))
+        shape = draw(st.sampled_from(["or", "not", "pipe", "paren"]))
+        expression = {
+            "or": " || ".join(["Items"] * depth),
+            "not": "!" * depth + "Items",
+            "pipe": " | ".join(["Items"] * depth),
+            # Parentheses add no depth to the tree: only so many that compiling recurses
+            # past Python's limit make a bad expression.
+            "paren": "(" * (10 * depth) + "Items" + ")" * (10 * depth),
+        }[shape]
+
+    def call(clients: dict[str, Any]) -> object:
+        return scan(clients).search(expression)
+
+    if kind == "type":
+        return Case(call, asyncpage.InvalidExpressionTypeError, True, expression)
+    return Case(call, asyncpage.InvalidExpressionError, False, expression)
+
+
+RETRY_FIELDS = ("attempts", "wait_initial", "wait_max", "timeout")
+
+
+@st.composite
+def bad_options(draw: st.DrawFn) -> Case:
+    kind = draw(
+        st.sampled_from(
+            ["prefetch", "retry", "Retry", "client", "operation", "fan_out", "parallel_scan"]
+        )
+    )
+    value: Any
+    if kind == "prefetch":
+        wrong_type = draw(st.booleans())
+        value = draw(
+            (st.floats() | st.text(max_size=3) | st.booleans() | st.none())
+            if wrong_type
+            else st.integers(max_value=-1)
+        )
+
+        def call(clients: dict[str, Any]) -> object:
+            return asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=value)
+
+        return Case(call, asyncpage.InvalidPaginationConfigError, wrong_type, value)
+    if kind == "retry":
+        value = draw(NOT_NONE | st.booleans() | st.dictionaries(st.text(max_size=3), st.integers()))
+
+        def call(clients: dict[str, Any]) -> object:
+            return asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", retry=value)
+
+        return Case(call, asyncpage.InvalidPaginationTypeError, True, value)
+    if kind == "Retry":
+        name = draw(st.sampled_from(RETRY_FIELDS))
+        wrong_type = draw(st.booleans())
+        if wrong_type:
+            value = draw(st.text(max_size=3) | st.none() | st.booleans() | st.lists(st.integers()))
+            if name == "attempts":
+                value = draw(st.just(value) | st.floats())
+        elif name == "attempts":
+            value = draw(st.integers(max_value=0))
+        elif name == "timeout":
+            value = draw(st.floats(max_value=0) | st.just(math.nan) | st.integers(max_value=0))
+        else:
+            value = draw(
+                st.floats(max_value=-1e-9)
+                | st.sampled_from([math.nan, math.inf])
+                | st.integers(max_value=-1)
+            )
+
+        def call(clients: dict[str, Any]) -> object:
+            return asyncpage.Retry(**{name: value})
+
+        error = (
+            asyncpage.InvalidPaginationTypeError if wrong_type else asyncpage.InvalidPaginationError
+        )
+        return Case(call, error, wrong_type, {name: value})
+    if kind == "client":
+        value = draw(NOT_NONE | st.none() | st.dictionaries(st.text(max_size=3), st.integers()))
+
+        def call(clients: dict[str, Any]) -> object:
+            return asyncpage.paginate(value, "scan", TableName="t")
+
+        return Case(call, asyncpage.InvalidPaginationTypeError, True, value)
+    if kind == "operation":
+        wrong_type = draw(st.booleans())
+        value = draw(
+            (st.integers() | st.none() | st.binary()) if wrong_type else st.text(max_size=20)
+        )
+
+        def call(clients: dict[str, Any]) -> object:
+            if not wrong_type:
+                assume(value not in asyncpage.paginated_operations(clients["dynamodb"]))
+            return asyncpage.paginate(clients["dynamodb"], value)
+
+        return Case(call, asyncpage.OperationNotPaginatedError, wrong_type, value)
+    if kind == "fan_out":
+        name = draw(
+            st.sampled_from(
+                ["concurrency", "per_endpoint", "buffer", "order", "on_error", "skip_codes"]
+            )
+        )
+        wrong_type = draw(st.booleans())
+        if name in ("concurrency", "per_endpoint", "buffer"):
+            value = draw(
+                (st.floats() | st.text(max_size=3) | st.booleans())
+                if wrong_type
+                else st.integers(max_value=0)
+            )
+        elif name in ("order", "on_error"):
+            choices = ("completed", "source", "round_robin", "continue", "raise")
+            value = draw(
+                (st.integers() | st.none() | st.lists(st.text(max_size=3)))
+                if wrong_type
+                else st.text(max_size=12).filter(lambda s: s not in choices)
+            )
+        else:
+            wrong_type = True
+            value = draw(
+                st.integers()
+                | st.none()
+                | st.text(max_size=5)
+                | st.lists(st.integers(), min_size=1)
+            )
+
+        def call(clients: dict[str, Any]) -> object:
+            return asyncpage.fan_out({"a": lambda: scan(clients)}, **{name: value})
+
+        error = (
+            asyncpage.InvalidPaginationTypeError if wrong_type else asyncpage.InvalidPaginationError
+        )
+        return Case(call, error, wrong_type, {name: value})
+    name = draw(st.sampled_from(["segments", "resume"]))
+    wrong_type = draw(st.booleans())
+    if name == "segments":
+        value = draw(
+            (st.floats() | st.text(max_size=3) | st.booleans())
+            if wrong_type
+            else st.integers(max_value=0) | st.integers(min_value=1_000_001)
+        )
+    else:
+        value = draw(
+            (st.integers() | st.text(max_size=3) | st.lists(st.integers(0, 3), min_size=1))
+            if wrong_type
+            else st.dictionaries(
+                st.integers().filter(lambda n: not 0 <= n < 4) | st.text(max_size=3),
+                st.none(),
+                min_size=1,
+            )
+        )
+
+    def call(clients: dict[str, Any]) -> object:
+        options: dict[str, Any] = {name: value}
+        if name == "resume":
+            options["segments"] = 4
+        return asyncpage.parallel_scan(clients["dynamodb"], TableName="t", **options)
+
+    error = asyncpage.InvalidPaginationTypeError if wrong_type else asyncpage.InvalidPaginationError
+    return Case(call, error, wrong_type, {name: value})
+
+
+def check(case: Case, clients: dict[str, Any], aws: ScriptedAWS) -> None:
+    call, expected, wrong_type, _ = case
+    with pytest.raises(expected) as info:
+        call(clients)
+    (assert_type_error if wrong_type else assert_value_error)(info.value)
+    assert aws.requests == 0, "a request reached the server"
+
+
+@PROPERTIES
+@given(case=bad_configs())
+def test_generated_bad_configs(case: Case, clients: dict[str, Any], aws: ScriptedAWS) -> None:
+    check(case, clients, aws)
+
+
+@PROPERTIES
+@given(case=bad_tokens())
+def test_generated_bad_tokens(case: Case, clients: dict[str, Any], aws: ScriptedAWS) -> None:
+    check(case, clients, aws)
+
+
+@settings(PROPERTIES, max_examples=40)
+@given(case=bad_expressions())
+def test_generated_bad_expressions(case: Case, clients: dict[str, Any], aws: ScriptedAWS) -> None:
+    check(case, clients, aws)
+
+
+@settings(PROPERTIES, max_examples=60)
+@given(case=bad_options())
+def test_generated_bad_options(case: Case, clients: dict[str, Any], aws: ScriptedAWS) -> None:
+    check(case, clients, aws)
