@@ -306,6 +306,7 @@ async def test_same_token_twice_raises_token_cycle_error_where_boto3_raises_pagi
     client = await make_client("dynamodb", aws.endpoint_url)
     delivered, error = await pages_until_error(asyncpage.paginate(client, "list_backups"))
     assert isinstance(error, asyncpage.TokenCycleError)
+    assert isinstance(error, PaginationError)  # so `except PaginationError` still catches it
     assert names_of(delivered) == [["one"], ["two"]]
     assert aws.requests == 2
     assert error.resume_token == token_for("A")

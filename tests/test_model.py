@@ -84,6 +84,7 @@ def test_clients_of_one_service_with_different_paging_models_each_keep_their_own
     assert PagingModel.for_client(stock, "list_tables").limit_key == "Limit"
     assert PagingModel.for_client(changed, "list_tables").limit_key is None
     assert PagingModel.for_client(stock, "list_tables").limit_key == "Limit"
-    asyncpage.paginate(stock, "list_tables", PaginationConfig={"PageSize": 2})
+    # What paginate() does with PageSize for each: sent as Limit, or refused.
+    assert PagingModel.for_client(stock, "list_tables").page_size_param(2) == 2
     with pytest.raises(asyncpage.InvalidPaginationConfigError, match="no limit parameter"):
-        asyncpage.paginate(changed, "list_tables", PaginationConfig={"PageSize": 2})
+        PagingModel.for_client(changed, "list_tables").page_size_param(2)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import pickle
 import re
 
 import pytest
+from botocore.exceptions import BotoCoreError, OperationNotPageableError, PaginationError
 
 import asyncpage
 from asyncpage import _errors
@@ -20,10 +22,15 @@ PUBLIC = [
     "DEFAULT_SKIP_CODES",
     "FanOut",
     "InvalidExpressionError",
+    "InvalidExpressionTypeError",
     "InvalidPaginationConfigError",
+    "InvalidPaginationConfigTypeError",
     "InvalidPaginationError",
+    "InvalidPaginationTypeError",
     "InvalidStartingTokenError",
+    "InvalidStartingTokenTypeError",
     "OperationNotPaginatedError",
+    "OperationNotPaginatedTypeError",
     "Outcome",
     "PageFetchError",
     "PageStatistics",
@@ -41,14 +48,23 @@ PUBLIC = [
     "set_testing",
 ]
 
-INVALID_INPUT = [
-    asyncpage.InvalidPaginationError,
-    asyncpage.OperationNotPaginatedError,
-    asyncpage.InvalidPaginationConfigError,
-    asyncpage.InvalidStartingTokenError,
-    asyncpage.InvalidExpressionError,
-]
+#: Each kind of bad input, and its variant for an argument of the wrong type.
+KINDS = {
+    asyncpage.InvalidPaginationError: asyncpage.InvalidPaginationTypeError,
+    asyncpage.OperationNotPaginatedError: asyncpage.OperationNotPaginatedTypeError,
+    asyncpage.InvalidPaginationConfigError: asyncpage.InvalidPaginationConfigTypeError,
+    asyncpage.InvalidStartingTokenError: asyncpage.InvalidStartingTokenTypeError,
+    asyncpage.InvalidExpressionError: asyncpage.InvalidExpressionTypeError,
+}
+INVALID_INPUT = [*KINDS, *KINDS.values()]
 FAILURES = [asyncpage.TokenCycleError, asyncpage.PageFetchError]
+#: asyncpage errors that are also the botocore error botocore raises in their place.
+ALSO_BOTOCORE = {
+    asyncpage.InvalidPaginationConfigError: PaginationError,
+    asyncpage.InvalidStartingTokenError: PaginationError,
+    asyncpage.TokenCycleError: PaginationError,
+    asyncpage.OperationNotPaginatedError: OperationNotPageableError,
+}
 
 
 def test_all_is_pinned_and_sorted() -> None:
@@ -115,10 +131,74 @@ def test_invalid_input_errors_are_value_errors(error: type[Exception]) -> None:
     assert issubclass(error, asyncpage.InvalidPaginationError)
 
 
+@pytest.mark.parametrize(("kind", "wrong_type"), KINDS.items(), ids=lambda e: e.__name__)
+def test_each_kind_has_a_type_error_variant(
+    kind: type[Exception], wrong_type: type[Exception]
+) -> None:
+    # except <kind> catches both; except TypeError only the wrong types; except ValueError
+    # every bad input, as before.
+    assert issubclass(wrong_type, kind)
+    assert issubclass(wrong_type, asyncpage.InvalidPaginationTypeError)
+    assert issubclass(wrong_type, TypeError)
+    assert issubclass(wrong_type, ValueError)
+    assert not issubclass(kind, TypeError)
+    assert wrong_type.__name__ == kind.__name__.removesuffix("Error") + "TypeError"
+
+
 @pytest.mark.parametrize("error", FAILURES, ids=lambda e: e.__name__)
 def test_failures_are_not_value_errors(error: type[Exception]) -> None:
     assert not issubclass(error, ValueError)
+    assert not issubclass(error, TypeError)
     assert not issubclass(error, asyncpage.InvalidPaginationError)
+
+
+@pytest.mark.parametrize(("error", "botocore_error"), ALSO_BOTOCORE.items(), ids=repr)
+def test_errors_botocore_raises_in_their_place_are_botocores_too(
+    error: type[Exception], botocore_error: type[Exception]
+) -> None:
+    assert issubclass(error, botocore_error)
+    for subclass in [*INVALID_INPUT, *FAILURES]:
+        if issubclass(subclass, error):
+            assert issubclass(subclass, botocore_error)
+
+
+def test_only_those_are_botocore_errors() -> None:
+    also = [e for e in [*INVALID_INPUT, *FAILURES] if issubclass(e, BotoCoreError)]
+    assert all(any(issubclass(e, k) for k in ALSO_BOTOCORE) for e in also)
+    assert not issubclass(asyncpage.PageFetchError, BotoCoreError)  # its .error is botocore's
+    assert not issubclass(asyncpage.InvalidPaginationError, BotoCoreError)
+
+
+def examples() -> list[Exception]:
+    cause = RuntimeError("boom")
+    made: list[Exception] = [
+        asyncpage.PageFetchError("m", error=cause, resume_token="t", attempts=3),
+        asyncpage.TokenCycleError("m", resume_token="t"),
+        asyncpage.OperationNotPaginatedError("m", operation_name="x", paginated=("a",)),
+        asyncpage.OperationNotPaginatedTypeError("m", operation_name="7", paginated=("a",)),
+    ]
+    for error in [asyncpage.AsyncPageError, *INVALID_INPUT]:
+        if not issubclass(error, asyncpage.OperationNotPaginatedError):
+            made.append(error("m"))
+    return made
+
+
+@pytest.mark.parametrize("error", examples(), ids=lambda e: type(e).__name__)
+def test_every_error_keeps_its_message_and_pickles(error: Exception) -> None:
+    # botocore's errors format their message from keyword arguments; asyncpage's that are
+    # also botocore's keep their own message, and still pickle (fan-out outcomes cross
+    # process boundaries).
+    assert str(error) == "m"
+    if isinstance(error, PaginationError):
+        assert error.kwargs == {"message": "m"}
+    if isinstance(error, OperationNotPageableError):
+        assert error.kwargs == {"operation_name": error.operation_name}
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == "m"
+    assert vars(copy).keys() == vars(error).keys()
+    for name, value in vars(error).items():
+        assert repr(getattr(copy, name)) == repr(value)
 
 
 def test_the_tree_in_the_errors_docstring_names_every_error() -> None:

@@ -18,10 +18,14 @@ from typing import Any
 
 from botocore.paginate import TokenDecoder, TokenEncoder
 
-from ._errors import InvalidStartingTokenError
+from ._errors import InvalidStartingTokenError, InvalidStartingTokenTypeError
 
-__all__ = ["Cursor"]
+__all__ = ["MAX_TOKEN_DEPTH", "Cursor"]
 
+#: The deepest nesting of lists and maps a StartingToken may hold. DynamoDB keys, the
+#: deepest service tokens, are a few levels deep (its attribute values at most 32); a
+#: deeper value would make encoding, validating and sending it recurse past Python's limit.
+MAX_TOKEN_DEPTH = 100
 _TRUNCATE_KEY = "boto_truncate_amount"
 _encoder = TokenEncoder()
 _decoder = TokenDecoder()
@@ -65,7 +69,7 @@ class Cursor:
         ``ContinuationToken=...``).
         """
         if not isinstance(token, str):
-            raise InvalidStartingTokenError(
+            raise InvalidStartingTokenTypeError(
                 f"StartingToken must be a str from a previous NextToken, not {type(token).__name__}"
             )
         try:
@@ -74,8 +78,17 @@ class Cursor:
             decoded = None
         except (KeyError, IndexError, AttributeError):  # malformed boto_encoded_keys
             decoded = None
+        except RecursionError:
+            raise InvalidStartingTokenError(
+                "StartingToken is nested too deeply to decode: it is not a paginator token"
+            ) from None
         if not isinstance(decoded, dict):
             raise InvalidStartingTokenError(_explain(token, input_tokens))
+        if _too_deep(decoded):
+            raise InvalidStartingTokenError(
+                f"StartingToken nests more than {MAX_TOKEN_DEPTH} levels deep: no service "
+                "token does (a DynamoDB key is a few levels deep)"
+            )
         skip = decoded.pop(_TRUNCATE_KEY, 0)
         if sorted(decoded) != sorted(input_tokens):
             raise InvalidStartingTokenError(
@@ -89,6 +102,17 @@ class Cursor:
         # Keep the token's own key order: botocore re-encodes the decoded dict as it is,
         # and equal tokens must stay equal strings.
         return cls(tokens=tuple(decoded.items()), skip=skip)
+
+
+def _too_deep(value: Any) -> bool:
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if depth > MAX_TOKEN_DEPTH:
+            return True
+        children = current.values() if isinstance(current, dict) else current
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def _explain(token: str, input_tokens: tuple[str, ...]) -> str:

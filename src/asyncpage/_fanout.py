@@ -83,7 +83,13 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ._cursor import Cursor
-from ._errors import AsyncPageError, InvalidExpressionError, InvalidPaginationError, PageFetchError
+from ._errors import (
+    AsyncPageError,
+    InvalidExpressionError,
+    InvalidPaginationError,
+    InvalidPaginationTypeError,
+    PageFetchError,
+)
 from ._iterator import AsyncPageIterator, PageStatistics, compile_expression
 from ._retry import BackoffGate, endpoint_missing, error_code
 from ._walk import Step
@@ -323,22 +329,16 @@ class FanOut(Generic[L]):
         buffer: int = 1,
     ) -> None:
         if not isinstance(sources, Mapping):
-            raise InvalidPaginationError(
+            raise InvalidPaginationTypeError(
                 f"sources must be a mapping of label to iterator or factory, not {sources!r}"
             )
         _check_count("concurrency", concurrency)
         if per_endpoint is not None:
             _check_count("per_endpoint", per_endpoint)
         _check_count("buffer", buffer)
-        if order not in _ORDERS:
-            raise InvalidPaginationError(f"order must be one of {_ORDERS}, not {order!r}")
-        if on_error not in _ON_ERROR:
-            raise InvalidPaginationError(f"on_error must be one of {_ON_ERROR}, not {on_error!r}")
-        if isinstance(skip_codes, str):
-            raise InvalidPaginationError(
-                f"skip_codes must be a collection of error codes, not the string {skip_codes!r}"
-            )
-        self._skip_codes = frozenset(skip_codes)
+        _check_choice("order", order, _ORDERS)
+        _check_choice("on_error", on_error, _ON_ERROR)
+        self._skip_codes = _error_codes(skip_codes)
         seen: set[int] = set()
         for label, spec in sources.items():
             if isinstance(spec, AsyncPageIterator):
@@ -349,7 +349,7 @@ class FanOut(Generic[L]):
                     )
                 seen.add(id(spec))
             elif not callable(spec):
-                raise InvalidPaginationError(
+                raise InvalidPaginationTypeError(
                     f"source {label!r} must be an AsyncPageIterator or a callable returning "
                     f"one, not {spec!r}"
                 )
@@ -746,5 +746,27 @@ def _encode(cursor: Cursor | None) -> str | None:
 
 
 def _check_count(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidPaginationTypeError(f"{name} must be an int >= 1, not {value!r}")
+    if value < 1:
         raise InvalidPaginationError(f"{name} must be an int >= 1, not {value!r}")
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if not isinstance(value, str):
+        raise InvalidPaginationTypeError(f"{name} must be one of {choices}, not {value!r}")
+    if value not in choices:
+        raise InvalidPaginationError(f"{name} must be one of {choices}, not {value!r}")
+
+
+def _error_codes(skip_codes: object) -> frozenset[str]:
+    what = f"skip_codes must be a collection of error codes (str), not {skip_codes!r}"
+    if isinstance(skip_codes, str) or not isinstance(skip_codes, Iterable):
+        raise InvalidPaginationTypeError(what)
+    try:
+        codes = frozenset(skip_codes)
+    except TypeError:  # an unhashable member
+        raise InvalidPaginationTypeError(what) from None
+    if not all(isinstance(code, str) for code in codes):
+        raise InvalidPaginationTypeError(what)
+    return codes

@@ -11,6 +11,7 @@ one place, :class:`_Progress`.
 from __future__ import annotations
 
 import logging
+import reprlib
 import weakref
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack
@@ -32,11 +33,20 @@ from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
+    InvalidExpressionTypeError,
     InvalidPaginationConfigError,
+    InvalidPaginationConfigTypeError,
+    InvalidPaginationTypeError,
 )
 from ._model import PagingModel, positive_int
 from ._readahead import StepReader
 from ._retry import BackoffGate, PageFetcher, Retry
+from ._validation import (
+    check_expression,
+    check_page_size,
+    check_token_values,
+    require_async_client,
+)
 from ._walk import Step, Walk
 
 __all__ = ["AsyncPageIterator", "PageStatistics", "paginate"]
@@ -138,7 +148,11 @@ def paginate(
     ``async with``); ``retry`` is the page-level :class:`Retry` policy, ``None`` for none.
 
     Every argument is checked here, before any request: bad input raises a subclass of
-    :class:`~asyncpage.InvalidPaginationError` (also a ``ValueError``)::
+    :class:`~asyncpage.InvalidPaginationError` (also a ``ValueError``; for an argument of
+    the wrong type, also a ``TypeError``). That covers the client, the operation name,
+    ``PaginationConfig`` (MaxItems, PageSize within the limit parameter's modelled range,
+    a StartingToken whose values have the types the operation takes), ``prefetch`` and
+    ``retry``::
 
         async with asyncpage.paginate(s3, "list_objects_v2", Bucket="b") as pages:
             async for page in pages:
@@ -165,26 +179,30 @@ class AsyncPageIterator:
         prefetch: int = 1,
         retry: Retry | None = _DEFAULT_RETRY,
     ) -> None:
+        require_async_client(client)
         self._model = PagingModel.for_client(client, operation_name)
         self._client = client
         self._method = getattr(client, operation_name)
         params = dict(params)
         config = params.pop("PaginationConfig", {})
         if not isinstance(config, Mapping):
-            raise InvalidPaginationConfigError(
+            raise InvalidPaginationConfigTypeError(
                 f"PaginationConfig must be a dict with MaxItems, PageSize and/or StartingToken, "
-                f"not {config!r}"
+                f"not {reprlib.repr(config)}"
             )
-        unknown = sorted(set(config) - _PAGINATION_KEYS)
+        # In the caller's order: keys of mixed types do not sort.
+        unknown = [k for k in config if not (isinstance(k, str) and k in _PAGINATION_KEYS)]
         if unknown:
             raise InvalidPaginationConfigError(
-                f"PaginationConfig has unknown keys {unknown}; valid keys are "
+                f"PaginationConfig has unknown keys {reprlib.repr(unknown)}; valid keys are "
                 f"{sorted(_PAGINATION_KEYS)}"
             )
         max_items = config.get("MaxItems")
         self._max_items = None if max_items is None else positive_int("MaxItems", max_items)
         page_size = config.get("PageSize")
         self._page_size = None if page_size is None else self._model.page_size_param(page_size)
+        if self._page_size is not None:
+            check_page_size(client, self._model, self._page_size)
         token = config.get("StartingToken")
         # Without a StartingToken the listing starts where the caller's own token parameters
         # say (``ContinuationToken=raw``), as botocore leaves them alone: the start cursor
@@ -194,10 +212,17 @@ class AsyncPageIterator:
             if token is None
             else Cursor.decode(token, self._model.input_tokens)
         )
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise InvalidPaginationConfigError(f"prefetch must be an int >= 0, not {prefetch!r}")
+        check_token_values(client, self._model, params, self._start)
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int):
+            raise InvalidPaginationConfigTypeError(
+                f"prefetch must be an int >= 0, not {reprlib.repr(prefetch)}"
+            )
+        if prefetch < 0:
+            raise InvalidPaginationConfigError(f"prefetch must be an int >= 0, not {prefetch}")
         if retry is not None and not isinstance(retry, Retry):
-            raise TypeError(f"retry must be an asyncpage.Retry or None, not {retry!r}")
+            raise InvalidPaginationTypeError(
+                f"retry must be an asyncpage.Retry or None, not {reprlib.repr(retry)}"
+            )
         self._params = params
         self._prefetch = prefetch
         self._fetcher = PageFetcher(
@@ -385,10 +410,11 @@ class AsyncPageIterator:
         """Apply a JMESPath ``expression`` to every page, as botocore's ``search()``.
 
         A list result is yielded element by element, anything else as it is (``None``
-        included). The expression is compiled here: a bad one raises
-        :class:`~asyncpage.InvalidExpressionError` before any request. ``resume_token``
-        moves page by page here (an expression's results need not map to items); use
-        :meth:`items` to checkpoint between items.
+        included). The expression is compiled and checked here: one that does not compile,
+        calls a function JMESPath does not have or with the wrong arguments, or nests too
+        deeply raises :class:`~asyncpage.InvalidExpressionError` before any request.
+        ``resume_token`` moves page by page here (an expression's results need not map to
+        items); use :meth:`items` to checkpoint between items.
         """
         return _FlatMap(partial(self.steps, whole=True), compile_expression(expression).search)
 
@@ -411,11 +437,32 @@ class AsyncPageIterator:
 
 
 def compile_expression(expression: str) -> ParsedResult:
-    """Compile a JMESPath ``expression``, or raise :class:`InvalidExpressionError`."""
+    """Compile a JMESPath ``expression``, or raise :class:`InvalidExpressionError`.
+
+    Beyond jmespath's own syntax check, it refuses what jmespath would refuse only while
+    searching the first page: unknown functions, wrong arguments, too deep a nesting.
+    """
+    if not isinstance(expression, str):
+        raise InvalidExpressionTypeError(
+            f"a JMESPath expression must be a str, not {reprlib.repr(expression)}"
+        )
     try:
-        return jmespath.compile(expression)
+        parsed = jmespath.compile(expression)
+    except RecursionError:
+        raise InvalidExpressionError(
+            f"JMESPath expression {reprlib.repr(expression)} nests too deeply to compile"
+        ) from None
     except (JMESPathError, TypeError, ValueError) as exc:
-        raise InvalidExpressionError(f"invalid JMESPath expression {expression!r}: {exc}") from exc
+        raise InvalidExpressionError(
+            f"invalid JMESPath expression {reprlib.repr(expression)}: {exc}"
+        ) from exc
+    except Warning as exc:  # jmespath's deprecated-syntax warning, under -W error
+        raise InvalidExpressionError(
+            f"JMESPath expression {reprlib.repr(expression)} was refused with a warning "
+            f"turned into an error: {exc}"
+        ) from exc
+    check_expression(parsed)
+    return parsed
 
 
 async def _paginator_call(method: Callable[..., Any], params: dict[str, Any]) -> Any:

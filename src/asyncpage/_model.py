@@ -7,14 +7,23 @@ it, so one paging loop serves every operation botocore can paginate.
 from __future__ import annotations
 
 import json
+import numbers
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import jmespath
 from jmespath.parser import ParsedResult
 
-from ._errors import InvalidPaginationConfigError, OperationNotPaginatedError
+from ._errors import (
+    InvalidPaginationConfigError,
+    InvalidPaginationConfigTypeError,
+    OperationNotPaginatedError,
+    OperationNotPaginatedTypeError,
+)
+from ._validation import require_client
 
 __all__ = ["PagingModel", "paginated_operations"]
 
@@ -56,10 +65,13 @@ class PagingModel:
 
         Raises :class:`OperationNotPaginatedError` (a ``ValueError``) when the client has no
         such operation or botocore has no paginator for it; the message lists the
-        operations of this client that are paginated.
+        operations of this client that are paginated. Raises
+        :class:`~asyncpage.InvalidPaginationTypeError` when ``client`` is not a botocore
+        or aiobotocore client.
         """
+        require_client(client)
         if not isinstance(py_name, str):
-            raise OperationNotPaginatedError(
+            raise OperationNotPaginatedTypeError(
                 f"operation_name must be a str such as 'list_objects_v2', not {py_name!r}",
                 operation_name=repr(py_name),
                 paginated=paginated_operations(client),
@@ -97,24 +109,36 @@ class PagingModel:
 
 
 def positive_int(name: str, value: object) -> int:
-    """``value`` as an int >= 1, accepting what botocore accepts (ints and numeric strings)."""
-    if isinstance(value, bool):
-        raise InvalidPaginationConfigError(f"{name} must be a positive integer, not {value!r}")
+    """``value`` as an int >= 1, accepting what botocore's ``int(value)`` takes unchanged.
+
+    That is ints, numeric strings, and whole floats, Decimals or Fractions; a value
+    ``int()`` would truncate (``Decimal("5.5")``) or cannot convert (infinity, NaN) is a
+    bad value, and a bool, bytes, list... a bad type.
+    """
+    if isinstance(value, bool) or not isinstance(value, str | numbers.Real | Decimal):
+        raise InvalidPaginationConfigTypeError(
+            f"{name} must be a positive integer, not {reprlib.repr(value)} ({type(value).__name__})"
+        )
     try:
-        number: int = int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        raise InvalidPaginationConfigError(
-            f"{name} must be a positive integer, not {value!r}"
+        number = int(value)  # type: ignore[arg-type]  # a Real that is not SupportsInt
+    except TypeError:
+        raise InvalidPaginationConfigTypeError(
+            f"{name} must be a positive integer, not {reprlib.repr(value)}"
         ) from None
-    if isinstance(value, float) and value != number:
+    except (ValueError, OverflowError):  # "abc", "2.5", NaN, infinity
+        raise InvalidPaginationConfigError(
+            f"{name} must be a positive integer, not {reprlib.repr(value)}"
+        ) from None
+    if not isinstance(value, int | str) and value != number:
         raise InvalidPaginationConfigError(f"{name} must be a whole number, not {value!r}")
     if number < 1:
-        raise InvalidPaginationConfigError(f"{name} must be at least 1, not {value!r}")
+        raise InvalidPaginationConfigError(f"{name} must be at least 1, not {reprlib.repr(value)}")
     return number
 
 
 def paginated_operations(client: Any) -> tuple[str, ...]:
     """The operation names (snake_case) ``client`` can paginate, sorted."""
+    require_client(client)
     mapping: Mapping[str, str] = client.meta.method_to_api_mapping
     return tuple(sorted(name for name in mapping if client.can_paginate(name)))
 

@@ -17,7 +17,9 @@ with ``total_max_attempts=1`` too.
 from __future__ import annotations
 
 import logging
+import math
 import random
+import reprlib
 import socket
 import ssl
 import time
@@ -37,7 +39,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 
-from ._errors import PageFetchError
+from ._errors import InvalidPaginationError, InvalidPaginationTypeError, PageFetchError
 
 if TYPE_CHECKING:
     from ._cursor import Cursor
@@ -190,6 +192,11 @@ class Retry:
     Only throttling (botocore's throttling codes plus SlowDown, RequestThrottled,
     RequestLimitExceeded…) and transient errors (HTTP 5xx, connection errors, timeouts)
     are retried; anything else fails the page at once.
+
+    ``attempts`` is an int >= 1; ``wait_initial`` and ``wait_max`` are finite seconds >= 0;
+    ``timeout`` is seconds > 0 (``math.inf`` for no deadline). Anything else raises
+    :class:`~asyncpage.InvalidPaginationError` (a ``ValueError``; for a wrong type, an
+    :class:`~asyncpage.InvalidPaginationTypeError`, also a ``TypeError``).
     """
 
     attempts: int = 8
@@ -199,13 +206,32 @@ class Retry:
 
     def __post_init__(self) -> None:
         if isinstance(self.attempts, bool) or not isinstance(self.attempts, int):
-            raise TypeError(f"attempts must be an int, not {self.attempts!r}")
+            raise InvalidPaginationTypeError(
+                f"Retry attempts must be an int >= 1, not {reprlib.repr(self.attempts)}"
+            )
         if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, not {self.attempts}")
+            raise InvalidPaginationError(f"Retry attempts must be at least 1, not {self.attempts}")
         for name in ("wait_initial", "wait_max", "timeout"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{name} must be a number >= 0, not {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidPaginationTypeError(
+                    f"Retry {name} must be a number of seconds (int or float), "
+                    f"not {reprlib.repr(value)}"
+                )
+            try:
+                seconds = float(value)
+            except OverflowError:  # an int beyond any float
+                seconds = math.inf
+            if name == "timeout":
+                if not seconds > 0:  # NaN is not
+                    raise InvalidPaginationError(
+                        f"Retry timeout must be seconds > 0 (math.inf for no deadline), "
+                        f"not {value!r}"
+                    )
+            elif not 0 <= seconds < math.inf:
+                raise InvalidPaginationError(
+                    f"Retry {name} must be a finite number of seconds >= 0, not {value!r}"
+                )
 
     def wait(self, retry_number: int, rng: random.Random, asked: float | None = None) -> float:
         """Seconds to wait before retry ``retry_number`` (1 for the first retry)."""

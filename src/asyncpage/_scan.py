@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any, Final
 
-from ._errors import InvalidPaginationError
+from ._errors import InvalidPaginationError, InvalidPaginationTypeError
 from ._fanout import FanOut, OnError, Order, fan_out
 from ._iterator import AsyncPageIterator, paginate
 from ._retry import Retry
@@ -62,13 +62,13 @@ def parallel_scan(
             token (``None``: from its start), with the same ``segments`` as before.
 
     Raises:
-        InvalidPaginationError: (a ``ValueError``) bad arguments, ``TableName`` missing,
-            ``Segment``/``TotalSegments`` given (they are set per segment), or
-            ``MaxItems``/``StartingToken`` in ``PaginationConfig`` (use ``resume``).
-            Checked before any request.
+        InvalidPaginationError: (a ``ValueError``; for a wrong type also a ``TypeError``)
+            bad arguments, ``TableName`` missing, ``Segment``/``TotalSegments`` given (they
+            are set per segment), or ``MaxItems``/``StartingToken`` in ``PaginationConfig``
+            (use ``resume``). Checked before any request.
     """
     if isinstance(segments, bool) or not isinstance(segments, int):
-        raise InvalidPaginationError(f"segments must be an int, not {segments!r}")
+        raise InvalidPaginationTypeError(f"segments must be an int, not {segments!r}")
     if not 1 <= segments <= MAX_SEGMENTS:
         raise InvalidPaginationError(
             f"segments must be between 1 and {MAX_SEGMENTS:,} (DynamoDB's TotalSegments), "
@@ -81,18 +81,28 @@ def parallel_scan(
         )
     if "TableName" not in params:
         raise InvalidPaginationError("parallel_scan needs TableName=")
-    config = params.pop("PaginationConfig", None) or {}
+    config = params.pop("PaginationConfig", None)
+    if config is None:
+        config = {}
     if not isinstance(config, Mapping):
-        raise InvalidPaginationError(f"PaginationConfig must be a dict, not {config!r}")
+        raise InvalidPaginationTypeError(f"PaginationConfig must be a dict, not {config!r}")
     for key in ("MaxItems", "StartingToken"):
         if key in config:
             hint = "use resume={segment: token}" if key == "StartingToken" else "it is per segment"
             raise InvalidPaginationError(f"parallel_scan does not take {key} ({hint})")
     if resume is None:
         starts: dict[int, str | None] = dict.fromkeys(range(segments))
+    elif not isinstance(resume, Mapping):
+        raise InvalidPaginationTypeError(
+            f"resume must be a mapping of segment number to token, not {resume!r}"
+        )
     else:
         starts = dict(resume)
-        bad = [s for s in starts if isinstance(s, bool) or s not in range(segments)]
+        bad = [
+            s
+            for s in starts
+            if isinstance(s, bool) or not isinstance(s, int) or s not in range(segments)
+        ]
         if bad or not starts:
             raise InvalidPaginationError(
                 f"resume must map segment numbers 0..{segments - 1} to tokens; got {resume!r}"
