@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import importlib.metadata
 import json
 import socket
 import sys
+import tomllib
 from collections.abc import Mapping
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,6 +18,8 @@ import anyio.to_thread
 import boto3
 import pytest
 from aiobotocore.session import AioSession, get_session
+from packaging.requirements import Requirement
+from packaging.version import Version
 
 from asyncpage._demo import DEMO_REGIONS, DemoEndpoint, DemoResource, SeedSummary
 
@@ -262,3 +267,19 @@ def test_the_demo_seeds_under_trio_too() -> None:
     summary = anyio.run(main, backend="trio")
     assert summary is not None
     assert summary.count("dynamodb.tables") > 0
+
+
+def test_the_demo_extra_bounds_boto3_to_what_aiobotocore_allows() -> None:
+    """moto leaves boto3 unpinned and aiobotocore pins botocore: without a bound on boto3 in
+    the extra, ``pip install '.[demo]'`` downloads and rejects ~20 newer boto3 releases."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    demo = [Requirement(r) for r in pyproject["project"]["optional-dependencies"]["demo"]]
+    (boto3_bound,) = [r.specifier for r in demo if r.name == "boto3"]
+    (botocore_pin,) = [
+        Requirement(r).specifier
+        for r in importlib.metadata.requires("aiobotocore") or []
+        if Requirement(r).name == "botocore"
+    ]
+    # boto3 X.Y.Z needs botocore X.Y.Z or later within X.Y: the same numbers must pass both.
+    around = [Version(f"1.{minor}.{patch}") for minor in (42, 43, 44) for patch in range(200)]
+    assert [v for v in around if v in boto3_bound] == [v for v in around if v in botocore_pin]
