@@ -10,6 +10,7 @@ empties moto first.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -146,6 +147,38 @@ def test_chaos_still_gets_every_item_and_shows_the_retries(
     assert int(throttles) > 0
 
 
+def faults_per_source(result: Result) -> list[list[str]]:
+    """Each summary row but its time: region, operation, items, pages, retries, throttles."""
+    rows = [line.split() for line in result.stderr.splitlines()]
+    return [
+        row[:6] + row[7:]
+        for row in rows
+        if len(row) == 8 and row[0] not in ("REGION", "total") and not row[0].startswith("-")
+    ]
+
+
+def test_chaos_prints_a_new_seed_and_seed_replays_its_faults(
+    cli: Any, seeded: list[SeedSummary]
+) -> None:
+    # One source at a time, one item a page: the same requests in the same order every run,
+    # and enough of them (about 80) that some faults are certain.
+    argv = (
+        "inventory", "--demo", "--chaos", "--demo-scale", SCALE, "--page-size", "1",
+        "--concurrency", "1",
+    )  # fmt: skip
+    first = cli(*argv)
+    printed = re.findall(r"replay (?:with|these faults with) --seed (\d+)", first.stderr)
+    replay = cli(*argv, "--seed", printed[0])
+    other = cli(*argv, "--seed", str(int(printed[0]) + 1))
+
+    assert first.status == replay.status == other.status == 0, first.stderr
+    assert len(printed) == 2 and printed[0] == printed[1]  # at the start and after the summary
+    assert f"seed {printed[0]} (replay with --seed {printed[0]})" in replay.stderr
+    assert faults_per_source(replay) == faults_per_source(first)
+    assert int(first.summary_row("total")[5]) > 0  # retries happened, and were replayed
+    assert faults_per_source(other) != faults_per_source(first)
+
+
 def test_query_shapes_every_item(cli: Any, seeded: list[SeedSummary]) -> None:
     result = cli(
         "inventory", "--demo", "--demo-scale", SCALE,
@@ -258,6 +291,8 @@ def test_every_source_skipped_is_a_failure(
     [
         ([], "required: COMMAND"),
         (["inventory", "--chaos"], "--chaos needs --demo"),
+        (["inventory", "--demo", "--seed", "3"], "--seed needs --chaos"),
+        (["inventory", "--demo", "--chaos", "--seed", "-1"], "must be 0 or more"),
         (["inventory", "--services", "s3,nope"], "unknown nope"),
         (["inventory", "--operation", "s3:get_object"], "s3 cannot paginate 'get_object'"),
         (["inventory", "--operation", "nosuch:list_x"], "unknown AWS service 'nosuch'"),

@@ -13,6 +13,7 @@ import datetime
 import fnmatch
 import os
 import re
+import secrets
 import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack, ExitStack
@@ -73,6 +74,8 @@ class ChaosRates:
 #: Enough faults that retries show in every run, few enough that asyncpage's retry
 #: (8 attempts a page: a page fails with probability 0.23**8, about 1e-5) never runs out.
 CHAOS: Final = ChaosRates()
+#: ``--chaos`` without ``--seed`` draws a seed below this: short enough to retype.
+CHAOS_SEEDS: Final = 1_000_000
 DEMO_PAGE_SIZE: Final = 10
 _DEMO_CREDENTIALS: Final = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo"}
 _REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
@@ -135,6 +138,7 @@ class Options:
     demo_regions: tuple[str, ...] = ()
     demo_scale: float = 1.0
     chaos: bool = False
+    chaos_seed: int | None = None  # None: a new one for this run
     concurrency: int = 16
     per_endpoint: int = 4
     page_size: int | None = None
@@ -151,6 +155,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
 
 
@@ -189,6 +203,14 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         action="store_true",
         help="with --demo: put a fault proxy in front (throttling, 5xx, dropped "
         "connections, latency) to watch retries recover every item",
+    )
+    where.add_argument(
+        "--seed",
+        metavar="N",
+        type=_seed,
+        help="with --chaos: seed the faults with N to replay an earlier run's (each run "
+        "prints its seed; default: a new one each run). The same seed gives the same faults "
+        "in the same order of requests; --concurrency 1 keeps that order from run to run",
     )
     where.add_argument(
         "--regions",
@@ -256,6 +278,8 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
 
     if args.chaos and not args.demo:
         usage("--chaos needs --demo (it puts a fault proxy in front of the demo endpoint)")
+    if args.seed is not None and not args.chaos:
+        usage("--seed needs --chaos (it seeds the faults the fault proxy injects)")
     if args.demo and args.endpoint_url:
         usage("--demo runs its own endpoint: drop --endpoint-url")
     if args.demo and args.profile:
@@ -317,6 +341,7 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
         demo_regions=demo_regions,
         demo_scale=args.demo_scale,
         chaos=args.chaos,
+        chaos_seed=args.seed,
         concurrency=args.concurrency,
         per_endpoint=args.per_endpoint,
         page_size=args.page_size or (DEMO_PAGE_SIZE if args.demo else None),
@@ -337,6 +362,7 @@ class _Run:
         self.options = options
         self.writer = writer
         self.inventory: Inventory | None = None
+        self.chaos_seed: int | None = None
         self.err = options.stderr
 
     def say(self, message: str) -> None:
@@ -419,7 +445,11 @@ class _Run:
         if self.options.chaos:
             from .testing import FaultProxy
 
-            proxy = stack.enter_context(FaultProxy(endpoint_url, seed=0))
+            seed = self.options.chaos_seed
+            if seed is None:
+                seed = secrets.randbelow(CHAOS_SEEDS)
+            self.chaos_seed = seed
+            proxy = stack.enter_context(FaultProxy(endpoint_url, seed=seed))
             proxy.configure(
                 throttle=CHAOS.throttle,
                 server_error=CHAOS.server_error,
@@ -429,7 +459,10 @@ class _Run:
             )
             endpoint_url = proxy.endpoint_url
             line += f" behind a fault proxy {endpoint_url}"
-            chaos = f"; chaos: {CHAOS.describe()}; retries by asyncpage only (botocore's off)"
+            chaos = (
+                f"; chaos: {CHAOS.describe()}, seed {seed} (replay with --seed {seed}); "
+                "retries by asyncpage only (botocore's off)"
+            )
         self.say(f"{line}{chaos}")
         return endpoint_url, regions
 
@@ -545,6 +578,9 @@ def _inventory(options: Options) -> int:
         err.write(f"{run.writer.records:,} items written to {where}\n")
         if status == EXIT_INTERRUPTED:
             err.write("interrupted: the sources not finished are marked cancelled\n")
+    if run.chaos_seed is not None:
+        seed = run.chaos_seed
+        err.write(f"chaos seed {seed}: replay these faults with --seed {seed}\n")
     err.flush()
     return status
 
