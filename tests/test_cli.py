@@ -313,6 +313,28 @@ def test_usage_errors_exit_2_with_a_reason(cli: Any, argv: list[str], message: s
     assert "usage: asyncpage" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--frobnicate"], "unrecognized arguments: --frobnicate\n"),
+        (["--dmeo"], "unrecognized arguments: --dmeo (did you mean --demo?)"),
+        (["--regoins=us-*"], "unrecognized arguments: --regoins=us-* (did you mean --regions?)"),
+        (
+            ["--demo", "--pagesize", "5"],
+            "unrecognized arguments: --pagesize 5 (did you mean --page-size?)",
+        ),
+    ],
+)
+def test_an_unknown_flag_after_inventory_shows_its_usage_and_a_guess(
+    cli: Any, argv: list[str], message: str
+) -> None:
+    result = cli("inventory", *argv)
+
+    assert result.status == 2
+    assert result.stderr.startswith("usage: asyncpage inventory [-h] [--demo]")
+    assert f"asyncpage inventory: error: {message}" in result.stderr
+
+
 def test_help_describes_the_output_and_exit_status(cli: Any, capsys: Any) -> None:
     status = main(["inventory", "--help"])
     text = capsys.readouterr().out

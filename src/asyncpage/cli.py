@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import difflib
 import fnmatch
 import os
 import re
@@ -119,7 +120,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``asyncpage`` command with ``argv`` (default ``sys.argv[1:]``); return its status."""
     parser, command = _parser()
     try:
-        args = parser.parse_args(argv)
+        # Known args first: argparse would report what the subcommand does not know with
+        # the top-level usage, which does not list the subcommand's options.
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            command.error(_unrecognized(command, unknown))
         options = _validate(command, args)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
@@ -349,6 +354,27 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
         profile=args.profile,
         progress=not args.no_progress,
     )
+
+
+def _unrecognized(command: argparse.ArgumentParser, arguments: Sequence[str]) -> str:
+    """``unrecognized arguments: --dmeo (did you mean --demo?)``."""
+    known = [
+        option
+        for action in command._actions
+        if action.help is not argparse.SUPPRESS
+        for option in action.option_strings
+        if option.startswith("--")
+    ]
+    guesses = [
+        guess
+        for argument in arguments
+        if argument.startswith("--")
+        for guess in difflib.get_close_matches(argument.partition("=")[0], known, n=1)
+    ]
+    message = f"unrecognized arguments: {' '.join(arguments)}"
+    if guesses:
+        message += f" (did you mean {' or '.join(dict.fromkeys(guesses))}?)"
+    return message
 
 
 def _split(text: str) -> list[str]:
