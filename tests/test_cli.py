@@ -286,6 +286,100 @@ def test_every_source_skipped_is_a_failure(
     assert "every source was skipped" in result.stderr
 
 
+def put_objects(endpoint_url: str, bucket: str, keys: list[str]) -> None:
+    s3 = boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=endpoint_url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    s3.create_bucket(Bucket=bucket)
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3.close()
+
+
+def test_params_reach_the_operation_typed_by_its_input_shape(cli: Any, moto_endpoint: str) -> None:
+    keys = [f"app/{n}.log" for n in range(5)] + ["db/0.dump", "db/1.dump"]
+    put_objects(moto_endpoint, "logs", keys)
+    listing = ("inventory", "--endpoint-url", moto_endpoint, "--regions", "us-east-1")
+
+    # MaxKeys is an integer member: "2" becomes 2, so 7 objects take 4 pages.
+    result = cli(
+        *listing, "--operation", "s3:list_objects_v2", "--param", "Bucket=logs",
+        "--param", "MaxKeys=2",
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert sorted(r["id"] for r in result.records) == sorted(keys)
+    assert result.summary_row("us-east-1")[1:4] == ["s3.list_objects_v2", "7", "4"]
+
+    # A JSON object gives several at once, with JSON's own types.
+    result = cli(
+        *listing, "--operation", "s3:list_objects_v2",
+        "--param", '{"Bucket": "logs", "Prefix": "db/", "MaxKeys": 1}',
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert [r["id"] for r in result.records] == ["db/0.dump", "db/1.dump"]
+    assert result.summary_row("us-east-1")[1:4] == ["s3.list_objects_v2", "2", "2"]
+
+
+def test_boolean_and_json_params_reach_the_operation(cli: Any, moto_endpoint: str) -> None:
+    ssm = boto3.client(
+        "ssm", region_name="us-east-1", endpoint_url=moto_endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    for name in ("/prod/db/host", "/prod/log-level", "/dev/log-level"):
+        ssm.put_parameter(Name=name, Value="x", Type="String")
+    ssm.close()
+    listing = ("inventory", "--endpoint-url", moto_endpoint, "--regions", "us-east-1")
+
+    def names(*argv: str) -> list[str]:
+        result = cli(*listing, *argv)
+        assert result.status == 0, result.stderr
+        return sorted(record["id"] for record in result.records)
+
+    by_path = ("--operation", "ssm:get_parameters_by_path", "--param", "Path=/prod")
+    assert names(*by_path) == ["/prod/log-level"]
+    assert names(*by_path, "--param", "Recursive=true") == ["/prod/db/host", "/prod/log-level"]
+    begins = '[{"Key": "Name", "Option": "BeginsWith", "Values": ["/dev"]}]'
+    described = names(
+        "--operation", "ssm:describe_parameters", "--param", f"ParameterFilters={begins}"
+    )
+    assert described == ["/dev/log-level"]
+
+
+@pytest.mark.parametrize(
+    ("params", "report"),
+    [
+        ([], 'Parameter validation failed:\nMissing required parameter in input: "Bucket"\n'),
+        (
+            ["Bucket=logs", "MaxKeys=five"],
+            "Parameter validation failed:\nInvalid type for parameter MaxKeys, value: five, "
+            "type: <class 'str'>, valid types: <class 'int'>\n",
+        ),
+        (
+            ["Bucket=logs", "Buckit=logs"],
+            'Parameter validation failed:\nUnknown parameter in input: "Buckit", must be one of: '
+            "Bucket, Delimiter, EncodingType, MaxKeys, Prefix",
+        ),
+        (["Bucket=my/logs"], 'Parameter validation failed:\nInvalid bucket name "my/logs"'),
+    ],
+)
+def test_bad_params_exit_2_with_botocores_report_before_anything_starts(
+    cli: Any, fault_proxy: FaultProxy, params: list[str], report: str
+) -> None:
+    given = [arg for param in params for arg in ("--param", param)]
+    for where in (["--endpoint-url", fault_proxy.endpoint_url], ["--demo"]):
+        result = cli(
+            "inventory", *where, "--regions", "us-east-1", "--operation", "s3:list_objects_v2",
+            *given,
+        )  # fmt: skip
+
+        assert result.status == 2
+        assert "usage: asyncpage inventory" in result.stderr
+        assert f"error: --operation: s3.list_objects_v2: {report}" in result.stderr
+        assert "starting moto" not in result.stderr  # the demo was never seeded
+    assert fault_proxy.counters.requests == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -303,6 +397,27 @@ def test_every_source_skipped_is_a_failure(
         (["inventory", "--demo", "--regions", "sa-*"], "matches none of the demo's regions"),
         (["inventory", "--demo", "--profile", "prod"], "drop --profile"),
         (["inventory", "--frobnicate"], "unrecognized arguments"),
+        (["inventory", "--param", "Bucket=logs"], "must follow the --operation it is for"),
+        (
+            ["inventory", "--operation", "s3:list_objects_v2", "--param", "Bucket"],
+            "'Bucket' is not NAME=VALUE or a JSON object",
+        ),
+        (
+            ["inventory", "--operation", "s3:list_objects_v2", "--param", "[1]"],
+            "'[1]' is not NAME=VALUE or a JSON object",
+        ),
+        (
+            [
+                "inventory",
+                "--services",
+                "ec2",
+                "--operation",
+                "ec2:describe_instances",
+                "--param",
+                "MaxResults=5",
+            ],
+            "ec2.describe_instances is listed twice with different parameters",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_a_reason(cli: Any, argv: list[str], message: str) -> None:

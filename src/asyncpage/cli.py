@@ -235,10 +235,21 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     what.add_argument(
         "--operation",
         metavar="SERVICE:OP",
-        action="append",
+        action=_OperationAction,
         default=[],
         help="also list this paginated operation (iam:list_users, kms:list_keys); "
         "repeatable; given without --services, only these are listed",
+    )
+    what.add_argument(
+        "--param",
+        metavar="NAME=VALUE",
+        action=_ParamAction,
+        help="a parameter of the --operation before it (--operation s3:list_objects_v2 "
+        "--param Bucket=logs --param MaxKeys=100), or a JSON object of several "
+        '(--param \'{"Bucket": "logs"}\'); repeatable. A value takes the type of the '
+        "operation's member: numbers and true/false are converted, lists, maps and "
+        "structures are JSON. botocore checks every parameter before anything starts; "
+        "the operation's limit key (MaxKeys) replaces --page-size",
     )
     what.add_argument(
         "--query", metavar="JMESPATH", help="JMESPath applied to each item, e.g. '{id: Name}'"
@@ -277,6 +288,43 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     return parser, inventory
 
 
+@dataclass
+class _OperationArguments:
+    """One ``--operation`` and the ``--param`` arguments that followed it."""
+
+    spec: str
+    params: list[str] = field(default_factory=list)
+
+
+class _OperationAction(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        given: list[_OperationArguments] = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, [*given, _OperationArguments(str(values))])
+
+
+class _ParamAction(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        operations: list[_OperationArguments] = namespace.operation
+        if not operations:
+            parser.error(
+                f"--param {values} must follow the --operation it is for, e.g. "
+                "--operation s3:list_objects_v2 --param Bucket=logs"
+            )
+        operations[-1].params.append(str(values))
+
+
 def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Options:
     def usage(message: str) -> None:
         command.error(message)  # prints the usage line and exits 2
@@ -303,14 +351,22 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
                 f"{', '.join(by_service)} (or use --operation SERVICE:OP)"
             )
         listings += [by_service[name] for name in names]
-    for spec in args.operation:
+    for given in args.operation:
         try:
-            listing = listing_for(spec)
+            listing = listing_for(given.spec, given.params)
         except ValueError as exc:
             usage(f"--operation: {exc}")
             raise  # unreachable: usage() exits
-        if listing not in listings:
-            listings.append(listing)
+        if listing in listings:
+            continue
+        if any(other.name == listing.name for other in listings):
+            # One source per (service, region, operation): the summary and the records
+            # could not tell two parameter sets apart.
+            usage(
+                f"--operation: {listing.name} is listed twice with different parameters "
+                "(by --services, or by two --operation); list one set at a time"
+            )
+        listings.append(listing)
 
     patterns: tuple[str, ...] | None = None
     if args.regions is not None and args.regions.strip() != "all":
