@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -62,6 +63,9 @@ class Result:
         """The summary's outcome of ``operation`` in each region."""
         rows = [line.split() for line in self.stderr.splitlines()]
         return {row[0]: row[7] for row in rows if len(row) == 8 and row[1] == operation}
+
+
+RECORD_FIELDS = {"service", "region", "operation", "id", "item"}
 
 
 def parse(stdout: str) -> list[dict[str, Any]]:
@@ -550,3 +554,28 @@ def test_ctrl_c_exits_130_with_a_summary_and_no_traceback(
     assert "cancelled" in stderr.splitlines()[-3]  # the total row counts them
     written = 1 + len(rest.splitlines())
     assert f"{written:,} items written to stdout" in stderr
+
+
+def test_a_reader_that_stops_early_ends_it_quietly_with_status_0(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """``asyncpage inventory | head -3``: as Python's docs advise for SIGPIPE, no traceback."""
+    anyio.run(partial(seed, moto_endpoint, regions=["us-east-1"], scale=0.3))
+    command = (
+        f"set -o pipefail; {shlex.quote(sys.executable)} -m asyncpage inventory "
+        f"--endpoint-url {moto_endpoint} --regions us-east-1 --page-size 1 --concurrency 1 "
+        "2>stderr.txt | head -3"
+    )
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    stderr = (tmp_path / "stderr.txt").read_text()
+
+    assert done.returncode == 0, stderr  # pipefail: this is asyncpage's own status
+    assert [set(json.loads(line)) for line in done.stdout.splitlines()] == [RECORD_FIELDS] * 3
+    # Nothing after the reader left: no summary, no count, no complaint, no traceback.
+    assert "REGION" not in stderr
+    assert "written to" not in stderr
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr
+    assert "Broken pipe" not in stderr and "closed" not in stderr

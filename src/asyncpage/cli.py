@@ -445,6 +445,8 @@ class _Run:
         self.writer = writer
         self.inventory: Inventory | None = None
         self.chaos_seed: int | None = None
+        #: The reader of stdout went away (``| head``): print nothing more.
+        self.output_closed = False
         self.err = options.stderr
 
     def say(self, message: str) -> None:
@@ -498,9 +500,13 @@ class _Run:
                 tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
                 try:
                     await inventory.run()
+                except BaseException as exc:
+                    self.output_closed = _is_broken_pipe(exc)
+                    raise
                 finally:
                     tasks.cancel_scope.cancel()
-                    display.update(inventory.states(), inventory.elapsed)
+                    if not self.output_closed:
+                        display.update(inventory.states(), inventory.elapsed)
                     display.close()
         states = inventory.states()
         if states and all(state.status == "skipped" for state in states):
@@ -652,7 +658,14 @@ def _inventory(options: Options) -> int:
         try:
             status = anyio.run(run.main)
         except BaseException as exc:
-            status = _exit_status_for(exc, err)
+            if not _is_broken_pipe(exc):
+                status = _exit_status_for(exc, err)
+            else:
+                # The reader went away (`| head`): it has what it wanted, so stop quietly.
+                # Python's advice for SIGPIPE: point stdout at devnull, or the flush at exit
+                # fails again.
+                _silence_stdout()
+                return EXIT_OK
     if run.inventory is not None:
         states = run.inventory.states()
         err.write(format_summary(states, run.inventory.elapsed) + "\n")
@@ -672,16 +685,15 @@ def _exit_status_for(error: BaseException, err: TextIO) -> int:
     leaves = list(_leaves(error))
     if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
         return EXIT_INTERRUPTED
-    if all(isinstance(leaf, BrokenPipeError) for leaf in leaves):
-        # The reader went away (`| head`): stop without a traceback, as Unix tools do.
-        _silence_stdout()
-        err.write("asyncpage inventory: the output was closed; stopped early\n")
-        return EXIT_FAILED
     for leaf in leaves:
         if isinstance(leaf, ImportError):
             err.write(f"asyncpage inventory: {leaf}\n")
             return EXIT_FAILED
     raise error
+
+
+def _is_broken_pipe(error: BaseException) -> bool:
+    return all(isinstance(leaf, BrokenPipeError) for leaf in _leaves(error))
 
 
 def _leaves(error: BaseException) -> list[BaseException]:
