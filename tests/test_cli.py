@@ -350,6 +350,28 @@ def test_boolean_and_json_params_reach_the_operation(cli: Any, moto_endpoint: st
     assert described == ["/dev/log-level"]
 
 
+def test_the_banner_counts_a_global_operation_as_global(cli: Any, moto_endpoint: str) -> None:
+    iam = boto3.client(
+        "iam", region_name="us-east-1", endpoint_url=moto_endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    for name in ("alice", "bob"):
+        iam.create_user(UserName=name)
+    iam.close()
+    listing = ("inventory", "--endpoint-url", moto_endpoint, "--operation", "iam:list_users")
+
+    only_global = cli(*listing)
+    both = cli(*listing, "--services", "sqs", "--regions", "us-east-1,eu-west-1")
+
+    assert only_global.status == both.status == 0, only_global.stderr
+    assert f"listing 1 operation globally (1 source) at {moto_endpoint}: iam.list_users\n" in (
+        only_global.stderr
+    )
+    assert sorted(r["id"] for r in only_global.records) == ["alice", "bob"]
+    assert {r["region"] for r in only_global.records} == {"global"}
+    assert "listing 2 operations in 2 regions and globally (3 sources)" in both.stderr
+
+
 @pytest.mark.parametrize(
     ("params", "report"),
     [

@@ -177,7 +177,7 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
     rows.append(
         [
             "total",
-            f"{len(states)} sources",
+            f"{len(states)} source{'s' * (len(states) != 1)}",
             f"{sum(s.items for s in states):,}",
             f"{sum(s.statistics.pages for s in states):,}",
             f"{sum(s.statistics.retries for s in states):,}",

@@ -600,15 +600,21 @@ class _Run:
 
 
 def _banner(targets: Sequence[Target], endpoint_url: str | None) -> str:
-    """``listing 7 operations in 4 regions (25 sources) at URL: s3.list_buckets, ...``."""
+    """``listing 7 operations in 4 regions and globally (25 sources) at URL: s3.list_buckets…``."""
     operations = list(dict.fromkeys(target.listing.name for target in targets))
     regions = {target.key.region for target in targets} - {GLOBAL_REGION}
+    scopes = [f"in {_count(len(regions), 'region')}"] if regions else []
+    if any(target.key.region == GLOBAL_REGION for target in targets):
+        scopes.append("globally")
     where = f" at {endpoint_url}" if endpoint_url else ""
     return (
-        f"listing {len(operations)} operation{'s' * (len(operations) != 1)} in "
-        f"{len(regions)} region{'s' * (len(regions) != 1)} ({len(targets)} sources){where}: "
-        + ", ".join(operations)
+        f"listing {_count(len(operations), 'operation')} {' and '.join(scopes)} "
+        f"({_count(len(targets), 'source')}){where}: " + ", ".join(operations)
     )
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'s' * (n != 1)}"
 
 
 def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
