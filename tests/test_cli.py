@@ -485,6 +485,23 @@ def test_help_describes_the_output_and_exit_status(cli: Any, capsys: Any) -> Non
         assert expected in text
 
 
+def words(text: str) -> str:
+    return " ".join(text.replace("`", "").split())
+
+
+@pytest.mark.parametrize("section", ["where the lines go:", "exit status:"])
+def test_readme_says_what_help_says_about_output_and_exit_status(
+    capsys: pytest.CaptureFixture[str], section: str
+) -> None:
+    assert main(["inventory", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    paragraph = help_text.split(section, 1)[1].split("\n\n", 1)[0]
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+
+    assert "terminal" in paragraph if section.startswith("where") else "130" in paragraph
+    assert words(paragraph) in words(readme)
+
+
 def test_output_goes_to_a_new_file_when_stdout_is_a_terminal(
     cli: Any,
     moto_endpoint: str,

@@ -1,9 +1,10 @@
 """The ``asyncpage`` command line: ``asyncpage inventory`` lists resources across regions.
 
 ``main(argv)`` parses, validates everything it can before a request is sent (a bad
-``--query`` or an unknown ``--operation`` exits 2), then runs :class:`~asyncpage._inventory.
-Inventory` on asyncio. Exit status: 0 when every source is ok or skipped, 1 when one
-failed or all were skipped (or AWS could not be reached at all), 2 for usage errors, 130 on Ctrl-C.
+``--query``, an unknown ``--operation`` or a parameter botocore rejects exits 2), then runs
+:class:`~asyncpage._inventory.Inventory` on asyncio. Where the output goes and what the
+exit status means are written once, in :data:`WHERE_THE_LINES_GO` and :data:`EXIT_STATUS`:
+``--help`` shows them and README.md quotes them word for word (a test compares).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from ._inventory import (
 from ._progress import Display, FinishLines, LiveLine, NoDisplay, format_summary, refresh
 from ._regions import ClientPool, regions_for
 
-__all__ = ["main"]
+__all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -97,23 +98,38 @@ stderr at the end, after live progress (a status line on a terminal, one line pe
 finished source otherwise).
 """
 
-_EPILOG = """\
-where the lines go:
-  Without --output, lines go to stdout when it is redirected or piped, and to a new
-  file inventory-YYYYmmdd-HHMMSS.jsonl in the current directory when stdout is a
-  terminal (the summary says which). --output - forces stdout.
+#: Where the JSON lines go, for ``--help`` and README.md.
+WHERE_THE_LINES_GO: Final = """\
+Without --output, lines go to stdout when it is redirected or piped, and to a new
+file inventory-YYYYmmdd-HHMMSS.jsonl in the current directory when stdout is a
+terminal (the summary names it). --output - forces stdout, and -o FILE writes FILE."""
 
-exit status:
-  0 every source ok (or skipped: region not enabled, access denied), 1 a source
-  failed or every source was skipped, 2 usage error, 130 interrupted (Ctrl-C).
+#: What the exit status means, for ``--help`` and README.md.
+EXIT_STATUS: Final = """\
+0: every source ok or skipped (skipped: the region is not enabled, or access is
+denied there), or the reader of stdout stopped early (| head). 1: a source failed,
+every source was skipped (what wrong credentials look like), or AWS could not be
+reached. 2: a usage error, found before any request. 130: interrupted (Ctrl-C)."""
 
+
+def _indent(text: str) -> str:
+    return "".join(f"  {line}\n" for line in text.splitlines())
+
+
+_EPILOG = (
+    f"where the lines go:\n{_indent(WHERE_THE_LINES_GO)}\n"
+    f"exit status:\n{_indent(EXIT_STATUS)}\n"
+    """\
 examples:
   asyncpage inventory --demo                      no AWS account: a local moto, seeded
   asyncpage inventory --demo --chaos              the same through a fault proxy
+  asyncpage inventory --demo --chaos --seed 4242  replay the faults of a run
   asyncpage inventory --regions 'eu-*' --services ec2,lambda -o eu.jsonl
   asyncpage inventory --operation iam:list_users --query '{name: UserName}'
+  asyncpage inventory --operation s3:list_objects_v2 --param Bucket=logs --regions us-east-1
   asyncpage inventory --demo | jq -r 'select(.service=="ec2") | .id'
 """
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
