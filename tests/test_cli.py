@@ -9,12 +9,18 @@ empties moto first.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import pty
 import re
 import shlex
 import signal
+import struct
 import subprocess
 import sys
+import termios
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -618,3 +624,61 @@ def test_a_reader_that_stops_early_ends_it_quietly_with_status_0(
     assert "Traceback" not in stderr
     assert "Exception ignored" not in stderr
     assert "Broken pipe" not in stderr and "closed" not in stderr
+
+
+def visible_lines(output: str) -> list[str]:
+    """What a terminal shows for ``output``: carriage returns and erase-line applied."""
+    lines: list[str] = []
+    row: list[str] = []
+    col = 0
+    erase = "\x1b[2K"
+    i = 0
+    while i < len(output):
+        if output.startswith(erase, i):
+            row, i = [], i + len(erase)
+            continue
+        char = output[i]
+        i += 1
+        if char == "\r":
+            col = 0
+        elif char == "\n":
+            lines.append("".join(row).rstrip())
+            row, col = [], 0
+        else:
+            row += [" "] * (col + 1 - len(row))
+            row[col] = char
+            col += 1
+    return [*lines, "".join(row).rstrip()]
+
+
+def test_on_a_terminal_the_status_line_stays_off_the_json_lines(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """``-o -`` with stdout and stderr on one terminal: the JSON lines scroll above it."""
+    tables = create_tables(moto_endpoint, ("us-east-1", "us-west-2"))
+    terminal, program_side = pty.openpty()
+    fcntl.ioctl(program_side, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 150, 0, 0))
+    program = subprocess.Popen(
+        [
+            sys.executable, "-m", "asyncpage", "inventory", "--endpoint-url", moto_endpoint,
+            "--services", "dynamodb", "--regions", "us-east-1,us-west-2", "--page-size", "1",
+            "--concurrency", "1", "-o", "-",
+        ],
+        stdin=subprocess.DEVNULL, stdout=program_side, stderr=program_side, cwd=tmp_path,
+    )  # fmt: skip
+    os.close(program_side)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO: the program closed the terminal
+        while chunk := os.read(terminal, 65536):
+            output += chunk
+    os.close(terminal)
+    assert program.wait(timeout=60) == 0
+    text = output.decode()
+    screen = visible_lines(text)
+
+    assert " done " in text  # the status line was drawn (it is erased at the end)
+    records = [line for line in screen if '"service"' in line]
+    assert sorted(json.loads(line)["id"] for line in records) == sorted(
+        name for names in tables.values() for name in names
+    )
+    assert "4 items written to stdout" in screen

@@ -40,6 +40,9 @@ class Display(Protocol):
     def close(self) -> None:
         """Leave the stream clean for what is printed next (the summary)."""
 
+    def print_above(self, write: Callable[[], None]) -> None:
+        """Call ``write``, which prints to the same terminal, clear of the display."""
+
 
 class NoDisplay:
     """Shows nothing (``--no-progress``)."""
@@ -50,23 +53,47 @@ class NoDisplay:
     def close(self) -> None:
         pass
 
+    def print_above(self, write: Callable[[], None]) -> None:
+        write()
+
 
 class LiveLine:
     """One status line on a terminal, redrawn in place (``\\r`` and erase-line).
 
     Shows the counts of finished, running and waiting sources, resources, pages, retries
-    and throttles, then the running sources as fit the terminal's width.
+    and throttles, then the running sources as fit the terminal's width. Output printed to
+    the same terminal goes through :meth:`print_above`, which keeps the line below it.
     """
 
     def __init__(self, stream: TextIO, *, width: Callable[[], int] | None = None) -> None:
         self._stream = stream
         self._width = width or (lambda: shutil.get_terminal_size().columns)
         self._drawn = False
+        self._line = ""
 
     def update(self, states: Sequence[SourceState], elapsed: float) -> None:
-        self._stream.write(_CLEAR_LINE + self.render(states, elapsed, self._width() - 1))
+        self._line = self.render(states, elapsed, self._width() - 1)
+        self._draw()
+
+    def _draw(self) -> None:
+        self._stream.write(_CLEAR_LINE + self._line)
         self._stream.flush()
         self._drawn = True
+
+    def print_above(self, write: Callable[[], None]) -> None:
+        """Erase the line, call ``write`` (it prints whole lines), then draw the line again.
+
+        Without it, what ``write`` prints would start after the status line's last
+        character, on the same row.
+        """
+        if not self._drawn:
+            write()
+            return
+        self.close()
+        try:
+            write()
+        finally:
+            self._draw()
 
     @staticmethod
     def render(states: Sequence[SourceState], elapsed: float, width: int) -> str:
@@ -114,6 +141,9 @@ class FinishLines:
 
     def close(self) -> None:
         pass
+
+    def print_above(self, write: Callable[[], None]) -> None:
+        write()
 
 
 def _finish_line(state: SourceState) -> str:

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, TextIO
 
 import anyio
@@ -456,9 +457,12 @@ def _split(text: str) -> list[str]:
 class _Run:
     """One ``asyncpage inventory`` run: what is left to print when it ends, however it ends."""
 
-    def __init__(self, options: Options, writer: JsonLinesWriter) -> None:
+    def __init__(
+        self, options: Options, writer: JsonLinesWriter, *, output_is_terminal: bool = False
+    ) -> None:
         self.options = options
         self.writer = writer
+        self.output_is_terminal = output_is_terminal
         self.inventory: Inventory | None = None
         self.chaos_seed: int | None = None
         #: The reader of stdout went away (``| head``): print nothing more.
@@ -502,16 +506,23 @@ class _Run:
                     client_kwargs=client_kwargs,
                 )
             )
+            display = self._display()
+
+            def write(records: list[dict[str, Any]]) -> None:
+                if self.output_is_terminal:  # most likely the terminal stderr draws on
+                    display.print_above(partial(self.writer.write, records))
+                else:
+                    self.writer.write(records)
+
             inventory = self.inventory = Inventory(
                 targets,
                 pool=pool,
-                write=self.writer.write,
+                write=write,
                 page_size=options.page_size,
                 query=options.query,
                 concurrency=options.concurrency,
                 per_endpoint=options.per_endpoint,
             )
-            display = self._display()
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
                 try:
@@ -676,7 +687,7 @@ def _inventory(options: Options) -> int:
     with ExitStack() as files:
         if path is not None:
             files.callback(stream.close)
-        run = _Run(options, JsonLinesWriter(stream))
+        run = _Run(options, JsonLinesWriter(stream), output_is_terminal=stream.isatty())
         try:
             status = anyio.run(run.main)
         except BaseException as exc:
