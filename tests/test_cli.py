@@ -189,6 +189,17 @@ def test_chaos_prints_a_new_seed_and_seed_replays_its_faults(
     assert faults_per_source(other) != faults_per_source(first)
 
 
+def test_the_demo_has_iam_users_to_list(cli: Any, seeded: list[SeedSummary]) -> None:
+    result = cli("inventory", "--demo", "--demo-scale", SCALE, "--operation", "iam:list_users")
+
+    assert result.status == 0, result.stderr
+    (summary,) = seeded
+    assert summary.count("iam.users") >= len(summary.regions)  # each environment has some
+    assert len(result.records) == summary.count("iam.users")
+    assert {(r["service"], r["region"]) for r in result.records} == {("iam", "global")}
+    assert all(r["id"] == r["item"]["UserName"] for r in result.records)
+
+
 def test_query_shapes_every_item(cli: Any, seeded: list[SeedSummary]) -> None:
     result = cli(
         "inventory", "--demo", "--demo-scale", SCALE,

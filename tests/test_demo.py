@@ -188,7 +188,9 @@ def test_sync_with_seeds_deterministic_content_and_stop_frees_the_port() -> None
             TableName="orders-prod",
             Key={"customer_id": {"S": "cust-0000"}, "order_id": {"S": "2024-01-01#ord-000000"}},
         )
-        for client in (other_region, s3, ddb):
+        iam = boto3.client("iam", **demo.client_kwargs("us-east-1"))
+        users = iam.list_users()["Users"]
+        for client in (other_region, s3, ddb, iam):
             client.close()
 
         url = demo.endpoint_url
@@ -207,6 +209,8 @@ def test_sync_with_seeds_deterministic_content_and_stop_frees_the_port() -> None
         "ms": 535,
     }
     assert order["Item"]["currency"] == {"S": "USD"}
+    assert [user["UserName"] for user in users] == ["prod-deploy"]  # at scale 0.01, one
+    assert summary.count("iam.users") == 1
 
 
 def test_unseeded_endpoint_gives_client_kwargs_and_is_entered_once() -> None:

@@ -52,6 +52,7 @@ DemoResource = Literal[
     "lambda.functions",
     "logs.log_groups",
     "ssm.parameters",
+    "iam.users",
 ]
 _RESOURCES: Final[tuple[DemoResource, ...]] = get_args(DemoResource)
 
@@ -65,6 +66,10 @@ _SERVICES: Final = (
     "search", "billing", "catalog", "auth", "reports", "email",
 )  # fmt: skip
 _COMPONENTS: Final = ("api", "worker", "cron", "migrate", "audit", "metrics", "proxy", "scheduler")
+_USERS: Final = (
+    "deploy", "ci", "terraform", "grafana", "backup", "readonly",
+    "oncall", "etl", "audit", "support", "billing", "analytics",
+)  # fmt: skip
 _PARAMETER_KEYS: Final = (
     "db/host", "db/port", "db/name", "db/password", "api/base-url",
     "api/allowed-origins", "cache/ttl-seconds", "queue/url", "feature/new-checkout", "log-level",
@@ -95,6 +100,7 @@ class _RegionPlan:
     functions: int
     ecs_log_groups: int  # beside one /aws/lambda/ group per function
     parameters: int
+    users: int  # IAM users of this environment (IAM is global: every region sees all)
 
 
 _PLANS: Final[Mapping[str, _RegionPlan]] = {
@@ -127,6 +133,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=15,
         ecs_log_groups=95,
         parameters=120,
+        users=12,
     ),
     "us-west-2": _RegionPlan(
         env="staging",
@@ -144,6 +151,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=6,
         ecs_log_groups=30,
         parameters=40,
+        users=6,
     ),
     "eu-west-1": _RegionPlan(
         env="prod-eu",
@@ -159,6 +167,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=4,
         ecs_log_groups=12,
         parameters=30,
+        users=4,
     ),
     "ap-southeast-2": _RegionPlan(
         env="dr",
@@ -170,6 +179,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=0,
         ecs_log_groups=2,
         parameters=2,
+        users=1,
     ),
 }
 
@@ -353,7 +363,8 @@ async def seed(
     """Fill an empty moto server with a deterministic, realistic inventory in ``regions``.
 
     S3 buckets and objects, DynamoDB tables and items, EC2 reservations, SQS queues, Lambda
-    functions, CloudWatch Logs log groups and SSM parameters; us-east-1 holds the most and
+    functions, CloudWatch Logs log groups, SSM parameters and IAM users (global, but each
+    region's environment has its own, counted in that region); us-east-1 holds the most and
     ap-southeast-2 almost nothing. ``scale`` multiplies every count, and a count that is not
     zero stays at least 1. Regions are seeded concurrently; at ``scale=1.0`` it takes about
     5 s of CPU on 2 cores, half of which is moto's first use of each service in the process.
@@ -425,8 +436,10 @@ class _Seeder:
                 for region in self.regions
                 for service in _FIRST_REQUESTS
             }
+            # IAM is global: one client serves every region's users and the Lambda role.
+            iam = await client("iam", "us-east-1")
+            clients.update(dict.fromkeys([("iam", region) for region in self.regions], iam))
             if any(self.scaled(_PLANS[r].functions) for r in self.regions):
-                iam = await client("iam", "us-east-1")
                 role = await iam.create_role(
                     RoleName=_LAMBDA_ROLE,
                     Path="/service-role/",
@@ -453,6 +466,7 @@ class _Seeder:
             "lambda": self.lambda_,
             "logs": self.logs,
             "ssm": self.ssm,
+            "iam": self.iam,
         }
 
     async def s3(self, s3: Any, region: str, plan: _RegionPlan) -> None:
@@ -561,6 +575,14 @@ class _Seeder:
             for service, key in pairs
         )
         self.counts["ssm.parameters", region] = len(pairs)
+
+    async def iam(self, iam: Any, region: str, plan: _RegionPlan) -> None:
+        names = [f"{plan.env}-{name}" for name in _USERS[: self.scaled(plan.users)]]
+        await self.call_all(
+            partial(iam.create_user, UserName=name, Path=f"/{plan.env}/", Tags=_tags(env=plan.env))
+            for name in names
+        )
+        self.counts["iam.users", region] = len(names)
 
 
 def _tags(**tags: str) -> list[dict[str, str]]:
