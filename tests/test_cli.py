@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import io
 import json
 import os
 import pty
@@ -31,10 +32,10 @@ import anyio
 import boto3
 import pytest
 
-from asyncpage._demo import DemoEndpoint, SeedSummary, seed
+from asyncpage._demo import DemoEndpoint, SeedProgress, SeedSummary, seed
 from asyncpage._inventory import SourceKey, SourceState
 from asyncpage._iterator import PageStatistics
-from asyncpage._progress import LiveLine
+from asyncpage._progress import LiveLine, SeedDisplay
 from asyncpage.cli import main
 from asyncpage.testing import FaultProxy
 
@@ -139,6 +140,12 @@ def test_demo_writes_one_line_per_seeded_resource(cli: Any, seeded: list[SeedSum
     assert result.summary_row("REGION")[:3] == ["REGION", "OPERATION", "ITEMS"]
     assert result.summary_row("total")[1:4] == ["25", "sources", f"{len(result.records):,}"]
     assert result.summary_row("total")[-2:] == ["25", "ok"]
+    # Seeding showed its progress first: a line per step, every step, before the listing.
+    seeding = re.findall(r"^\[ *[\d.]+s\] seeded +(\d+)/(\d+): (.*)$", result.stderr, re.M)
+    (total,) = {int(total) for _, total, _ in seeding}
+    assert [int(done) for done, _, _ in seeding] == list(range(1, total + 1))
+    assert "s3 us-east-1 (3 buckets, " in "\n".join(step for _, _, step in seeding)
+    assert result.stderr.index(f"seeded {total}/{total}") < result.stderr.index("demo endpoint")
 
 
 def test_chaos_still_gets_every_item_and_shows_the_retries(
@@ -539,6 +546,25 @@ def test_output_goes_to_a_new_file_when_stdout_is_a_terminal(
     (written,) = tmp_path.glob("inventory-*.jsonl")
     assert f"2 items written to {written.name}" in result.stderr
     assert sorted(r["id"] for r in parse(written.read_text())) == tables["eu-west-1"]
+
+
+def test_seeding_on_a_terminal_is_one_line_redrawn() -> None:
+    stream = io.StringIO()
+    display = SeedDisplay(stream, live=True, width=lambda: 100)
+    display.tick()
+    display.update(SeedProgress("moto", {}, 1, 3, 2.0))
+    display.update(SeedProgress("s3 eu-west-1", {"s3.buckets": 1, "s3.objects": 40}, 2, 3, 2.5))
+    display.close()
+
+    drawn = stream.getvalue().split("\r\x1b[2K")
+    assert "\n" not in stream.getvalue()
+    assert drawn[1].endswith("s  seeding the demo, starting moto")
+    assert drawn[2].endswith(
+        "s  seeding the demo, 0 made  | seeded 1/3: moto loaded its service models"
+    )
+    assert drawn[3].endswith(", 41 made  | seeded 2/3: s3 eu-west-1 (1 bucket, 40 objects)")
+    assert drawn[4] == ""  # erased at the end
+    assert all(len(line) < 100 for line in drawn)
 
 
 def test_live_line_fits_the_terminal() -> None:

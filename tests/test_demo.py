@@ -8,6 +8,7 @@ import json
 import socket
 import sys
 import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
@@ -21,7 +22,13 @@ from aiobotocore.session import AioSession, get_session
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from asyncpage._demo import DEMO_REGIONS, DemoEndpoint, DemoResource, SeedSummary
+from asyncpage._demo import (
+    DEMO_REGIONS,
+    DemoEndpoint,
+    DemoResource,
+    SeedProgress,
+    SeedSummary,
+)
 
 # Small pages, so that every count below is gathered across several pages.
 _PAGE = 3
@@ -211,6 +218,30 @@ def test_sync_with_seeds_deterministic_content_and_stop_frees_the_port() -> None
     assert order["Item"]["currency"] == {"S": "USD"}
     assert [user["UserName"] for user in users] == ["prod-deploy"]  # at scale 0.01, one
     assert summary.count("iam.users") == 1
+
+
+@pytest.mark.asyncio
+async def test_seeding_reports_every_step_as_it_finishes() -> None:
+    told: list[SeedProgress] = []
+    regions = DEMO_REGIONS[:2]
+    async with DemoEndpoint.start(
+        seed=True, scale=0.05, regions=regions, on_progress=told.append
+    ) as demo:
+        summary = demo.summary
+    assert summary is not None
+
+    assert [progress.done for progress in told] == list(range(1, len(told) + 1))
+    assert {progress.total for progress in told} == {len(told)}
+    assert told[0].step == "moto" and told[0].created == {}
+    services = {resource.partition(".")[0] for resource, _ in summary.counts}
+    assert sorted(p.step for p in told[1:]) == sorted(f"{s} {r}" for s in services for r in regions)
+    created = Counter()
+    for progress in told:
+        region = progress.step.partition(" ")[2]
+        created.update({(resource, region): n for resource, n in progress.created.items()})
+    assert +created == +Counter(summary.counts)
+    seconds = [progress.seconds for progress in told]
+    assert seconds == sorted(seconds) and seconds[-1] <= summary.seconds
 
 
 def test_unseeded_endpoint_gives_client_kwargs_and_is_entered_once() -> None:

@@ -4,18 +4,21 @@ Three displays share one interface (:class:`Display`): :class:`LiveLine` redraws
 place on a terminal, :class:`FinishLines` prints a plain line as each source finishes (for
 logs and pipes), :class:`NoDisplay` prints nothing. :func:`refresh` feeds one of them
 from a snapshot function about five times a second; :func:`format_summary` renders the
-table printed at the end. Plain text and ANSI only: no dependencies.
+table printed at the end. :class:`SeedDisplay` shows the demo's seeding, before all that.
+Plain text and ANSI only: no dependencies.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol, TextIO
 
 import anyio
 
+from ._demo import SeedProgress
 from ._inventory import GLOBAL_REGION, SourceState, Status
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "FinishLines",
     "LiveLine",
     "NoDisplay",
+    "SeedDisplay",
     "format_summary",
     "refresh",
 ]
@@ -166,6 +170,76 @@ async def refresh(
     while True:
         display.update(*snapshot())
         await anyio.sleep(interval)
+
+
+class SeedDisplay:
+    """The demo's seeding on stderr: one status line on a terminal, a line a step otherwise.
+
+    ``update`` takes each :class:`~asyncpage._demo.SeedProgress`; on a terminal, ``tick``
+    redraws the line with the time (call it a few times a second: moto's start and its
+    first use of each service take seconds with nothing to report), ``close`` erases it.
+    """
+
+    def __init__(
+        self, stream: TextIO, *, live: bool, width: Callable[[], int] | None = None
+    ) -> None:
+        self._stream = stream
+        self._live = live
+        self._width = width or (lambda: shutil.get_terminal_size().columns)
+        self._started = time.monotonic()
+        self._last: SeedProgress | None = None
+        self._resources = 0
+        self._drawn = False
+
+    def update(self, progress: SeedProgress) -> None:
+        self._last = progress
+        self._resources += sum(progress.created.values())
+        if self._live:
+            self.tick()
+        else:
+            self._stream.write(f"[{self._elapsed():6.1f}s] {seed_step_line(progress)}\n")
+            self._stream.flush()
+
+    def tick(self) -> None:
+        if not self._live:
+            return
+        last = self._last
+        line = f"{self._elapsed():4.1f}s  seeding the demo, "
+        if last is None:
+            line += "starting moto"
+        else:
+            line += f"{self._resources:,} made  | {seed_step_line(last)}"
+        width = self._width() - 1
+        line = line if len(line) <= width else line[: max(0, width - 1)] + "…"
+        self._stream.write(_CLEAR_LINE + line)
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self._stream.write(_CLEAR_LINE)
+            self._stream.flush()
+            self._drawn = False
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+
+def seed_step_line(progress: SeedProgress) -> str:
+    """``seeded 12/33: s3 us-east-1 (3 buckets, 250 objects)``."""
+    width = len(str(progress.total))
+    line = f"seeded {progress.done:>{width}}/{progress.total}: "
+    if progress.step == "moto":
+        return line + "moto loaded its service models"
+    made = ", ".join(
+        _count(count, resource.partition(".")[2].replace("_", " "))
+        for resource, count in progress.created.items()
+    )
+    return f"{line}{progress.step} ({made or 'nothing'})"
+
+
+def _count(count: int, plural: str) -> str:
+    return f"{count:,} {plural if count != 1 else plural.removesuffix('s')}"
 
 
 _COLUMNS: Final = (

@@ -44,7 +44,16 @@ from ._inventory import (
     listing_for,
     plan_targets,
 )
-from ._progress import Display, FinishLines, LiveLine, NoDisplay, format_summary, refresh
+from ._progress import (
+    REFRESH_SECONDS,
+    Display,
+    FinishLines,
+    LiveLine,
+    NoDisplay,
+    SeedDisplay,
+    format_summary,
+    refresh,
+)
 from ._regions import ClientPool, regions_for
 
 __all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
@@ -549,9 +558,26 @@ class _Run:
 
         regions = list(self.options.demo_regions)
         self.say(f"asyncpage inventory --demo: starting moto and seeding {', '.join(regions)}…")
-        demo = await stack.enter_async_context(
-            DemoEndpoint.start(seed=True, scale=self.options.demo_scale, regions=regions)
-        )
+        if not self.options.progress:
+            demo = await stack.enter_async_context(
+                DemoEndpoint.start(seed=True, scale=self.options.demo_scale, regions=regions)
+            )
+        else:
+            # Seeding takes a while at full scale (12-24 s on 2 busy cores): show it.
+            seeding = SeedDisplay(self.err, live=self.err.isatty())
+            endpoint = DemoEndpoint.start(
+                seed=True,
+                scale=self.options.demo_scale,
+                regions=regions,
+                on_progress=seeding.update,
+            )
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(_tick, seeding)
+                try:
+                    demo = await stack.enter_async_context(endpoint)
+                finally:
+                    tasks.cancel_scope.cancel()
+                    seeding.close()
         endpoint_url = demo.endpoint_url
         seeded = demo.summary
         seconds = f" in {seeded.seconds:.1f}s" if seeded is not None else ""
@@ -624,6 +650,12 @@ class _Run:
         if self.err.isatty():
             return LiveLine(self.err)
         return FinishLines(self.err)
+
+
+async def _tick(display: SeedDisplay) -> None:
+    while True:
+        display.tick()
+        await anyio.sleep(REFRESH_SECONDS)
 
 
 def _banner(targets: Sequence[Target], endpoint_url: str | None) -> str:
