@@ -558,25 +558,22 @@ class _Run:
 
         regions = list(self.options.demo_regions)
         self.say(f"asyncpage inventory --demo: starting moto and seeding {', '.join(regions)}…")
-        if not self.options.progress:
-            demo = await stack.enter_async_context(
-                DemoEndpoint.start(seed=True, scale=self.options.demo_scale, regions=regions)
-            )
-        else:
-            # Seeding takes a while at full scale (12-24 s on 2 busy cores): show it.
-            seeding = SeedDisplay(self.err, live=self.err.isatty())
-            endpoint = DemoEndpoint.start(
-                seed=True,
-                scale=self.options.demo_scale,
-                regions=regions,
-                on_progress=seeding.update,
-            )
-            async with anyio.create_task_group() as tasks:
+        # Seeding takes a while at full scale (10-25 s on 2 busy cores): show it.
+        seeding = SeedDisplay(self.err, live=self.err.isatty()) if self.options.progress else None
+        endpoint = DemoEndpoint.start(
+            seed=True,
+            scale=self.options.demo_scale,
+            regions=regions,
+            on_progress=None if seeding is None else seeding.update,
+        )
+        async with anyio.create_task_group() as tasks:
+            if seeding is not None:
                 tasks.start_soon(_tick, seeding)
-                try:
-                    demo = await stack.enter_async_context(endpoint)
-                finally:
-                    tasks.cancel_scope.cancel()
+            try:
+                demo = await stack.enter_async_context(endpoint)
+            finally:
+                tasks.cancel_scope.cancel()
+                if seeding is not None:
                     seeding.close()
         endpoint_url = demo.endpoint_url
         seeded = demo.summary
