@@ -170,7 +170,9 @@ def faults_per_source(result: Result) -> list[list[str]]:
     return [
         row[:6] + row[7:]
         for row in rows
-        if len(row) == 8 and row[0] not in ("REGION", "total") and not row[0].startswith("-")
+        if len(row) == 8
+        and row[0] != "total"
+        and all(n.replace(",", "").isdigit() for n in row[2:6])
     ]
 
 
