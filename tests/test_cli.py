@@ -9,10 +9,19 @@ empties moto first.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import io
 import json
+import os
+import pty
+import re
+import shlex
 import signal
+import struct
 import subprocess
 import sys
+import termios
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -23,10 +32,10 @@ import anyio
 import boto3
 import pytest
 
-from asyncpage._demo import DemoEndpoint, SeedSummary, seed
+from asyncpage._demo import DemoEndpoint, SeedProgress, SeedSummary, seed
 from asyncpage._inventory import SourceKey, SourceState
 from asyncpage._iterator import PageStatistics
-from asyncpage._progress import LiveLine
+from asyncpage._progress import LiveLine, SeedDisplay
 from asyncpage.cli import main
 from asyncpage.testing import FaultProxy
 
@@ -61,6 +70,9 @@ class Result:
         """The summary's outcome of ``operation`` in each region."""
         rows = [line.split() for line in self.stderr.splitlines()]
         return {row[0]: row[7] for row in rows if len(row) == 8 and row[1] == operation}
+
+
+RECORD_FIELDS = {"service", "region", "operation", "id", "item"}
 
 
 def parse(stdout: str) -> list[dict[str, Any]]:
@@ -128,6 +140,12 @@ def test_demo_writes_one_line_per_seeded_resource(cli: Any, seeded: list[SeedSum
     assert result.summary_row("REGION")[:3] == ["REGION", "OPERATION", "ITEMS"]
     assert result.summary_row("total")[1:4] == ["25", "sources", f"{len(result.records):,}"]
     assert result.summary_row("total")[-2:] == ["25", "ok"]
+    # Seeding showed its progress first: a line per step, every step, before the listing.
+    seeding = re.findall(r"^\[ *[\d.]+s\] seeded +(\d+)/(\d+): (.*)$", result.stderr, re.M)
+    (total,) = {int(total) for _, total, _ in seeding}
+    assert [int(done) for done, _, _ in seeding] == list(range(1, total + 1))
+    assert "s3 us-east-1 (3 buckets, " in "\n".join(step for _, _, step in seeding)
+    assert result.stderr.index(f"seeded {total}/{total}") < result.stderr.index("demo endpoint")
 
 
 def test_chaos_still_gets_every_item_and_shows_the_retries(
@@ -144,6 +162,51 @@ def test_chaos_still_gets_every_item_and_shows_the_retries(
     assert int(items.replace(",", "")) == len(result.records)
     assert int(retries) > 0
     assert int(throttles) > 0
+
+
+def faults_per_source(result: Result) -> list[list[str]]:
+    """Each summary row but its time: region, operation, items, pages, retries, throttles."""
+    rows = [line.split() for line in result.stderr.splitlines()]
+    return [
+        row[:6] + row[7:]
+        for row in rows
+        if len(row) == 8
+        and row[0] != "total"
+        and all(n.replace(",", "").isdigit() for n in row[2:6])
+    ]
+
+
+def test_chaos_prints_a_new_seed_and_seed_replays_its_faults(
+    cli: Any, seeded: list[SeedSummary]
+) -> None:
+    # One source at a time, one item a page: the same requests in the same order every run,
+    # and enough of them (about 80) that some faults are certain.
+    argv = (
+        "inventory", "--demo", "--chaos", "--demo-scale", SCALE, "--page-size", "1",
+        "--concurrency", "1",
+    )  # fmt: skip
+    first = cli(*argv)
+    printed = re.findall(r"replay (?:with|these faults with) --seed (\d+)", first.stderr)
+    replay = cli(*argv, "--seed", printed[0])
+    other = cli(*argv, "--seed", str(int(printed[0]) + 1))
+
+    assert first.status == replay.status == other.status == 0, first.stderr
+    assert len(printed) == 2 and printed[0] == printed[1]  # at the start and after the summary
+    assert f"seed {printed[0]} (replay with --seed {printed[0]})" in replay.stderr
+    assert faults_per_source(replay) == faults_per_source(first)
+    assert int(first.summary_row("total")[5]) > 0  # retries happened, and were replayed
+    assert faults_per_source(other) != faults_per_source(first)
+
+
+def test_the_demo_has_iam_users_to_list(cli: Any, seeded: list[SeedSummary]) -> None:
+    result = cli("inventory", "--demo", "--demo-scale", SCALE, "--operation", "iam:list_users")
+
+    assert result.status == 0, result.stderr
+    (summary,) = seeded
+    assert summary.count("iam.users") >= len(summary.regions)  # each environment has some
+    assert len(result.records) == summary.count("iam.users")
+    assert {(r["service"], r["region"]) for r in result.records} == {("iam", "global")}
+    assert all(r["id"] == r["item"]["UserName"] for r in result.records)
 
 
 def test_query_shapes_every_item(cli: Any, seeded: list[SeedSummary]) -> None:
@@ -253,11 +316,129 @@ def test_every_source_skipped_is_a_failure(
     assert "every source was skipped" in result.stderr
 
 
+def put_objects(endpoint_url: str, bucket: str, keys: list[str]) -> None:
+    s3 = boto3.client(
+        "s3", region_name="us-east-1", endpoint_url=endpoint_url,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    s3.create_bucket(Bucket=bucket)
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    s3.close()
+
+
+def test_params_reach_the_operation_typed_by_its_input_shape(cli: Any, moto_endpoint: str) -> None:
+    keys = [f"app/{n}.log" for n in range(5)] + ["db/0.dump", "db/1.dump"]
+    put_objects(moto_endpoint, "logs", keys)
+    listing = ("inventory", "--endpoint-url", moto_endpoint, "--regions", "us-east-1")
+
+    # MaxKeys is an integer member: "2" becomes 2, so 7 objects take 4 pages.
+    result = cli(
+        *listing, "--operation", "s3:list_objects_v2", "--param", "Bucket=logs",
+        "--param", "MaxKeys=2",
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert sorted(r["id"] for r in result.records) == sorted(keys)
+    assert result.summary_row("us-east-1")[1:4] == ["s3.list_objects_v2", "7", "4"]
+
+    # A JSON object gives several at once, with JSON's own types.
+    result = cli(
+        *listing, "--operation", "s3:list_objects_v2",
+        "--param", '{"Bucket": "logs", "Prefix": "db/", "MaxKeys": 1}',
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert [r["id"] for r in result.records] == ["db/0.dump", "db/1.dump"]
+    assert result.summary_row("us-east-1")[1:4] == ["s3.list_objects_v2", "2", "2"]
+
+
+def test_boolean_and_json_params_reach_the_operation(cli: Any, moto_endpoint: str) -> None:
+    ssm = boto3.client(
+        "ssm", region_name="us-east-1", endpoint_url=moto_endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    for name in ("/prod/db/host", "/prod/log-level", "/dev/log-level"):
+        ssm.put_parameter(Name=name, Value="x", Type="String")
+    ssm.close()
+    listing = ("inventory", "--endpoint-url", moto_endpoint, "--regions", "us-east-1")
+
+    def names(*argv: str) -> list[str]:
+        result = cli(*listing, *argv)
+        assert result.status == 0, result.stderr
+        return sorted(record["id"] for record in result.records)
+
+    by_path = ("--operation", "ssm:get_parameters_by_path", "--param", "Path=/prod")
+    assert names(*by_path) == ["/prod/log-level"]
+    assert names(*by_path, "--param", "Recursive=true") == ["/prod/db/host", "/prod/log-level"]
+    begins = '[{"Key": "Name", "Option": "BeginsWith", "Values": ["/dev"]}]'
+    described = names(
+        "--operation", "ssm:describe_parameters", "--param", f"ParameterFilters={begins}"
+    )
+    assert described == ["/dev/log-level"]
+
+
+def test_the_banner_counts_a_global_operation_as_global(cli: Any, moto_endpoint: str) -> None:
+    iam = boto3.client(
+        "iam", region_name="us-east-1", endpoint_url=moto_endpoint,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    for name in ("alice", "bob"):
+        iam.create_user(UserName=name)
+    iam.close()
+    listing = ("inventory", "--endpoint-url", moto_endpoint, "--operation", "iam:list_users")
+
+    only_global = cli(*listing)
+    both = cli(*listing, "--services", "sqs", "--regions", "us-east-1,eu-west-1")
+
+    assert only_global.status == both.status == 0, only_global.stderr
+    assert f"listing 1 operation globally (1 source) at {moto_endpoint}: iam.list_users\n" in (
+        only_global.stderr
+    )
+    assert sorted(r["id"] for r in only_global.records) == ["alice", "bob"]
+    assert {r["region"] for r in only_global.records} == {"global"}
+    assert "listing 2 operations in 2 regions and globally (3 sources)" in both.stderr
+
+
+@pytest.mark.parametrize(
+    ("params", "report"),
+    [
+        ([], 'Parameter validation failed:\nMissing required parameter in input: "Bucket"\n'),
+        (
+            ["Bucket=logs", "MaxKeys=five"],
+            "Parameter validation failed:\nInvalid type for parameter MaxKeys, value: five, "
+            "type: <class 'str'>, valid types: <class 'int'>\n",
+        ),
+        (
+            ["Bucket=logs", "Buckit=logs"],
+            'Parameter validation failed:\nUnknown parameter in input: "Buckit", must be one of: '
+            "Bucket, Delimiter, EncodingType, MaxKeys, Prefix",
+        ),
+        (["Bucket=my/logs"], 'Parameter validation failed:\nInvalid bucket name "my/logs"'),
+    ],
+)
+def test_bad_params_exit_2_with_botocores_report_before_anything_starts(
+    cli: Any, fault_proxy: FaultProxy, params: list[str], report: str
+) -> None:
+    given = [arg for param in params for arg in ("--param", param)]
+    for where in (["--endpoint-url", fault_proxy.endpoint_url], ["--demo"]):
+        result = cli(
+            "inventory", *where, "--regions", "us-east-1", "--operation", "s3:list_objects_v2",
+            *given,
+        )  # fmt: skip
+
+        assert result.status == 2
+        assert "usage: asyncpage inventory" in result.stderr
+        assert f"error: --operation: s3.list_objects_v2: {report}" in result.stderr
+        assert "starting moto" not in result.stderr  # the demo was never seeded
+    assert fault_proxy.counters.requests == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         ([], "required: COMMAND"),
         (["inventory", "--chaos"], "--chaos needs --demo"),
+        (["inventory", "--demo", "--seed", "3"], "--seed needs --chaos"),
+        (["inventory", "--demo", "--chaos", "--seed", "-1"], "must be 0 or more"),
         (["inventory", "--services", "s3,nope"], "unknown nope"),
         (["inventory", "--operation", "s3:get_object"], "s3 cannot paginate 'get_object'"),
         (["inventory", "--operation", "nosuch:list_x"], "unknown AWS service 'nosuch'"),
@@ -268,6 +449,27 @@ def test_every_source_skipped_is_a_failure(
         (["inventory", "--demo", "--regions", "sa-*"], "matches none of the demo's regions"),
         (["inventory", "--demo", "--profile", "prod"], "drop --profile"),
         (["inventory", "--frobnicate"], "unrecognized arguments"),
+        (["inventory", "--param", "Bucket=logs"], "must follow the --operation it is for"),
+        (
+            ["inventory", "--operation", "s3:list_objects_v2", "--param", "Bucket"],
+            "'Bucket' is not NAME=VALUE or a JSON object",
+        ),
+        (
+            ["inventory", "--operation", "s3:list_objects_v2", "--param", "[1]"],
+            "'[1]' is not NAME=VALUE or a JSON object",
+        ),
+        (
+            [
+                "inventory",
+                "--services",
+                "ec2",
+                "--operation",
+                "ec2:describe_instances",
+                "--param",
+                "MaxResults=5",
+            ],
+            "ec2.describe_instances is listed twice with different parameters",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_a_reason(cli: Any, argv: list[str], message: str) -> None:
@@ -278,6 +480,28 @@ def test_usage_errors_exit_2_with_a_reason(cli: Any, argv: list[str], message: s
     assert "usage: asyncpage" in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--frobnicate"], "unrecognized arguments: --frobnicate\n"),
+        (["--dmeo"], "unrecognized arguments: --dmeo (did you mean --demo?)"),
+        (["--regoins=us-*"], "unrecognized arguments: --regoins=us-* (did you mean --regions?)"),
+        (
+            ["--demo", "--pagesize", "5"],
+            "unrecognized arguments: --pagesize 5 (did you mean --page-size?)",
+        ),
+    ],
+)
+def test_an_unknown_flag_after_inventory_shows_its_usage_and_a_guess(
+    cli: Any, argv: list[str], message: str
+) -> None:
+    result = cli("inventory", *argv)
+
+    assert result.status == 2
+    assert result.stderr.startswith("usage: asyncpage inventory [-h] [--demo]")
+    assert f"asyncpage inventory: error: {message}" in result.stderr
+
+
 def test_help_describes_the_output_and_exit_status(cli: Any, capsys: Any) -> None:
     status = main(["inventory", "--help"])
     text = capsys.readouterr().out
@@ -285,6 +509,23 @@ def test_help_describes_the_output_and_exit_status(cli: Any, capsys: Any) -> Non
     assert status == 0
     for expected in ("--demo", "--chaos", "--query JMESPATH", "exit status:", '"item"'):
         assert expected in text
+
+
+def words(text: str) -> str:
+    return " ".join(text.replace("`", "").split())
+
+
+@pytest.mark.parametrize("section", ["where the lines go:", "exit status:"])
+def test_readme_says_what_help_says_about_output_and_exit_status(
+    capsys: pytest.CaptureFixture[str], section: str
+) -> None:
+    assert main(["inventory", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    paragraph = help_text.split(section, 1)[1].split("\n\n", 1)[0]
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+
+    assert "terminal" in paragraph if section.startswith("where") else "130" in paragraph
+    assert words(paragraph) in words(readme)
 
 
 def test_output_goes_to_a_new_file_when_stdout_is_a_terminal(
@@ -307,6 +548,25 @@ def test_output_goes_to_a_new_file_when_stdout_is_a_terminal(
     (written,) = tmp_path.glob("inventory-*.jsonl")
     assert f"2 items written to {written.name}" in result.stderr
     assert sorted(r["id"] for r in parse(written.read_text())) == tables["eu-west-1"]
+
+
+def test_seeding_on_a_terminal_is_one_line_redrawn() -> None:
+    stream = io.StringIO()
+    display = SeedDisplay(stream, live=True, width=lambda: 100)
+    display.tick()
+    display.update(SeedProgress("moto", {}, 1, 3, 2.0))
+    display.update(SeedProgress("s3 eu-west-1", {"s3.buckets": 1, "s3.objects": 40}, 2, 3, 2.5))
+    display.close()
+
+    drawn = stream.getvalue().split("\r\x1b[2K")
+    assert "\n" not in stream.getvalue()
+    assert drawn[1].endswith("s  seeding the demo, starting moto")
+    assert drawn[2].endswith(
+        "s  seeding the demo, 0 made  | seeded 1/3: moto loaded its service models"
+    )
+    assert drawn[3].endswith(", 41 made  | seeded 2/3: s3 eu-west-1 (1 bucket, 40 objects)")
+    assert drawn[4] == ""  # erased at the end
+    assert all(len(line) < 100 for line in drawn)
 
 
 def test_live_line_fits_the_terminal() -> None:
@@ -378,3 +638,86 @@ def test_ctrl_c_exits_130_with_a_summary_and_no_traceback(
     assert "cancelled" in stderr.splitlines()[-3]  # the total row counts them
     written = 1 + len(rest.splitlines())
     assert f"{written:,} items written to stdout" in stderr
+
+
+def test_a_reader_that_stops_early_ends_it_quietly_with_status_0(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """``asyncpage inventory | head -3``: as Python's docs advise for SIGPIPE, no traceback."""
+    anyio.run(partial(seed, moto_endpoint, regions=["us-east-1"], scale=0.3))
+    command = (
+        f"set -o pipefail; {shlex.quote(sys.executable)} -m asyncpage inventory "
+        f"--endpoint-url {moto_endpoint} --regions us-east-1 --page-size 1 --concurrency 1 "
+        "2>stderr.txt | head -3"
+    )
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    stderr = (tmp_path / "stderr.txt").read_text()
+
+    assert done.returncode == 0, stderr  # pipefail: this is asyncpage's own status
+    assert [set(json.loads(line)) for line in done.stdout.splitlines()] == [RECORD_FIELDS] * 3
+    # Nothing after the reader left: no summary, no count, no complaint, no traceback.
+    assert "REGION" not in stderr
+    assert "written to" not in stderr
+    assert "Traceback" not in stderr
+    assert "Exception ignored" not in stderr
+    assert "Broken pipe" not in stderr and "closed" not in stderr
+
+
+def visible_lines(output: str) -> list[str]:
+    """What a terminal shows for ``output``: carriage returns and erase-line applied."""
+    lines: list[str] = []
+    row: list[str] = []
+    col = 0
+    erase = "\x1b[2K"
+    i = 0
+    while i < len(output):
+        if output.startswith(erase, i):
+            row, i = [], i + len(erase)
+            continue
+        char = output[i]
+        i += 1
+        if char == "\r":
+            col = 0
+        elif char == "\n":
+            lines.append("".join(row).rstrip())
+            row, col = [], 0
+        else:
+            row += [" "] * (col + 1 - len(row))
+            row[col] = char
+            col += 1
+    return [*lines, "".join(row).rstrip()]
+
+
+def test_on_a_terminal_the_status_line_stays_off_the_json_lines(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """``-o -`` with stdout and stderr on one terminal: the JSON lines scroll above it."""
+    tables = create_tables(moto_endpoint, ("us-east-1", "us-west-2"))
+    terminal, program_side = pty.openpty()
+    fcntl.ioctl(program_side, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 150, 0, 0))
+    program = subprocess.Popen(
+        [
+            sys.executable, "-m", "asyncpage", "inventory", "--endpoint-url", moto_endpoint,
+            "--services", "dynamodb", "--regions", "us-east-1,us-west-2", "--page-size", "1",
+            "--concurrency", "1", "-o", "-",
+        ],
+        stdin=subprocess.DEVNULL, stdout=program_side, stderr=program_side, cwd=tmp_path,
+    )  # fmt: skip
+    os.close(program_side)
+    output = b""
+    with contextlib.suppress(OSError):  # EIO: the program closed the terminal
+        while chunk := os.read(terminal, 65536):
+            output += chunk
+    os.close(terminal)
+    assert program.wait(timeout=60) == 0
+    text = output.decode()
+    screen = visible_lines(text)
+
+    assert " done " in text  # the status line was drawn (it is erased at the end)
+    records = [line for line in screen if '"service"' in line]
+    assert sorted(json.loads(line)["id"] for line in records) == sorted(
+        name for names in tables.values() for name in names
+    )
+    assert "4 items written to stdout" in screen

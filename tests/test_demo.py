@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import importlib.metadata
 import json
 import socket
 import sys
+import tomllib
+from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,8 +19,16 @@ import anyio.to_thread
 import boto3
 import pytest
 from aiobotocore.session import AioSession, get_session
+from packaging.requirements import Requirement
+from packaging.version import Version
 
-from asyncpage._demo import DEMO_REGIONS, DemoEndpoint, DemoResource, SeedSummary
+from asyncpage._demo import (
+    DEMO_REGIONS,
+    DemoEndpoint,
+    DemoResource,
+    SeedProgress,
+    SeedSummary,
+)
 
 # Small pages, so that every count below is gathered across several pages.
 _PAGE = 3
@@ -183,7 +195,9 @@ def test_sync_with_seeds_deterministic_content_and_stop_frees_the_port() -> None
             TableName="orders-prod",
             Key={"customer_id": {"S": "cust-0000"}, "order_id": {"S": "2024-01-01#ord-000000"}},
         )
-        for client in (other_region, s3, ddb):
+        iam = boto3.client("iam", **demo.client_kwargs("us-east-1"))
+        users = iam.list_users()["Users"]
+        for client in (other_region, s3, ddb, iam):
             client.close()
 
         url = demo.endpoint_url
@@ -202,6 +216,32 @@ def test_sync_with_seeds_deterministic_content_and_stop_frees_the_port() -> None
         "ms": 535,
     }
     assert order["Item"]["currency"] == {"S": "USD"}
+    assert [user["UserName"] for user in users] == ["prod-deploy"]  # at scale 0.01, one
+    assert summary.count("iam.users") == 1
+
+
+@pytest.mark.asyncio
+async def test_seeding_reports_every_step_as_it_finishes() -> None:
+    told: list[SeedProgress] = []
+    regions = DEMO_REGIONS[:2]
+    async with DemoEndpoint.start(
+        seed=True, scale=0.05, regions=regions, on_progress=told.append
+    ) as demo:
+        summary = demo.summary
+    assert summary is not None
+
+    assert [progress.done for progress in told] == list(range(1, len(told) + 1))
+    assert {progress.total for progress in told} == {len(told)}
+    assert told[0].step == "moto" and told[0].created == {}
+    services = {resource.partition(".")[0] for resource, _ in summary.counts}
+    assert sorted(p.step for p in told[1:]) == sorted(f"{s} {r}" for s in services for r in regions)
+    created = Counter()
+    for progress in told:
+        region = progress.step.partition(" ")[2]
+        created.update({(resource, region): n for resource, n in progress.created.items()})
+    assert +created == +Counter(summary.counts)
+    seconds = [progress.seconds for progress in told]
+    assert seconds == sorted(seconds) and seconds[-1] <= summary.seconds
 
 
 def test_unseeded_endpoint_gives_client_kwargs_and_is_entered_once() -> None:
@@ -262,3 +302,19 @@ def test_the_demo_seeds_under_trio_too() -> None:
     summary = anyio.run(main, backend="trio")
     assert summary is not None
     assert summary.count("dynamodb.tables") > 0
+
+
+def test_the_demo_extra_bounds_boto3_to_what_aiobotocore_allows() -> None:
+    """moto leaves boto3 unpinned and aiobotocore pins botocore: without a bound on boto3 in
+    the extra, ``pip install '.[demo]'`` downloads and rejects ~20 newer boto3 releases."""
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    demo = [Requirement(r) for r in pyproject["project"]["optional-dependencies"]["demo"]]
+    (boto3_bound,) = [r.specifier for r in demo if r.name == "boto3"]
+    (botocore_pin,) = [
+        Requirement(r).specifier
+        for r in importlib.metadata.requires("aiobotocore") or []
+        if Requirement(r).name == "botocore"
+    ]
+    # boto3 X.Y.Z needs botocore X.Y.Z or later within X.Y: the same numbers must pass both.
+    around = [Version(f"1.{minor}.{patch}") for minor in (42, 43, 44) for patch in range(200)]
+    assert [v for v in around if v in boto3_bound] == [v for v in around if v in botocore_pin]

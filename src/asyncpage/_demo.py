@@ -36,7 +36,7 @@ from aiobotocore.session import get_session
 
 from .testing._moto import MotoServer
 
-__all__ = ["DEMO_REGIONS", "DemoEndpoint", "DemoResource", "SeedSummary", "seed"]
+__all__ = ["DEMO_REGIONS", "DemoEndpoint", "DemoResource", "SeedProgress", "SeedSummary", "seed"]
 
 DEMO_REGIONS: Final = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
 
@@ -52,6 +52,7 @@ DemoResource = Literal[
     "lambda.functions",
     "logs.log_groups",
     "ssm.parameters",
+    "iam.users",
 ]
 _RESOURCES: Final[tuple[DemoResource, ...]] = get_args(DemoResource)
 
@@ -65,6 +66,10 @@ _SERVICES: Final = (
     "search", "billing", "catalog", "auth", "reports", "email",
 )  # fmt: skip
 _COMPONENTS: Final = ("api", "worker", "cron", "migrate", "audit", "metrics", "proxy", "scheduler")
+_USERS: Final = (
+    "deploy", "ci", "terraform", "grafana", "backup", "readonly",
+    "oncall", "etl", "audit", "support", "billing", "analytics",
+)  # fmt: skip
 _PARAMETER_KEYS: Final = (
     "db/host", "db/port", "db/name", "db/password", "api/base-url",
     "api/allowed-origins", "cache/ttl-seconds", "queue/url", "feature/new-checkout", "log-level",
@@ -95,6 +100,7 @@ class _RegionPlan:
     functions: int
     ecs_log_groups: int  # beside one /aws/lambda/ group per function
     parameters: int
+    users: int  # IAM users of this environment (IAM is global: every region sees all)
 
 
 _PLANS: Final[Mapping[str, _RegionPlan]] = {
@@ -127,6 +133,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=15,
         ecs_log_groups=95,
         parameters=120,
+        users=12,
     ),
     "us-west-2": _RegionPlan(
         env="staging",
@@ -144,6 +151,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=6,
         ecs_log_groups=30,
         parameters=40,
+        users=6,
     ),
     "eu-west-1": _RegionPlan(
         env="prod-eu",
@@ -159,6 +167,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=4,
         ecs_log_groups=12,
         parameters=30,
+        users=4,
     ),
     "ap-southeast-2": _RegionPlan(
         env="dr",
@@ -170,6 +179,7 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
         functions=0,
         ecs_log_groups=2,
         parameters=2,
+        users=1,
     ),
 }
 
@@ -196,6 +206,26 @@ class SeedSummary:
         return sum(self.counts.get((resource, r), 0) for r in regions)
 
 
+@dataclass(frozen=True, slots=True)
+class SeedProgress:
+    """Where seeding stands, told after each of its steps (``seed(on_progress=...)``).
+
+    A step is moto's first use of every service (``step == "moto"``: it loads their models,
+    a good part of the time at scale 1.0), then one service in one region (``"s3 us-east-1"``).
+    ``created`` is what the step made (keys are :data:`DemoResource` names), ``done`` the
+    steps finished so far out of ``total``, ``seconds`` the time since seeding began.
+    """
+
+    step: str
+    created: Mapping[DemoResource, int]
+    done: int
+    total: int
+    seconds: float
+
+
+ProgressCallback = Callable[[SeedProgress], None]
+
+
 class DemoEndpoint:
     """moto's server on 127.0.0.1 (a free port), optionally seeded by :func:`seed`.
 
@@ -214,11 +244,17 @@ class DemoEndpoint:
     """
 
     def __init__(
-        self, *, seed: bool = False, scale: float = 1.0, regions: Sequence[str] = DEMO_REGIONS
+        self,
+        *,
+        seed: bool = False,
+        scale: float = 1.0,
+        regions: Sequence[str] = DEMO_REGIONS,
+        on_progress: ProgressCallback | None = None,
     ) -> None:
         _check_seed_arguments(regions, scale)
         self._seed = seed
         self._scale = scale
+        self._on_progress = on_progress
         self._regions = tuple(regions)
         self._server: MotoServer | None = None
         self._entered = False
@@ -227,17 +263,22 @@ class DemoEndpoint:
 
     @classmethod
     def start(
-        cls, *, seed: bool = False, scale: float = 1.0, regions: Sequence[str] = DEMO_REGIONS
+        cls,
+        *,
+        seed: bool = False,
+        scale: float = 1.0,
+        regions: Sequence[str] = DEMO_REGIONS,
+        on_progress: ProgressCallback | None = None,
     ) -> Self:
         """Return an endpoint that starts when entered, seeded if ``seed`` is true.
 
-        ``scale`` and ``regions`` go to :func:`seed`; a bad value raises :class:`ValueError`
-        here, before anything starts. Example::
+        ``scale``, ``regions`` and ``on_progress`` go to :func:`seed`; a bad value raises
+        :class:`ValueError` here, before anything starts. Example::
 
             with DemoEndpoint.start(seed=True) as demo:
                 s3 = boto3.client("s3", **demo.client_kwargs("eu-west-1"))
         """
-        return cls(seed=seed, scale=scale, regions=regions)
+        return cls(seed=seed, scale=scale, regions=regions, on_progress=on_progress)
 
     @property
     def endpoint_url(self) -> str:
@@ -275,7 +316,12 @@ class DemoEndpoint:
             self._server.reset()
 
     async def _seed_server(self) -> None:
-        self.summary = await seed(self.endpoint_url, regions=self._regions, scale=self._scale)
+        self.summary = await seed(
+            self.endpoint_url,
+            regions=self._regions,
+            scale=self._scale,
+            on_progress=self._on_progress,
+        )
 
     def __enter__(self) -> Self:
         try:
@@ -348,22 +394,29 @@ def _check_seed_arguments(regions: Sequence[str], scale: float) -> None:
 
 
 async def seed(
-    endpoint_url: str, *, regions: Sequence[str] = DEMO_REGIONS, scale: float = 1.0
+    endpoint_url: str,
+    *,
+    regions: Sequence[str] = DEMO_REGIONS,
+    scale: float = 1.0,
+    on_progress: ProgressCallback | None = None,
 ) -> SeedSummary:
     """Fill an empty moto server with a deterministic, realistic inventory in ``regions``.
 
     S3 buckets and objects, DynamoDB tables and items, EC2 reservations, SQS queues, Lambda
-    functions, CloudWatch Logs log groups and SSM parameters; us-east-1 holds the most and
+    functions, CloudWatch Logs log groups, SSM parameters and IAM users (global, but each
+    region's environment has its own, counted in that region); us-east-1 holds the most and
     ap-southeast-2 almost nothing. ``scale`` multiplies every count, and a count that is not
     zero stays at least 1. Regions are seeded concurrently; at ``scale=1.0`` it takes about
     5 s of CPU on 2 cores, half of which is moto's first use of each service in the process.
+    ``on_progress`` is called after each step with a :class:`SeedProgress`, in the event
+    loop's thread; an exception it raises stops the seeding.
 
     Raises :class:`ValueError` for a region outside :data:`DEMO_REGIONS` or a scale that is
     not a positive number, and botocore's ``ClientError`` if the data is already there.
     """
     _check_seed_arguments(regions, scale)
     started = time.perf_counter()
-    seeder = _Seeder(endpoint_url, scale, tuple(dict.fromkeys(regions)))
+    seeder = _Seeder(endpoint_url, scale, tuple(dict.fromkeys(regions)), on_progress)
     await seeder.run()
     return SeedSummary(
         regions=seeder.regions,
@@ -378,8 +431,18 @@ async def seed(
 class _Seeder:
     """One seeding run: its clients, its concurrency limit and what it has created so far."""
 
-    def __init__(self, url: str, scale: float, regions: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        url: str,
+        scale: float,
+        regions: tuple[str, ...],
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
         self.url, self.scale, self.regions = url, scale, regions
+        self.on_progress = on_progress
+        self.started = time.perf_counter()
+        self.done = 0
+        self.total = 1 + len(regions) * len(self.steps())
         self.limiter = anyio.CapacityLimiter(_CONCURRENCY)
         self.counts: dict[tuple[DemoResource, str], int] = {
             (resource, region): 0 for resource in _RESOURCES for region in regions
@@ -425,8 +488,10 @@ class _Seeder:
                 for region in self.regions
                 for service in _FIRST_REQUESTS
             }
+            # IAM is global: one client serves every region's users and the Lambda role.
+            iam = await client("iam", "us-east-1")
+            clients.update(dict.fromkeys([("iam", region) for region in self.regions], iam))
             if any(self.scaled(_PLANS[r].functions) for r in self.regions):
-                iam = await client("iam", "us-east-1")
                 role = await iam.create_role(
                     RoleName=_LAMBDA_ROLE,
                     Path="/service-role/",
@@ -439,10 +504,25 @@ class _Seeder:
             async with anyio.create_task_group() as tg:
                 for service, operation in _FIRST_REQUESTS.items():
                     tg.start_soon(getattr(clients[service, self.regions[0]], operation))
+            self.report("moto", {})
             async with anyio.create_task_group() as tg:
                 for region in self.regions:
-                    for service, step in self.steps().items():
-                        tg.start_soon(step, clients[service, region], region, _PLANS[region])
+                    for service in self.steps():
+                        tg.start_soon(self.step, service, clients[service, region], region)
+
+    async def step(self, service: str, client: Any, region: str) -> None:
+        await self.steps()[service](client, region, _PLANS[region])
+        prefix = f"{service}."
+        created = {r: self.counts[r, region] for r in _RESOURCES if r.startswith(prefix)}
+        self.report(f"{service} {region}", created)
+
+    def report(self, step: str, created: Mapping[DemoResource, int]) -> None:
+        self.done += 1
+        if self.on_progress is not None:
+            seconds = time.perf_counter() - self.started
+            self.on_progress(
+                SeedProgress(step, MappingProxyType(created), self.done, self.total, seconds)
+            )
 
     def steps(self) -> dict[str, Callable[[Any, str, _RegionPlan], Coroutine[Any, Any, None]]]:
         return {
@@ -453,6 +533,7 @@ class _Seeder:
             "lambda": self.lambda_,
             "logs": self.logs,
             "ssm": self.ssm,
+            "iam": self.iam,
         }
 
     async def s3(self, s3: Any, region: str, plan: _RegionPlan) -> None:
@@ -561,6 +642,14 @@ class _Seeder:
             for service, key in pairs
         )
         self.counts["ssm.parameters", region] = len(pairs)
+
+    async def iam(self, iam: Any, region: str, plan: _RegionPlan) -> None:
+        names = [f"{plan.env}-{name}" for name in _USERS[: self.scaled(plan.users)]]
+        await self.call_all(
+            partial(iam.create_user, UserName=name, Path=f"/{plan.env}/", Tags=_tags(env=plan.env))
+            for name in names
+        )
+        self.counts["iam.users", region] = len(names)
 
 
 def _tags(**tags: str) -> list[dict[str, str]]:

@@ -18,8 +18,9 @@ import datetime
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Final, Literal, NamedTuple, TextIO
 
 import botocore.session
@@ -31,6 +32,7 @@ from jmespath.parser import ParsedResult
 from ._errors import PageFetchError
 from ._fanout import Outcome, fan_out
 from ._iterator import AsyncPageIterator, PageStatistics, paginate
+from ._params import check_params, parse_params
 from ._regions import ClientPool
 from ._retry import Retry, error_code
 
@@ -63,7 +65,8 @@ class Listing:
     ``Reservations[].Instances[]`` flattens instances out of reservations);
     ``resource_id`` names one resource in a word. A ``global`` listing is requested once,
     not once per region. ``page_size`` is false for operations that must not be sent
-    ``--page-size`` (no limit parameter, or a limit the service does not page past).
+    ``--page-size`` (no limit parameter, or a limit the service does not page past, or
+    one that ``params`` sets). ``params`` go to every request of the listing.
     """
 
     service: str
@@ -72,6 +75,7 @@ class Listing:
     resource_id: Callable[[Any], str]
     scope: Scope = "regional"
     page_size: bool = True
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
     @property
     def name(self) -> str:
@@ -103,7 +107,8 @@ def _guess_id(item: Any) -> str:
         for key, value in item.items():
             if isinstance(value, str) and str(key).endswith(suffix):
                 return value
-    return ""
+    key = item.get("Key")  # S3 objects and versions
+    return key if isinstance(key, str) else ""
 
 
 def _listing(
@@ -133,13 +138,18 @@ DEFAULT_LISTINGS: Final[tuple[Listing, ...]] = (
 )
 
 
-def listing_for(spec: str) -> Listing:
+def listing_for(spec: str, params: Sequence[str] = ()) -> Listing:
     """The listing for ``"SERVICE:OPERATION"`` (``"iam:list_users"`` or ``"iam:ListUsers"``).
 
     A listing of :data:`DEFAULT_LISTINGS` is returned as it is; any other operation lists
     the items under its primary result key and is global if its service is (IAM, Route 53…).
+    ``params`` are ``--param`` arguments (``NAME=VALUE`` or a JSON object, typed by the
+    operation's input shape: see :mod:`asyncpage._params`); the listing sends them with
+    every request, and one naming the operation's limit key replaces ``--page-size``.
     Reads botocore's models only, sends nothing. Raises :class:`ValueError` with a message
-    fit for the command line if the service is unknown or cannot paginate the operation.
+    fit for the command line if the service is unknown, cannot paginate the operation, or
+    botocore rejects the parameters (its validation report in full, missing required
+    parameters included).
     """
     service, sep, operation = spec.partition(":")
     service, operation = service.strip().lower(), operation.strip()
@@ -160,16 +170,27 @@ def listing_for(spec: str) -> Listing:
         what = "has no operation" if api_name is None else "cannot paginate"
         raise ValueError(f"{service} {what} {operation!r}; it can paginate: {choices}")
     py_name = xform_name(api_name)
+    config = paging[api_name]
+    operation_model = service_model.operation_model(api_name)
+    try:
+        given = parse_params(params, operation_model.input_shape)
+        check_params(given, operation_model, session)
+    except ValueError as exc:
+        hint = ""
+        if "Missing required parameter" in str(exc):
+            hint = f"\n(give parameters with --param NAME=VALUE after --operation {spec})"
+        elif "Invalid type for parameter" in str(exc):
+            hint = "\n(--param values of lists, maps and structures are JSON)"
+        raise ValueError(f"{service}.{py_name}: {exc}{hint}") from None
     for known in DEFAULT_LISTINGS:
         if (known.service, known.operation) == (service, py_name):
-            return known
-    config = paging[api_name]
+            return _with_params(known, given, config.get("limit_key"))
     result_key = config.get("result_key")
     if isinstance(result_key, list):
         result_key = result_key[0]
     if not result_key:
         raise ValueError(f"{service}.{py_name} has no result key to take resources from")
-    return _listing(
+    listing = _listing(
         service,
         py_name,
         result_key,
@@ -177,6 +198,14 @@ def listing_for(spec: str) -> Listing:
         scope="global" if is_global_service(service) else "regional",
         page_size="limit_key" in config,
     )
+    return _with_params(listing, given, config.get("limit_key"))
+
+
+def _with_params(listing: Listing, params: Mapping[str, Any], limit_key: str | None) -> Listing:
+    if not params:
+        return listing
+    page_size = listing.page_size and limit_key not in params
+    return replace(listing, params=MappingProxyType(dict(params)), page_size=page_size)
 
 
 def is_global_service(service: str) -> bool:
@@ -372,7 +401,13 @@ class Inventory:
             config = {}
             if self._page_size is not None and listing.page_size:
                 config["PageSize"] = self._page_size
-            return paginate(client, listing.operation, retry=self._retry, PaginationConfig=config)
+            return paginate(
+                client,
+                listing.operation,
+                retry=self._retry,
+                PaginationConfig=config,
+                **listing.params,
+            )
 
         return open_source
 

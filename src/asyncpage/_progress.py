@@ -4,18 +4,21 @@ Three displays share one interface (:class:`Display`): :class:`LiveLine` redraws
 place on a terminal, :class:`FinishLines` prints a plain line as each source finishes (for
 logs and pipes), :class:`NoDisplay` prints nothing. :func:`refresh` feeds one of them
 from a snapshot function about five times a second; :func:`format_summary` renders the
-table printed at the end. Plain text and ANSI only: no dependencies.
+table printed at the end. :class:`SeedDisplay` shows the demo's seeding, before all that.
+Plain text and ANSI only: no dependencies.
 """
 
 from __future__ import annotations
 
 import shutil
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol, TextIO
 
 import anyio
 
+from ._demo import SeedProgress
 from ._inventory import GLOBAL_REGION, SourceState, Status
 
 __all__ = [
@@ -23,6 +26,7 @@ __all__ = [
     "FinishLines",
     "LiveLine",
     "NoDisplay",
+    "SeedDisplay",
     "format_summary",
     "refresh",
 ]
@@ -40,6 +44,9 @@ class Display(Protocol):
     def close(self) -> None:
         """Leave the stream clean for what is printed next (the summary)."""
 
+    def print_above(self, write: Callable[[], None]) -> None:
+        """Call ``write``, which prints to the same terminal, clear of the display."""
+
 
 class NoDisplay:
     """Shows nothing (``--no-progress``)."""
@@ -50,23 +57,47 @@ class NoDisplay:
     def close(self) -> None:
         pass
 
+    def print_above(self, write: Callable[[], None]) -> None:
+        write()
+
 
 class LiveLine:
     """One status line on a terminal, redrawn in place (``\\r`` and erase-line).
 
     Shows the counts of finished, running and waiting sources, resources, pages, retries
-    and throttles, then the running sources as fit the terminal's width.
+    and throttles, then the running sources as fit the terminal's width. Output printed to
+    the same terminal goes through :meth:`print_above`, which keeps the line below it.
     """
 
     def __init__(self, stream: TextIO, *, width: Callable[[], int] | None = None) -> None:
         self._stream = stream
         self._width = width or (lambda: shutil.get_terminal_size().columns)
         self._drawn = False
+        self._line = ""
 
     def update(self, states: Sequence[SourceState], elapsed: float) -> None:
-        self._stream.write(_CLEAR_LINE + self.render(states, elapsed, self._width() - 1))
+        self._line = self.render(states, elapsed, self._width() - 1)
+        self._draw()
+
+    def _draw(self) -> None:
+        self._stream.write(_CLEAR_LINE + self._line)
         self._stream.flush()
         self._drawn = True
+
+    def print_above(self, write: Callable[[], None]) -> None:
+        """Erase the line, call ``write`` (it prints whole lines), then draw the line again.
+
+        Without it, what ``write`` prints would start after the status line's last
+        character, on the same row.
+        """
+        if not self._drawn:
+            write()
+            return
+        self.close()
+        try:
+            write()
+        finally:
+            self._draw()
 
     @staticmethod
     def render(states: Sequence[SourceState], elapsed: float, width: int) -> str:
@@ -115,6 +146,9 @@ class FinishLines:
     def close(self) -> None:
         pass
 
+    def print_above(self, write: Callable[[], None]) -> None:
+        write()
+
 
 def _finish_line(state: SourceState) -> str:
     key = state.key
@@ -136,6 +170,76 @@ async def refresh(
     while True:
         display.update(*snapshot())
         await anyio.sleep(interval)
+
+
+class SeedDisplay:
+    """The demo's seeding on stderr: one status line on a terminal, a line a step otherwise.
+
+    ``update`` takes each :class:`~asyncpage._demo.SeedProgress`; on a terminal, ``tick``
+    redraws the line with the time (call it a few times a second: moto's start and its
+    first use of each service take seconds with nothing to report), ``close`` erases it.
+    """
+
+    def __init__(
+        self, stream: TextIO, *, live: bool, width: Callable[[], int] | None = None
+    ) -> None:
+        self._stream = stream
+        self._live = live
+        self._width = width or (lambda: shutil.get_terminal_size().columns)
+        self._started = time.monotonic()
+        self._last: SeedProgress | None = None
+        self._resources = 0
+        self._drawn = False
+
+    def update(self, progress: SeedProgress) -> None:
+        self._last = progress
+        self._resources += sum(progress.created.values())
+        if self._live:
+            self.tick()
+        else:
+            self._stream.write(f"[{self._elapsed():6.1f}s] {seed_step_line(progress)}\n")
+            self._stream.flush()
+
+    def tick(self) -> None:
+        if not self._live:
+            return
+        last = self._last
+        line = f"{self._elapsed():4.1f}s  seeding the demo, "
+        if last is None:
+            line += "starting moto"
+        else:
+            line += f"{self._resources:,} made  | {seed_step_line(last)}"
+        width = self._width() - 1
+        line = line if len(line) <= width else line[: max(0, width - 1)] + "…"
+        self._stream.write(_CLEAR_LINE + line)
+        self._stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self._stream.write(_CLEAR_LINE)
+            self._stream.flush()
+            self._drawn = False
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+
+def seed_step_line(progress: SeedProgress) -> str:
+    """``seeded 12/33: s3 us-east-1 (3 buckets, 250 objects)``."""
+    width = len(str(progress.total))
+    line = f"seeded {progress.done:>{width}}/{progress.total}: "
+    if progress.step == "moto":
+        return line + "moto loaded its service models"
+    made = ", ".join(
+        _count(count, resource.partition(".")[2].replace("_", " "))
+        for resource, count in progress.created.items()
+    )
+    return f"{line}{progress.step} ({made or 'nothing'})"
+
+
+def _count(count: int, plural: str) -> str:
+    return f"{count:,} {plural if count != 1 else plural.removesuffix('s')}"
 
 
 _COLUMNS: Final = (
@@ -177,7 +281,7 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
     rows.append(
         [
             "total",
-            f"{len(states)} sources",
+            f"{len(states)} source{'s' * (len(states) != 1)}",
             f"{sum(s.items for s in states):,}",
             f"{sum(s.statistics.pages for s in states):,}",
             f"{sum(s.statistics.retries for s in states):,}",

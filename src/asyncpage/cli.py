@@ -1,22 +1,26 @@
 """The ``asyncpage`` command line: ``asyncpage inventory`` lists resources across regions.
 
 ``main(argv)`` parses, validates everything it can before a request is sent (a bad
-``--query`` or an unknown ``--operation`` exits 2), then runs :class:`~asyncpage._inventory.
-Inventory` on asyncio. Exit status: 0 when every source is ok or skipped, 1 when one
-failed or all were skipped (or AWS could not be reached at all), 2 for usage errors, 130 on Ctrl-C.
+``--query``, an unknown ``--operation`` or a parameter botocore rejects exits 2), then runs
+:class:`~asyncpage._inventory.Inventory` on asyncio. Where the output goes and what the
+exit status means are written once, in :data:`WHERE_THE_LINES_GO` and :data:`EXIT_STATUS`:
+``--help`` shows them and README.md quotes them word for word (a test compares).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import difflib
 import fnmatch
 import os
 import re
+import secrets
 import sys
 from collections.abc import Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Final, TextIO
 
 import anyio
@@ -40,10 +44,19 @@ from ._inventory import (
     listing_for,
     plan_targets,
 )
-from ._progress import Display, FinishLines, LiveLine, NoDisplay, format_summary, refresh
+from ._progress import (
+    REFRESH_SECONDS,
+    Display,
+    FinishLines,
+    LiveLine,
+    NoDisplay,
+    SeedDisplay,
+    format_summary,
+    refresh,
+)
 from ._regions import ClientPool, regions_for
 
-__all__ = ["main"]
+__all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -73,6 +86,8 @@ class ChaosRates:
 #: Enough faults that retries show in every run, few enough that asyncpage's retry
 #: (8 attempts a page: a page fails with probability 0.23**8, about 1e-5) never runs out.
 CHAOS: Final = ChaosRates()
+#: ``--chaos`` without ``--seed`` draws a seed below this: short enough to retype.
+CHAOS_SEEDS: Final = 1_000_000
 DEMO_PAGE_SIZE: Final = 10
 _DEMO_CREDENTIALS: Final = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo"}
 _REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
@@ -93,30 +108,49 @@ stderr at the end, after live progress (a status line on a terminal, one line pe
 finished source otherwise).
 """
 
-_EPILOG = """\
-where the lines go:
-  Without --output, lines go to stdout when it is redirected or piped, and to a new
-  file inventory-YYYYmmdd-HHMMSS.jsonl in the current directory when stdout is a
-  terminal (the summary says which). --output - forces stdout.
+#: Where the JSON lines go, for ``--help`` and README.md.
+WHERE_THE_LINES_GO: Final = """\
+Without --output, lines go to stdout when it is redirected or piped, and to a new
+file inventory-YYYYmmdd-HHMMSS.jsonl in the current directory when stdout is a
+terminal (the summary names it). --output - forces stdout, and -o FILE writes FILE."""
 
-exit status:
-  0 every source ok (or skipped: region not enabled, access denied), 1 a source
-  failed or every source was skipped, 2 usage error, 130 interrupted (Ctrl-C).
+#: What the exit status means, for ``--help`` and README.md.
+EXIT_STATUS: Final = """\
+0: every source ok or skipped (skipped: the region is not enabled, or access is
+denied there), or the reader of stdout stopped early (| head). 1: a source failed,
+every source was skipped (what wrong credentials look like), or AWS could not be
+reached. 2: a usage error, found before any request. 130: interrupted (Ctrl-C)."""
 
+
+def _indent(text: str) -> str:
+    return "".join(f"  {line}\n" for line in text.splitlines())
+
+
+_EPILOG = (
+    f"where the lines go:\n{_indent(WHERE_THE_LINES_GO)}\n"
+    f"exit status:\n{_indent(EXIT_STATUS)}\n"
+    """\
 examples:
   asyncpage inventory --demo                      no AWS account: a local moto, seeded
   asyncpage inventory --demo --chaos              the same through a fault proxy
+  asyncpage inventory --demo --chaos --seed 4242  replay the faults of a run
   asyncpage inventory --regions 'eu-*' --services ec2,lambda -o eu.jsonl
   asyncpage inventory --operation iam:list_users --query '{name: UserName}'
+  asyncpage inventory --operation s3:list_objects_v2 --param Bucket=logs --regions us-east-1
   asyncpage inventory --demo | jq -r 'select(.service=="ec2") | .id'
 """
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``asyncpage`` command with ``argv`` (default ``sys.argv[1:]``); return its status."""
     parser, command = _parser()
     try:
-        args = parser.parse_args(argv)
+        # Known args first: argparse would report what the subcommand does not know with
+        # the top-level usage, which does not list the subcommand's options.
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:
+            command.error(_unrecognized(command, unknown))
         options = _validate(command, args)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
@@ -135,6 +169,7 @@ class Options:
     demo_regions: tuple[str, ...] = ()
     demo_scale: float = 1.0
     chaos: bool = False
+    chaos_seed: int | None = None  # None: a new one for this run
     concurrency: int = 16
     per_endpoint: int = 4
     page_size: int | None = None
@@ -151,6 +186,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
 
 
@@ -191,6 +236,14 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "connections, latency) to watch retries recover every item",
     )
     where.add_argument(
+        "--seed",
+        metavar="N",
+        type=_seed,
+        help="with --chaos: seed the faults with N to replay an earlier run's (each run "
+        "prints its seed; default: a new one each run). The same seed gives the same faults "
+        "in the same order of requests; --concurrency 1 keeps that order from run to run",
+    )
+    where.add_argument(
         "--regions",
         metavar="LIST",
         help="comma-separated regions or patterns (us-east-1,eu-*) or 'all' "
@@ -208,10 +261,21 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     what.add_argument(
         "--operation",
         metavar="SERVICE:OP",
-        action="append",
+        action=_OperationAction,
         default=[],
         help="also list this paginated operation (iam:list_users, kms:list_keys); "
         "repeatable; given without --services, only these are listed",
+    )
+    what.add_argument(
+        "--param",
+        metavar="NAME=VALUE",
+        action=_ParamAction,
+        help="a parameter of the --operation before it (--operation s3:list_objects_v2 "
+        "--param Bucket=logs --param MaxKeys=100), or a JSON object of several "
+        '(--param \'{"Bucket": "logs"}\'); repeatable. A value takes the type of the '
+        "operation's member: numbers and true/false are converted, lists, maps and "
+        "structures are JSON. botocore checks every parameter before anything starts; "
+        "the operation's limit key (MaxKeys) replaces --page-size",
     )
     what.add_argument(
         "--query", metavar="JMESPATH", help="JMESPath applied to each item, e.g. '{id: Name}'"
@@ -250,12 +314,51 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     return parser, inventory
 
 
+@dataclass
+class _OperationArguments:
+    """One ``--operation`` and the ``--param`` arguments that followed it."""
+
+    spec: str
+    params: list[str] = field(default_factory=list)
+
+
+class _OperationAction(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        given: list[_OperationArguments] = getattr(namespace, self.dest)
+        setattr(namespace, self.dest, [*given, _OperationArguments(str(values))])
+
+
+class _ParamAction(argparse.Action):
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        operations: list[_OperationArguments] = namespace.operation
+        if not operations:
+            parser.error(
+                f"--param {values} must follow the --operation it is for, e.g. "
+                "--operation s3:list_objects_v2 --param Bucket=logs"
+            )
+        operations[-1].params.append(str(values))
+
+
 def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Options:
     def usage(message: str) -> None:
         command.error(message)  # prints the usage line and exits 2
 
     if args.chaos and not args.demo:
         usage("--chaos needs --demo (it puts a fault proxy in front of the demo endpoint)")
+    if args.seed is not None and not args.chaos:
+        usage("--seed needs --chaos (it seeds the faults the fault proxy injects)")
     if args.demo and args.endpoint_url:
         usage("--demo runs its own endpoint: drop --endpoint-url")
     if args.demo and args.profile:
@@ -274,14 +377,22 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
                 f"{', '.join(by_service)} (or use --operation SERVICE:OP)"
             )
         listings += [by_service[name] for name in names]
-    for spec in args.operation:
+    for given in args.operation:
         try:
-            listing = listing_for(spec)
+            listing = listing_for(given.spec, given.params)
         except ValueError as exc:
             usage(f"--operation: {exc}")
             raise  # unreachable: usage() exits
-        if listing not in listings:
-            listings.append(listing)
+        if listing in listings:
+            continue
+        if any(other.name == listing.name for other in listings):
+            # One source per (service, region, operation): the summary and the records
+            # could not tell two parameter sets apart.
+            usage(
+                f"--operation: {listing.name} is listed twice with different parameters "
+                "(by --services, or by two --operation); list one set at a time"
+            )
+        listings.append(listing)
 
     patterns: tuple[str, ...] | None = None
     if args.regions is not None and args.regions.strip() != "all":
@@ -317,6 +428,7 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
         demo_regions=demo_regions,
         demo_scale=args.demo_scale,
         chaos=args.chaos,
+        chaos_seed=args.seed,
         concurrency=args.concurrency,
         per_endpoint=args.per_endpoint,
         page_size=args.page_size or (DEMO_PAGE_SIZE if args.demo else None),
@@ -326,6 +438,27 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
     )
 
 
+def _unrecognized(command: argparse.ArgumentParser, arguments: Sequence[str]) -> str:
+    """``unrecognized arguments: --dmeo (did you mean --demo?)``."""
+    known = [
+        option
+        for action in command._actions
+        if action.help is not argparse.SUPPRESS
+        for option in action.option_strings
+        if option.startswith("--")
+    ]
+    guesses = [
+        guess
+        for argument in arguments
+        if argument.startswith("--")
+        for guess in difflib.get_close_matches(argument.partition("=")[0], known, n=1)
+    ]
+    message = f"unrecognized arguments: {' '.join(arguments)}"
+    if guesses:
+        message += f" (did you mean {' or '.join(dict.fromkeys(guesses))}?)"
+    return message
+
+
 def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -333,10 +466,16 @@ def _split(text: str) -> list[str]:
 class _Run:
     """One ``asyncpage inventory`` run: what is left to print when it ends, however it ends."""
 
-    def __init__(self, options: Options, writer: JsonLinesWriter) -> None:
+    def __init__(
+        self, options: Options, writer: JsonLinesWriter, *, output_is_terminal: bool = False
+    ) -> None:
         self.options = options
         self.writer = writer
+        self.output_is_terminal = output_is_terminal
         self.inventory: Inventory | None = None
+        self.chaos_seed: int | None = None
+        #: The reader of stdout went away (``| head``): print nothing more.
+        self.output_closed = False
         self.err = options.stderr
 
     def say(self, message: str) -> None:
@@ -376,23 +515,34 @@ class _Run:
                     client_kwargs=client_kwargs,
                 )
             )
+            display = self._display()
+
+            def write(records: list[dict[str, Any]]) -> None:
+                if self.output_is_terminal:  # most likely the terminal stderr draws on
+                    display.print_above(partial(self.writer.write, records))
+                else:
+                    self.writer.write(records)
+
             inventory = self.inventory = Inventory(
                 targets,
                 pool=pool,
-                write=self.writer.write,
+                write=write,
                 page_size=options.page_size,
                 query=options.query,
                 concurrency=options.concurrency,
                 per_endpoint=options.per_endpoint,
             )
-            display = self._display()
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
                 try:
                     await inventory.run()
+                except BaseException as exc:
+                    self.output_closed = _is_broken_pipe(exc)
+                    raise
                 finally:
                     tasks.cancel_scope.cancel()
-                    display.update(inventory.states(), inventory.elapsed)
+                    if not self.output_closed:
+                        display.update(inventory.states(), inventory.elapsed)
                     display.close()
         states = inventory.states()
         if states and all(state.status == "skipped" for state in states):
@@ -408,9 +558,23 @@ class _Run:
 
         regions = list(self.options.demo_regions)
         self.say(f"asyncpage inventory --demo: starting moto and seeding {', '.join(regions)}…")
-        demo = await stack.enter_async_context(
-            DemoEndpoint.start(seed=True, scale=self.options.demo_scale, regions=regions)
+        # Seeding takes a while at full scale (10-25 s on 2 busy cores): show it.
+        seeding = SeedDisplay(self.err, live=self.err.isatty()) if self.options.progress else None
+        endpoint = DemoEndpoint.start(
+            seed=True,
+            scale=self.options.demo_scale,
+            regions=regions,
+            on_progress=None if seeding is None else seeding.update,
         )
+        async with anyio.create_task_group() as tasks:
+            if seeding is not None:
+                tasks.start_soon(_tick, seeding)
+            try:
+                demo = await stack.enter_async_context(endpoint)
+            finally:
+                tasks.cancel_scope.cancel()
+                if seeding is not None:
+                    seeding.close()
         endpoint_url = demo.endpoint_url
         seeded = demo.summary
         seconds = f" in {seeded.seconds:.1f}s" if seeded is not None else ""
@@ -419,7 +583,11 @@ class _Run:
         if self.options.chaos:
             from .testing import FaultProxy
 
-            proxy = stack.enter_context(FaultProxy(endpoint_url, seed=0))
+            seed = self.options.chaos_seed
+            if seed is None:
+                seed = secrets.randbelow(CHAOS_SEEDS)
+            self.chaos_seed = seed
+            proxy = stack.enter_context(FaultProxy(endpoint_url, seed=seed))
             proxy.configure(
                 throttle=CHAOS.throttle,
                 server_error=CHAOS.server_error,
@@ -429,7 +597,10 @@ class _Run:
             )
             endpoint_url = proxy.endpoint_url
             line += f" behind a fault proxy {endpoint_url}"
-            chaos = f"; chaos: {CHAOS.describe()}; retries by asyncpage only (botocore's off)"
+            chaos = (
+                f"; chaos: {CHAOS.describe()}, seed {seed} (replay with --seed {seed}); "
+                "retries by asyncpage only (botocore's off)"
+            )
         self.say(f"{line}{chaos}")
         return endpoint_url, regions
 
@@ -478,16 +649,28 @@ class _Run:
         return FinishLines(self.err)
 
 
+async def _tick(display: SeedDisplay) -> None:
+    while True:
+        display.tick()
+        await anyio.sleep(REFRESH_SECONDS)
+
+
 def _banner(targets: Sequence[Target], endpoint_url: str | None) -> str:
-    """``listing 7 operations in 4 regions (25 sources) at URL: s3.list_buckets, ...``."""
+    """``listing 7 operations in 4 regions and globally (25 sources) at URL: s3.list_buckets…``."""
     operations = list(dict.fromkeys(target.listing.name for target in targets))
     regions = {target.key.region for target in targets} - {GLOBAL_REGION}
+    scopes = [f"in {_count(len(regions), 'region')}"] if regions else []
+    if any(target.key.region == GLOBAL_REGION for target in targets):
+        scopes.append("globally")
     where = f" at {endpoint_url}" if endpoint_url else ""
     return (
-        f"listing {len(operations)} operation{'s' * (len(operations) != 1)} in "
-        f"{len(regions)} region{'s' * (len(regions) != 1)} ({len(targets)} sources){where}: "
-        + ", ".join(operations)
+        f"listing {_count(len(operations), 'operation')} {' and '.join(scopes)} "
+        f"({_count(len(targets), 'source')}){where}: " + ", ".join(operations)
     )
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'s' * (n != 1)}"
 
 
 def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
@@ -533,11 +716,18 @@ def _inventory(options: Options) -> int:
     with ExitStack() as files:
         if path is not None:
             files.callback(stream.close)
-        run = _Run(options, JsonLinesWriter(stream))
+        run = _Run(options, JsonLinesWriter(stream), output_is_terminal=stream.isatty())
         try:
             status = anyio.run(run.main)
         except BaseException as exc:
-            status = _exit_status_for(exc, err)
+            if not _is_broken_pipe(exc):
+                status = _exit_status_for(exc, err)
+            else:
+                # The reader went away (`| head`): it has what it wanted, so stop quietly.
+                # Python's advice for SIGPIPE: point stdout at devnull, or the flush at exit
+                # fails again.
+                _silence_stdout()
+                return EXIT_OK
     if run.inventory is not None:
         states = run.inventory.states()
         err.write(format_summary(states, run.inventory.elapsed) + "\n")
@@ -545,6 +735,9 @@ def _inventory(options: Options) -> int:
         err.write(f"{run.writer.records:,} items written to {where}\n")
         if status == EXIT_INTERRUPTED:
             err.write("interrupted: the sources not finished are marked cancelled\n")
+    if run.chaos_seed is not None:
+        seed = run.chaos_seed
+        err.write(f"chaos seed {seed}: replay these faults with --seed {seed}\n")
     err.flush()
     return status
 
@@ -554,16 +747,15 @@ def _exit_status_for(error: BaseException, err: TextIO) -> int:
     leaves = list(_leaves(error))
     if any(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
         return EXIT_INTERRUPTED
-    if all(isinstance(leaf, BrokenPipeError) for leaf in leaves):
-        # The reader went away (`| head`): stop without a traceback, as Unix tools do.
-        _silence_stdout()
-        err.write("asyncpage inventory: the output was closed; stopped early\n")
-        return EXIT_FAILED
     for leaf in leaves:
         if isinstance(leaf, ImportError):
             err.write(f"asyncpage inventory: {leaf}\n")
             return EXIT_FAILED
     raise error
+
+
+def _is_broken_pipe(error: BaseException) -> bool:
+    return all(isinstance(leaf, BrokenPipeError) for leaf in _leaves(error))
 
 
 def _leaves(error: BaseException) -> list[BaseException]:
