@@ -401,6 +401,32 @@ async def test_a_factory_that_raises_fails_its_source_only(
     assert isinstance(merged.outcomes["broken"].error, asyncpage.InvalidPaginationConfigError)
 
 
+@pytest.mark.parametrize("where", ["factory", "returned", "async factory"])
+async def test_a_bug_in_a_factory_is_raised_not_filed_as_failed(
+    ddb: Any, tables: dict[str, list[str]], where: str, anyio_backend: str
+) -> None:
+    # A KeyError in your own code is not an AWS outcome: it comes out of `async for` as
+    # itself, every other source is cancelled, and nothing is left running.
+    def buggy() -> asyncpage.AsyncPageIterator:
+        return {}["no such key"]  # type: ignore[no-any-return]
+
+    def wrong() -> Any:
+        return "not an iterator"
+
+    async def buggy_async() -> asyncpage.AsyncPageIterator:
+        raise KeyError("no such key")
+
+    factory = {"factory": buggy, "returned": wrong, "async factory": buggy_async}[where]
+    expected = TypeError if where == "returned" else KeyError
+    before = len(anyio.get_running_tasks())
+    with pytest.raises(expected):
+        async with fan_out({"b": lambda: scan(ddb, "b"), "bug": factory}, concurrency=1) as merged:
+            async for _ in merged:
+                pass
+    assert len(anyio.get_running_tasks()) == before
+    assert merged.outcomes["b"].status in {"ok", "cancelled"}
+
+
 async def test_on_error_raise_cancels_the_rest_and_raises_the_page_error(
     make_client: MakeClient,
     moto_endpoint: str,

@@ -60,9 +60,10 @@ ErrorKind = Literal["throttling", "transient"]
 
 # botocore's own throttling codes, plus what AWS services send that botocore misses
 # (SQS's query-compatible RequestThrottled, S3's SlowDown, EC2's RequestLimitExceeded).
+# botocore keeps its code lists as class attributes of its retry checkers (SLF001 below).
 THROTTLING_CODES: frozenset[str] = frozenset(
     [
-        *ThrottledRetryableChecker._THROTTLED_ERROR_CODES,
+        *ThrottledRetryableChecker._THROTTLED_ERROR_CODES,  # noqa: SLF001
         "RequestThrottled",
         "SlowDown",
         "RequestLimitExceeded",
@@ -76,7 +77,7 @@ THROTTLING_CODES: frozenset[str] = frozenset(
 )
 TRANSIENT_CODES: frozenset[str] = frozenset(
     [
-        *TransientRetryableChecker._TRANSIENT_ERROR_CODES,
+        *TransientRetryableChecker._TRANSIENT_ERROR_CODES,  # noqa: SLF001
         "InternalError",
         "InternalFailure",
         "InternalServerError",
@@ -84,7 +85,9 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
         "ServiceUnavailableException",
     ]
 )
-TRANSIENT_STATUS: frozenset[int] = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
+TRANSIENT_STATUS: frozenset[int] = frozenset(
+    TransientRetryableChecker._TRANSIENT_STATUS_CODES  # noqa: SLF001
+)
 
 _testing = False
 

@@ -442,7 +442,7 @@ def _unrecognized(command: argparse.ArgumentParser, arguments: Sequence[str]) ->
     """``unrecognized arguments: --dmeo (did you mean --demo?)``."""
     known = [
         option
-        for action in command._actions
+        for action in command._actions  # noqa: SLF001 - argparse lists its options only here
         if action.help is not argparse.SUPPRESS
         for option in action.option_strings
         if option.startswith("--")
