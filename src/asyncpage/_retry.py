@@ -22,7 +22,6 @@ import random
 import reprlib
 import socket
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -256,13 +255,13 @@ class BackoffGate:
         self._open_at = 0.0
 
     def close_for(self, seconds: float) -> None:
-        self._open_at = max(self._open_at, time.monotonic() + seconds)
+        self._open_at = max(self._open_at, anyio.current_time() + seconds)
 
     async def wait(self) -> float:
         """Wait until the gate is open; return the seconds waited."""
         if _testing:
             return 0.0
-        delay = self._open_at - time.monotonic()
+        delay = self._open_at - anyio.current_time()
         if delay <= 0:
             return 0.0
         await anyio.sleep(delay)
@@ -316,7 +315,7 @@ class PageFetcher:
     async def __call__(self, params: dict[str, Any], cursor: Cursor) -> dict[str, Any]:
         policy = self._policy
         attempt = 0
-        started = time.monotonic()
+        started = anyio.current_time()
         while True:
             attempt += 1
             if self.gate is not None:
@@ -331,7 +330,7 @@ class PageFetcher:
                 if kind is None or policy is None or attempt >= policy.attempts:
                     raise self._give_up(exc, cursor, attempt, kind) from exc
                 delay = policy.wait(attempt, _jitter, retry_after(exc))
-                if time.monotonic() - started + delay > policy.timeout:
+                if anyio.current_time() - started + delay > policy.timeout:
                     raise self._give_up(exc, cursor, attempt, kind) from exc
                 if kind == "throttling" and self.gate is not None:
                     self.gate.close_for(delay)
