@@ -27,8 +27,10 @@ Orders. ``order="completed"`` yields pages as they arrive from any source.
 exactly as a loop over the sources would (later sources are still fetched ahead, within
 their buffer). ``order="round_robin"`` takes one page from each running source in turn.
 
-Memory. Each source holds at most ``buffer`` pages the consumer has not taken, plus its
-iterator's ``prefetch``: a slow consumer slows the producers, nothing queues without bound.
+Memory. Each source holds at most ``buffer`` pages the consumer has not taken, the one it
+is fetching included: a slow consumer slows the producers, nothing queues without bound. The
+source's task is its read-ahead, so a source iterator's own ``prefetch`` does not apply
+here (it fetches each page when its task asks for it).
 
 Outcomes. ``merged.outcomes[label]`` is an :class:`Outcome`, final once you have received
 every page of that source (all of them after a complete iteration):
@@ -543,18 +545,19 @@ class FanOut(Generic[L]):
         assert iterator is not None
         delivered = 0
         try:
-            async with iterator:
-                steps = iterator.steps()
-                while True:
-                    # Room first, then the page: a fetched page is never held waiting.
-                    await source.space.acquire()
-                    try:
-                        step = await anext(steps)
-                    except StopAsyncIteration:
-                        source.space.release()
-                        break
-                    self._push(source, _Page(step, _encode(step.after)))
-                    delivered += 1
+            # This task is the source's read-ahead (its buffer is the bound): the iterator
+            # fetches on demand, with no task or stream of its own.
+            steps = iterator.steps(prefetch=0)
+            while True:
+                # Room first, then the page: a fetched page is never held waiting.
+                await source.space.acquire()
+                try:
+                    step = await anext(steps)
+                except StopAsyncIteration:
+                    source.space.release()
+                    break
+                self._push(source, _Page(step, _encode(step.after)))
+                delivered += 1
         except Exception as exc:
             if not is_service_error(exc):
                 self._raise_in_consumer(exc)

@@ -365,12 +365,14 @@ class AsyncPageIterator:
         """
         return _PageStream(self.steps(whole=True))
 
-    def steps(self, *, whole: bool = True) -> _StepStream:
+    def steps(self, *, whole: bool = True, prefetch: int | None = None) -> _StepStream:
         """A new iteration, as :class:`~asyncpage._walk.Step` records (for fan_out and
         asyncpage's other consumers: pages with where they start and end).
 
         ``whole=False``: the consumer hands out items one by one and reports them with
         :meth:`_StepStream.take`, so that :attr:`resume_token` follows the items.
+        ``prefetch`` overrides the iterator's own (fan_out reads ahead with its buffer and
+        takes steps on demand: ``prefetch=0``).
         """
         self._close_stream()
         walk = Walk(
@@ -386,7 +388,7 @@ class AsyncPageIterator:
         progress.restart()
         reader = StepReader(
             walk,
-            ahead=self._prefetch,
+            ahead=self._prefetch if prefetch is None else prefetch,
             task_group=self._task_group,
             on_prefetch=progress.count_prefetch,
         )
