@@ -29,24 +29,17 @@ from botocore.utils import merge_dicts, set_value_from_jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
+from ._config import check_options, parse_pagination
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
     InvalidExpressionTypeError,
-    InvalidPaginationConfigError,
-    InvalidPaginationConfigTypeError,
-    InvalidPaginationTypeError,
 )
-from ._model import PagingModel, positive_int
+from ._model import PagingModel
 from ._readahead import StepReader
 from ._retry import BackoffGate, PageFetcher, Retry
-from ._validation import (
-    check_expression,
-    check_page_size,
-    check_token_values,
-    require_async_client,
-)
+from ._validation import check_expression, require_async_client
 from ._walk import Step, Walk
 
 __all__ = ["AsyncPageIterator", "PageStatistics", "paginate"]
@@ -184,45 +177,11 @@ class AsyncPageIterator:
         self._client = client
         self._method = getattr(client, operation_name)
         params = dict(params)
-        config = params.pop("PaginationConfig", {})
-        if not isinstance(config, Mapping):
-            raise InvalidPaginationConfigTypeError(
-                f"PaginationConfig must be a dict with MaxItems, PageSize and/or StartingToken, "
-                f"not {reprlib.repr(config)}"
-            )
-        # In the caller's order: keys of mixed types do not sort.
-        unknown = [k for k in config if not (isinstance(k, str) and k in _PAGINATION_KEYS)]
-        if unknown:
-            raise InvalidPaginationConfigError(
-                f"PaginationConfig has unknown keys {reprlib.repr(unknown)}; valid keys are "
-                f"{sorted(_PAGINATION_KEYS)}"
-            )
-        max_items = config.get("MaxItems")
-        self._max_items = None if max_items is None else positive_int("MaxItems", max_items)
-        page_size = config.get("PageSize")
-        self._page_size = None if page_size is None else self._model.page_size_param(page_size)
-        if self._page_size is not None:
-            check_page_size(client, self._model, self._page_size)
-        token = config.get("StartingToken")
-        # Without a StartingToken the listing starts where the caller's own token parameters
-        # say (``ContinuationToken=raw``), as botocore leaves them alone: the start cursor
-        # holds them, so a resume token taken before the first page keeps that position.
-        self._start = (
-            Cursor(tuple((name, params.get(name)) for name in self._model.input_tokens))
-            if token is None
-            else Cursor.decode(token, self._model.input_tokens)
-        )
-        check_token_values(client, self._model, params, self._start)
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int):
-            raise InvalidPaginationConfigTypeError(
-                f"prefetch must be an int >= 0, not {reprlib.repr(prefetch)}"
-            )
-        if prefetch < 0:
-            raise InvalidPaginationConfigError(f"prefetch must be an int >= 0, not {prefetch}")
-        if retry is not None and not isinstance(retry, Retry):
-            raise InvalidPaginationTypeError(
-                f"retry must be an asyncpage.Retry or None, not {reprlib.repr(retry)}"
-            )
+        config = parse_pagination(client, self._model, params)
+        self._max_items = config.max_items
+        self._page_size = config.page_size
+        self._start = config.start
+        check_options(prefetch, retry)
         self._params = params
         self._prefetch = prefetch
         self._fetcher = PageFetcher(
