@@ -226,6 +226,20 @@ async def test_finished_once_max_items_is_reached(
     assert len([s async for s in it.items()]) == max_items
     assert it.resume_token is not None  # more remain...
     assert it.finished  # ...but this iteration is over
+    assert not it.exhausted  # and the listing is not
+
+    # Batches of MaxItems until the listing is exhausted: every backup once.
+    got: list[Any] = []
+    token = None
+    while True:
+        config = {"PageSize": 7, "MaxItems": max_items, "StartingToken": token}
+        batch = asyncpage.paginate(client, "list_backups", PaginationConfig=config)
+        got += [s async for s in batch.items()]
+        if batch.exhausted:
+            break
+        token = batch.resume_token
+    assert len(got) == 25
+    assert len({s["BackupArn"] for s in got}) == 25
 
 
 async def test_finished_only_at_the_end(aws: ScriptedAWS, make_client: Any) -> None:
@@ -235,9 +249,11 @@ async def test_finished_only_at_the_end(aws: ScriptedAWS, make_client: Any) -> N
     async for _ in it:
         break
     assert not it.finished  # left after page 1 of 3
+    assert not it.exhausted
     async for _ in it:
         pass
     assert it.finished
+    assert it.exhausted
     assert it.resume_token is None
 
 
