@@ -97,6 +97,7 @@ from ._errors import (
     InvalidPaginationTypeError,
 )
 from ._iterator import AsyncPageIterator, PageStatistics, compile_expression
+from ._model import PagingModel
 from ._outcome import (
     DEFAULT_SKIP_CODES,
     OK,
@@ -220,9 +221,11 @@ class _Source:
         "ended",
         "endpoint",
         "entries",
+        "final",
         "items",
         "iterator",
         "label",
+        "model",
         "open_page",
         "open_taken",
         "outcome",
@@ -236,7 +239,9 @@ class _Source:
     def __init__(self, label: Label, spec: Source, buffer: int) -> None:
         self.label = label
         self.spec: Source | None = spec  # dropped once the iterator is made
-        self.iterator: AsyncPageIterator | None = None
+        self.iterator: AsyncPageIterator | None = None  # dropped once its run is over
+        self.model: PagingModel | None = None
+        self.final: PageStatistics | None = None  # the iterator's, once dropped
         self.endpoint: Endpoint = (None, None)
         self.position: str | None = None  # token of the first page you have not received
         if isinstance(spec, AsyncPageIterator):
@@ -262,12 +267,22 @@ class _Source:
 
     def adopt(self, iterator: AsyncPageIterator) -> None:
         self.iterator = iterator
+        self.model = iterator.model
         self.spec = None
         self.position = iterator.resume_token
         self.endpoint = endpoint_of(iterator.client)
 
+    def release(self) -> None:
+        """The run is over: keep the iterator's statistics, let the iterator go (a fan-out
+        of thousands of sources holds only the ones running)."""
+        if self.iterator is not None:
+            self.final = self.iterator.statistics()
+            self.iterator = None
+
     def statistics(self) -> PageStatistics:
-        return _NO_STATISTICS if self.iterator is None else self.iterator.statistics()
+        if self.iterator is not None:
+            return self.iterator.statistics()
+        return self.final if self.final is not None else _NO_STATISTICS
 
     def seconds(self) -> float:
         if self.started is None:
@@ -479,7 +494,7 @@ class FanOut(Generic[L]):
         full: set[Endpoint] = set()
         while waiting and admission.has_room and len(parked) < self._concurrency:
             source = waiting.popleft()
-            if source.iterator is None and not await self._make(source):
+            if source.model is None and not await self._make(source):
                 continue  # the factory failed: already settled
             endpoint = source.endpoint
             if endpoint in full or not admission.has_room_at(endpoint):
@@ -532,6 +547,7 @@ class FanOut(Generic[L]):
             end = await self._drain(source)
         finally:
             source.ended = time.monotonic()
+            source.release()
             admission.end(source, source.endpoint)
         if end is not None:
             self._end(source, end)
@@ -725,9 +741,8 @@ class _Flat:
         if self._select is not None:
             result = self._select(page.step.page)
             return result if isinstance(result, list) else [result]
-        iterator = source.iterator
-        assert iterator is not None
-        model = iterator.model
+        model = source.model
+        assert model is not None
         if not model.result_keys:
             raise InvalidExpressionError(
                 f"source {source.label!r}: {model.py_name} has no result key to take items from"
