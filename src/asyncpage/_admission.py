@@ -1,7 +1,7 @@
 """Admission: which fan-out sources may start now.
 
 At most ``concurrency`` sources run at once in all, and at most ``per_endpoint`` per
-endpoint (what AWS rate-limits together: a service in a region). Sources start in the
+endpoint (what AWS rate-limits together: a service in a region of one account). Sources start in the
 order given as slots free up; one whose endpoint is full waits, and so does every later
 source of that endpoint (first come, first served), while later sources of other
 endpoints go ahead. The caps are :class:`anyio.CapacityLimiter` objects, borrowed on
@@ -10,21 +10,44 @@ behalf of each running source.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Hashable
-from typing import Any
+from typing import Any, Final
 
 import anyio
 
-__all__ = ["Admission", "Endpoint", "endpoint_of"]
+__all__ = ["NO_ENDPOINT", "Admission", "Endpoint", "endpoint_of", "record_account"]
 
-#: What AWS rate-limits together: (service name, region name) of a source's client.
-Endpoint = tuple[str | None, str | None]
+#: What AWS rate-limits together: (account id, service name, region name) of a source's
+#: client. The account is ``None`` unless the client was made for a named account.
+Endpoint = tuple[str | None, str | None, str | None]
+NO_ENDPOINT: Final[Endpoint] = (None, None, None)
+
+# The account each client was made for, as whoever made it recorded it (asyncpage's
+# ClientPool does). Weak: a closed and dropped client leaves nothing behind. A client does
+# not say which account its credentials belong to without a request (STS
+# GetCallerIdentity), so the maker, which knows, tells.
+_ACCOUNTS: Final[weakref.WeakKeyDictionary[Any, str]] = weakref.WeakKeyDictionary()
+
+
+def record_account(client: Any, account: str) -> None:
+    """Say that ``client``'s requests count against ``account``'s rate limits.
+
+    Sources whose clients are recorded for different accounts never share a cap or a
+    backoff gate, even in the same service and region.
+    """
+    _ACCOUNTS[client] = account
 
 
 def endpoint_of(client: Any) -> Endpoint:
-    """The endpoint a client's requests count against."""
+    """The endpoint a client's requests count against: (account, service, region)."""
     meta = getattr(client, "meta", None)
+    try:
+        account = _ACCOUNTS.get(client)
+    except TypeError:  # not weakly referenceable: not a client made for an account
+        account = None
     return (
+        account,
         getattr(getattr(meta, "service_model", None), "service_name", None),
         getattr(meta, "region_name", None),
     )

@@ -14,11 +14,13 @@ A plain ``async for`` over a FanOut that was not entered raises :class:`AsyncPag
 background tasks need an owner, and only ``async with`` gives them one.
 
 Starting. At most ``concurrency`` sources run at once, and at most ``per_endpoint`` per
-(service, region), since AWS rate limits are per account, region and API. Sources start
+(account, service, region), since AWS rate limits are per account, region and API (the
+account is the one :func:`~asyncpage._admission.record_account` recorded for the client,
+as :class:`~asyncpage.ClientPool` does). Sources start
 in the order of ``sources`` as slots free up; one whose endpoint is full waits (and so do
 the later sources of that endpoint), while later sources of other endpoints go ahead. A
 running source keeps its slots until it ends. A factory is called when its source is
-next in line. Sources with the same (service, region) share one
+next in line. Sources with the same (account, service, region) share one
 :class:`~asyncpage.BackoffGate` (set as ``it.gate`` unless you set one): when one of them
 is throttled, all of them back off.
 
@@ -88,7 +90,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from . import _merge
-from ._admission import Admission, Endpoint, endpoint_of
+from ._admission import NO_ENDPOINT, Admission, Endpoint, endpoint_of
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
@@ -242,7 +244,7 @@ class _Source:
         self.iterator: AsyncPageIterator | None = None  # dropped once its run is over
         self.model: PagingModel | None = None
         self.final: PageStatistics | None = None  # the iterator's, once dropped
-        self.endpoint: Endpoint = (None, None)
+        self.endpoint: Endpoint = NO_ENDPOINT
         self.position: str | None = None  # token of the first page you have not received
         if isinstance(spec, AsyncPageIterator):
             self.adopt(spec)
