@@ -876,3 +876,20 @@ def test_the_code_in_the_docs_serves_the_bucket(
     stream = docs_http.get(f"/buckets/{BUCKET}/objects.ndjson")
     assert stream.headers["content-type"] == "application/x-ndjson"
     assert docs_http.get("/openapi.json").status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_limit_above_the_services_page_maximum_asks_for_pages_it_accepts(
+    scripted: ScriptedAWS, make_client: Any
+) -> None:
+    # ListBackups takes Limit 1..100; a client's limit of 250 is items, not a page size.
+    backups = scripted.add_backups("t", 260)
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    page = await pager.page(dynamodb, "list_backups", limit=250, TableName="t")
+    assert [b["BackupArn"] for b in page.items] == [b["BackupArn"] for b in backups[:250]]
+    assert {call["Limit"] for call in scripted.calls["ListBackups"]} <= {1, 100}
+    rest = await pager.page(
+        dynamodb, "list_backups", limit=250, cursor=page.next_cursor, TableName="t"
+    )
+    assert [b["BackupArn"] for b in rest.items] == [b["BackupArn"] for b in backups[250:]]

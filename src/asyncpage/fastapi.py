@@ -81,6 +81,7 @@ from ._signing import (
     CursorSigner,
     CursorTamperedError,
 )
+from ._validation import fit_page_size
 
 __all__ = [
     "AWSClients",
@@ -472,7 +473,9 @@ class Pager:
         if max_items is not None:
             config["MaxItems"] = max_items
         if page_size is not None and model.limit_key is not None:
-            config["PageSize"] = page_size
+            # limit 500 on a listing whose AWS maximum is 100 asks for pages of 100: the
+            # client's limit is a number of items, not a page size AWS must accept.
+            config["PageSize"] = fit_page_size(client, model, page_size)
         if token is not None:
             config["StartingToken"] = token
         return paginate(
