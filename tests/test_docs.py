@@ -9,11 +9,15 @@ named in :data:`FILE_TESTS`. Other blocks (shell, output, data) are not Python.
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 
 import pytest
 
-from _docs import NOT_RUN, ROOT, Block, all_blocks, docs_file
+from _docs import NOT_RUN, ROOT, Block, all_blocks, blocks, docs_file
+from asyncpage._inventory import DEFAULT_LISTINGS
+from asyncpage.cli import main as cli_main
+from asyncpage.testing import FaultProxy
 
 BLOCKS = all_blocks()
 PROGRAMS = [block for block in BLOCKS if block.is_program]
@@ -61,3 +65,60 @@ def test_every_file_block_has_a_test_that_runs_it() -> None:
     for (page, name), (module, test) in FILE_TESTS.items():
         compile(docs_file(ROOT / page, name), f"{page}: {name}", "exec")  # whole, in order
         assert callable(getattr(importlib.import_module(module), test)), (module, test)
+
+
+# -- docs/permissions.md: what the inventory asks AWS for ---------------------------------------
+
+PERMISSIONS = ROOT / "docs" / "permissions.md"
+
+
+def documented_actions() -> dict[tuple[str, str], str]:
+    """(service, operation) -> IAM action, from the page's table of default listings."""
+    text = PERMISSIONS.read_text().split("## The default listings", 1)[1].split("\n## ", 1)[0]
+    rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| ")]
+    cells = [[cell.strip().strip("`") for cell in row] for row in rows[2:]]  # after the header
+    return {(service, operation): action for service, operation, action, _ in cells}
+
+
+def test_the_permissions_page_covers_every_default_listing_and_its_policy() -> None:
+    actions = documented_actions()
+    assert set(actions) == {(x.service, x.operation) for x in DEFAULT_LISTINGS}
+    (policy,) = [block for block in blocks(PERMISSIONS) if block.language == "json"]
+    (statement,) = json.loads(policy.source)["Statement"]
+    assert statement["Action"] == sorted({*actions.values(), "ec2:DescribeRegions"})
+
+
+def test_the_inventory_asks_for_what_the_permissions_page_says(
+    fault_proxy: FaultProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["inventory", "--endpoint-url", fault_proxy.endpoint_url, "--regions", "us-east-1"]
+    assert cli_main([*argv, "-o", str(tmp_path / "inventory.jsonl")]) == 0
+    capsys.readouterr()
+    allowed = {*documented_actions().values(), "ec2:DescribeRegions"}
+    services = {action.partition(":")[0] for action in allowed}
+    events = fault_proxy.events
+    assert {event.service for event in events} == services
+    # The JSON and query protocols name the operation (the REST ones, S3 and Lambda, do not):
+    # each is its IAM action.
+    asked = {f"{e.service}:{e.operation}" for e in events if e.operation is not None}
+    assert asked <= allowed
+    # Region discovery, even with --regions given: once per regional service.
+    regional = {x.service for x in DEFAULT_LISTINGS if x.scope == "regional"}
+    discovery = [e for e in events if e.operation == "DescribeRegions"]
+    assert len(discovery) == len(regional)
+
+
+def test_the_inventory_works_without_describe_regions(
+    fault_proxy: FaultProxy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fault_proxy.fail_next(
+        10, "error", code="UnauthorizedOperation", status=403, only_operation="DescribeRegions"
+    )
+    argv = ["inventory", "--endpoint-url", fault_proxy.endpoint_url, "--regions", "us-east-1"]
+    assert cli_main([*argv, "--services", "dynamodb,sqs", "-o", str(tmp_path / "x.jsonl")]) == 0
+    err = capsys.readouterr().err
+    assert [e.action for e in fault_proxy.events if e.operation == "DescribeRegions"] == [
+        "error",
+        "error",
+    ]
+    assert "us-east-1" in err and "failed" not in err
