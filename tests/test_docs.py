@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,18 @@ def test_the_inventory_works_without_describe_regions(
         "error",
     ]
     assert "us-east-1" in err and "failed" not in err
+
+
+# -- docs/design.md: the flow names every module ----------------------------------------------
+
+DESIGN = ROOT / "docs" / "design.md"
+
+
+def test_the_design_page_names_every_module_and_only_real_ones() -> None:
+    (flow,) = [block for block in blocks(DESIGN) if block.language == "text"]
+    # Modules are named in parentheses: (_walk), (cli, _inventory), (testing/, _demo).
+    named = set(re.findall(r"(?<=[(\s])(_[a-z]+|cli|fastapi|testing/)(?=[,)])", flow.source))
+    package = ROOT / "src" / "asyncpage"
+    modules = {path.stem for path in package.glob("*.py")} - {"__init__", "__main__"}
+    modules |= {f"{path.name}/" for path in package.iterdir() if (path / "__init__.py").exists()}
+    assert named == modules
