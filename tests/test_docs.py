@@ -9,6 +9,8 @@ named in :data:`FILE_TESTS`. Other blocks (shell, output, data) are not Python.
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import inspect
 import json
 import re
 from pathlib import Path
@@ -138,3 +140,31 @@ def test_the_design_page_names_every_module_and_only_real_ones() -> None:
     modules = {path.stem for path in package.glob("*.py")} - {"__init__", "__main__"}
     modules |= {f"{path.name}/" for path in package.iterdir() if (path / "__init__.py").exists()}
     assert named == modules
+
+
+# -- docs/api/: the API reference, generated from the docstrings -------------------------------
+
+
+def test_the_api_reference_documents_every_public_name_and_renders_its_markup(
+    tmp_path: Path,
+) -> None:
+    spec = importlib.util.spec_from_file_location("build_api", ROOT / "docs" / "build_api.py")
+    assert spec is not None and spec.loader is not None
+    build_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_api)
+    written = build_api.build(tmp_path)  # a warning from pdoc fails the test too
+    assert tmp_path / "index.html" in written
+    for name in ("asyncpage", "asyncpage.testing", "asyncpage.fastapi", "asyncpage.cli"):
+        module = importlib.import_module(name)
+        page = (tmp_path / f"{name.replace('.', '/')}.html").read_text()
+        for public in module.__all__:
+            section = re.search(rf'<section id="{re.escape(public)}">(.*?)</section>', page, re.S)
+            assert section is not None, f"{name}.{public} is not in the reference"
+            value = getattr(module, public)
+            if inspect.isclass(value) or inspect.isfunction(value):
+                assert 'class="docstring"' in section[1], f"{name}.{public} has no docstring"
+        docstrings = "\n".join(re.findall(r'<div class="docstring">(.*?)</div>', page, re.S))
+        # reST markup that pdoc did not turn into HTML shows as text.
+        markup = r":(?:class|func|meth|data|mod|exc|attr):`|``|```|\w::</p>"
+        leftovers = re.findall(markup, docstrings)
+        assert leftovers == [], name

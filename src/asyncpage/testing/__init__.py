@@ -42,21 +42,16 @@ need an async test runner: anyio, a dependency of asyncpage, brings its own pyte
 (mark tests ``@pytest.mark.anyio``); pytest-asyncio's ``@pytest.mark.asyncio`` works too.
 Fixtures:
 
-``moto_server`` (session)
-    One :class:`MotoServer` for the whole test session.
-``moto_endpoint`` (function)
-    The session server's URL (``"http://127.0.0.1:PORT"``), reset to empty before the
-    test. Uses ``aws_credentials``.
-``aws_credentials`` (function)
-    Fake credentials in the environment (``AWS_ACCESS_KEY_ID=testing``, …), no config or
-    credentials files, no instance metadata: a client built in the test never finds real
-    credentials and never reaches AWS.
-``fault_proxy`` (function)
-    A started :class:`FaultProxy` (seed 0) in front of ``moto_endpoint``, stopped after
-    the test.
-``fault_proxy_factory`` (function)
-    ``fault_proxy_factory(target_url, seed=0)`` starts more proxies (in front of any
-    loopback endpoint); all are stopped after the test.
+* ``moto_server`` (session): one :class:`MotoServer` for the whole test session.
+* ``moto_endpoint`` (function): the session server's URL (``"http://127.0.0.1:PORT"``),
+  reset to empty before the test. Uses ``aws_credentials``.
+* ``aws_credentials`` (function): fake credentials in the environment
+  (``AWS_ACCESS_KEY_ID=testing``, …), no config or credentials files, no instance
+  metadata: a client built in the test never finds real credentials and never reaches AWS.
+* ``fault_proxy`` (function): a started :class:`FaultProxy` (seed 0) in front of
+  ``moto_endpoint``, stopped after the test.
+* ``fault_proxy_factory`` (function): ``fault_proxy_factory(target_url, seed=0)`` starts
+  more proxies (in front of any loopback endpoint); all are stopped after the test.
 
 Example::
 
