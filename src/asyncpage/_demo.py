@@ -243,8 +243,9 @@ class DemoEndpoint:
     so that demos run one after another each see exactly the seeded inventory; do not run it
     beside another user of moto in the same process.
 
-    Entering raises :class:`ImportError` naming ``asyncpage[demo]`` if moto's server is not
-    installed; the sync ``with`` raises :class:`RuntimeError` inside a running event loop.
+    Entering raises :class:`ImportError` saying how to install the ``demo`` extra if moto's
+    server is not installed; the sync ``with`` raises :class:`RuntimeError` inside a running
+    event loop.
     """
 
     def __init__(
