@@ -350,35 +350,37 @@ def test_a_seed_step_prints_as_the_inventory_shows_it() -> None:
 def test_python_m_asyncpage_testing_serves_until_interrupted() -> None:
     """The command prints the environment for other programs, serves, and stops on Ctrl-C."""
     command = [sys.executable, "-m", "asyncpage.testing", "--regions", "eu-west-1"]
-    server = subprocess.Popen(
+    with subprocess.Popen(
         [*command, "--scale", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    guard = threading.Timer(120, server.kill)  # a hung server fails the test, never the suite
-    guard.start()
-    try:
-        assert server.stdout is not None
-        line = server.stdout.readline()
-        environment = dict(item.split("=", 1) for item in line.removeprefix("export ").split())
-        assert set(environment) == {
-            "AWS_ENDPOINT_URL",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_DEFAULT_REGION",
-        }
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=environment["AWS_ENDPOINT_URL"],
-            region_name=environment["AWS_DEFAULT_REGION"],
-            aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-        )
-        assert client.list_tables()["TableNames"] == ["orders-prod-eu"]
-        client.close()
-        server.send_signal(signal.SIGINT)
-        _, errors = server.communicate(timeout=60)
-    finally:
-        guard.cancel()
-        server.kill()
+    ) as server:
+        guard = threading.Timer(120, server.kill)  # a hung server fails this test only
+        guard.start()
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline()
+            environment = dict(item.split("=", 1) for item in line.removeprefix("export ").split())
+            assert set(environment) == {
+                "AWS_ENDPOINT_URL",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_DEFAULT_REGION",
+            }
+            client = boto3.client(
+                "dynamodb",
+                endpoint_url=environment["AWS_ENDPOINT_URL"],
+                region_name=environment["AWS_DEFAULT_REGION"],
+                aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+            )
+            assert client.list_tables()["TableNames"] == ["orders-prod-eu"]
+            client.close()
+            server.send_signal(signal.SIGINT)
+            _, errors = server.communicate(timeout=60)
+        finally:
+            guard.cancel()
+            if server.poll() is None:
+                server.kill()
+                server.communicate()
     assert server.returncode == 0, errors
     lines = errors.splitlines()
     assert lines[0].startswith("starting the demo endpoint (moto, in this process) and seeding")

@@ -49,8 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as exc:
         parser.error(str(exc))
-    # SIGTERM stops it as Ctrl-C does, so that a supervisor's stop frees the port cleanly.
+    # SIGTERM stops it as Ctrl-C does, so that a supervisor's stop frees the port cleanly;
+    # and SIGINT does even when started as a script's background job, which inherits SIGINT
+    # ignored (Python then would not turn it into KeyboardInterrupt).
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     print(
         "starting the demo endpoint (moto, in this process) and seeding "
         f"{', '.join(regions)} at scale {options.scale:g}...",
