@@ -36,6 +36,7 @@ import pytest
 import uvicorn
 from fastapi import Depends, FastAPI, Query, Response
 
+from _docs import docs_file
 from asyncpage.fastapi import (
     AWSClients,
     CursorBinding,
@@ -807,14 +808,13 @@ DOCS = Path(__file__).parent.parent / "docs" / "fastapi.md"
 
 
 def docs_app() -> FastAPI:
-    """The app the Python blocks of docs/fastapi.md build, run in order in one namespace."""
-    blocks = re.findall(r"^```python\n(.*?)^```", DOCS.read_text(), flags=re.DOTALL | re.M)
-    assert len(blocks) == 2  # the endpoint, then fastapi-pagination's page
-    module = ModuleType("asyncpage_docs_fastapi")
-    module.SECRET = SECRET  # type: ignore[attr-defined]
+    """docs/fastapi.md's ``app.py`` (its ``python file=app.py`` blocks), imported as a module.
+
+    It reads ``ASYNCPAGE_CURSOR_SECRET`` as the page says; ``app_environment`` sets it.
+    """
+    module = ModuleType("asyncpage_docs_fastapi_app")
     sys.modules[module.__name__] = module  # pydantic resolves generic models through it
-    for block in blocks:
-        exec(compile(block, str(DOCS), "exec"), module.__dict__)
+    exec(compile(docs_file(DOCS, "app.py"), f"{DOCS}: app.py", "exec"), module.__dict__)
     app: FastAPI = module.app  # type: ignore[attr-defined]
     return app
 

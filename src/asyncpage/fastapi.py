@@ -1,6 +1,7 @@
 """FastAPI integration: AWS listings behind your own HTTP API, with sealed cursors.
 
-Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
+Needs the ``fastapi`` extra (in a checkout of asyncpage: ``pip install '.[fastapi]'``).
+Three pieces:
 
 * :class:`AWSClients` opens aiobotocore clients once, in the app's lifespan, and closes
   them at shutdown; :func:`aws_client` is the dependency that hands one to an endpoint.
