@@ -75,12 +75,14 @@ error goes out with the code and the HTTP status you give, in the service's form
 from ._faults import FaultKind
 from ._moto import MotoServer
 from ._proxy import FaultProxy, FaultProxyFactory, ProxyCounters, ProxyEvent
+from ._s3list import ListObjectsServer
 from ._scripted import ScriptedAWS, ScriptedPage
 
 __all__ = [
     "FaultKind",
     "FaultProxy",
     "FaultProxyFactory",
+    "ListObjectsServer",
     "MotoServer",
     "ProxyCounters",
     "ProxyEvent",
