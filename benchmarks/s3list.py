@@ -11,6 +11,7 @@ warm-up pass and then served from memory. Every contender lists the whole bucket
 keeps every ``Key``; the result is checked against the chain's. Columns: wall time
 (median and spread), the speed-up over aiobotocore's paginator, the client's CPU per key
 (``time.process_time()``), requests (planning included) and the plan's requests.
+``--speedups`` installs ``asyncpage.speedups`` (the faster parsers) on the session first.
 """
 
 from __future__ import annotations
@@ -50,8 +51,13 @@ async def main(args: argparse.Namespace) -> None:
     requests: dict[str, list[int]] = {n: [] for n in names}
     planning: dict[str, list[int]] = {n: [] for n in names}
     config = AioConfig(max_pool_connections=max(shard_counts) * 2 + 2)
+    session = get_session()
+    if args.speedups:
+        from asyncpage import speedups  # type: ignore[attr-defined]  # not on main yet
+
+        speedups.install(session)
     with ObjectListingServer(args.keys, args.layout) as server:
-        async with get_session().create_client(
+        async with session.create_client(
             "s3",
             region_name="us-east-1",
             endpoint_url=server.endpoint_url,
@@ -84,6 +90,7 @@ async def main(args: argparse.Namespace) -> None:
     base = median(wall["aiobotocore"])
     print(
         f"\n{args.keys:,} keys ({args.layout}), {args.latency * 1000:.0f} ms per request, "
+        f"{'with' if args.speedups else 'without'} asyncpage.speedups, "
         f"median of {args.reps}; {machine()}\n"
     )
     print(
@@ -106,4 +113,7 @@ if __name__ == "__main__":
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--latency", type=float, default=0.02)
     parser.add_argument("--layout", choices=("logs", "skewed"), default="logs")
+    parser.add_argument(
+        "--speedups", action="store_true", help="install asyncpage.speedups on the session"
+    )
     anyio.run(main, parser.parse_args())

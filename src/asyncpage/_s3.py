@@ -46,8 +46,9 @@ from __future__ import annotations
 import math
 import os
 from bisect import bisect_left, bisect_right
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise
 from types import TracebackType
 from typing import Any, Final, Literal, Self
@@ -60,7 +61,14 @@ from ._iterator import AsyncPageIterator, PageStatistics, paginate
 from ._outcome import Outcome
 from ._retry import Retry
 
-__all__ = ["KeyRange", "ListingPlan", "ObjectListing", "parallel_list_objects"]
+__all__ = [
+    "KeyRange",
+    "ListingPlan",
+    "ObjectListing",
+    "parallel_list_objects",
+    "plan_ranges",
+    "range_iterator",
+]
 
 _OPERATION: Final = "list_objects_v2"
 _DEFAULT_RETRY: Final = Retry()
@@ -278,10 +286,14 @@ class ObjectListing:
             self._plan = ListingPlan("resumed", tuple(self._resume))
             starts = self._resume
         else:
-            planner = _Planner(
-                self._client, self._params, self._page_size, self._shards, self._retry
+            self._plan, first = await plan_ranges(
+                self._client,
+                shards=self._shards,
+                page_size=self._page_size,
+                retry=self._retry,
+                probe_rounds=self._probe_rounds,
+                **self._params,
             )
-            self._plan, first = await planner.plan(self._probe_rounds)
             starts = dict.fromkeys(self._plan.ranges)
         plan = self._plan
         estimates = dict(zip(plan.ranges, plan.estimates, strict=False))
@@ -362,30 +374,73 @@ def _source_factory(
     estimate: int | None,
     page_size: int,
     retry: Retry | None,
-) -> Any:
-    def make() -> AsyncPageIterator:
-        source_params = dict(params)
-        if key_range.after is not None:
-            source_params["StartAfter"] = key_range.after
-        config: dict[str, Any] = {"PageSize": page_size}
-        if token is not None:
-            config["StartingToken"] = token
-        call = _RangeCall(
-            client,
-            key_range.through,
-            first if token is None else None,
-            estimate if token is None else None,
-        )
-        return AsyncPageIterator(
-            client,
-            _OPERATION,
-            {**source_params, "PaginationConfig": config},
-            prefetch=0,
-            retry=retry,
-            call=call,
-        )
+) -> Callable[[], AsyncPageIterator]:
+    return partial(
+        range_iterator,
+        client,
+        key_range,
+        token=token,
+        first_page=first,
+        estimate=estimate,
+        page_size=page_size,
+        retry=retry,
+        **params,
+    )
 
-    return make
+
+def range_iterator(
+    client: Any,
+    key_range: KeyRange,
+    /,
+    *,
+    token: str | None = None,
+    first_page: dict[str, Any] | None = None,
+    estimate: int | None = None,
+    page_size: int = PAGE_SIZE,
+    retry: Retry | None = _DEFAULT_RETRY,
+    **params: Any,
+) -> AsyncPageIterator:
+    """The pages of one range of a listing, from its start or from ``token``.
+
+    For a runner that keeps ranges and tokens itself (the inventory's store): a range's
+    ``resume_token`` continues it here. ``first_page`` is the plan's cached first page
+    (used once, only from the range's start); ``estimate`` its planned size.
+    """
+    source_params = dict(params)
+    if key_range.after is not None:
+        source_params["StartAfter"] = key_range.after
+    config: dict[str, Any] = {"PageSize": page_size}
+    if token is not None:
+        config["StartingToken"] = token
+    call = _RangeCall(
+        client,
+        key_range.through,
+        first_page if token is None else None,
+        estimate if token is None else None,
+    )
+    return AsyncPageIterator(
+        client,
+        _OPERATION,
+        {**source_params, "PaginationConfig": config},
+        prefetch=0,
+        retry=retry,
+        call=call,
+    )
+
+
+async def plan_ranges(
+    client: Any,
+    /,
+    *,
+    shards: int = 8,
+    page_size: int = PAGE_SIZE,
+    retry: Retry | None = _DEFAULT_RETRY,
+    probe_rounds: int = 3,
+    **params: Any,
+) -> tuple[ListingPlan, dict[KeyRange, dict[str, Any]]]:
+    """The plan of :func:`parallel_list_objects`, and the first pages it already fetched
+    (by range), for a runner that lists the ranges itself with :func:`range_iterator`."""
+    return await _Planner(client, params, page_size, shards, retry).plan(probe_rounds)
 
 
 class _RangeCall:
