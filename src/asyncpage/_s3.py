@@ -44,7 +44,6 @@ lists only those ranges, each from its token, with no new plan.
 from __future__ import annotations
 
 import math
-import os
 from bisect import bisect_left, bisect_right
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,7 +83,11 @@ _SLACK: Final = 50
 #: What a range asks for once past its estimate.
 _AFTER: Final = 250
 #: Characters of a key (after the prefix) that place it in the key space.
-_DEPTH: Final = 8
+_DEPTH: Final = 512
+#: The most an interval's estimate may exceed its probe's keys by (a float's range).
+_MAX_RATIO: Final = 10**9
+#: The longest boundary sent as StartAfter, in UTF-8 bytes (S3 keys have at most 1,024).
+_MAX_BOUNDARY: Final = 1000
 
 PlanMethod = Literal["one page", "split", "unordered", "start-after ignored", "resumed"]
 
@@ -526,40 +529,64 @@ def _starts(page: Mapping[str, Any]) -> tuple[list[str], bool]:
 
 
 class _Keyspace:
-    """Keys placed in [0, 1): characters after ``base`` as digits of the sampled alphabet."""
+    """Keys placed on a line: the characters after ``prefix`` as digits of the sampled
+    alphabet, exactly (integers of ``_DEPTH`` digits), so that keys which share a long
+    beginning still get places of their own."""
 
     def __init__(self, prefix: str, samples: Iterable[str]) -> None:
-        samples = list(samples)
-        # Characters all samples share carry no information: start after them.
-        base = os.path.commonprefix(samples) if samples else prefix  # noqa: RUF071 (wanted)
-        if not base.startswith(prefix):
-            base = prefix
-        chars = {ch for s in samples for ch in s[len(base) : len(base) + _DEPTH]}
+        chars = {ch for s in samples for ch in s[len(prefix) : len(prefix) + _DEPTH]}
         chars.update("/0a")  # a floor for tiny samples
-        self._base = base
+        self._base = prefix
         self._alphabet = sorted(chars)
-        self._radix = len(self._alphabet) + 1
+        # Digit 0 is "the key ended"; an unknown character sits between its neighbours
+        # (digits are doubled to make room for that half step).
+        self._radix = 2 * len(self._alphabet) + 2
+        self.end: int = self._radix**_DEPTH
 
-    def place(self, key: str) -> float:
-        alphabet, radix, base = self._alphabet, self._radix, self._base
+    def place(self, key: str) -> int:
+        alphabet, base = self._alphabet, self._base
         if not key.startswith(base):
-            return 0.0 if key < base else 1.0
-        place, scale = 0.0, 1.0
-        for ch in key[len(base) : len(base) + _DEPTH]:
-            scale /= radix
+            return 0 if key < base else self.end
+        place = 0
+        tail = key[len(base) : len(base) + _DEPTH]
+        for ch in tail:
             i = bisect_left(alphabet, ch)
-            place += (i + 1 if i < len(alphabet) and alphabet[i] == ch else i + 0.5) * scale
-        return place
+            known = i < len(alphabet) and alphabet[i] == ch
+            place = place * self._radix + (2 * i + 2 if known else 2 * i + 1)
+        scale: int = self._radix ** (_DEPTH - len(tail))
+        return place * scale
 
-    def key_at(self, place: float) -> str:
+    def key_at(self, place: int) -> str:
+        """A string at (about) ``place``: the inverse of :meth:`place`."""
         alphabet, radix = self._alphabet, self._radix
-        chars = []
+        digits = []
         for _ in range(_DEPTH):
-            place *= radix
-            digit = int(place)
-            place -= digit
-            chars.append(alphabet[min(max(digit, 1), len(alphabet)) - 1])
-        return self._base + "".join(chars)
+            place, digit = divmod(place, radix)
+            digits.append(digit)
+        chars = []
+        for digit in reversed(digits):
+            if digit == 0:
+                break  # the key ends here
+            i = digit // 2
+            if digit % 2 == 0:
+                chars.append(alphabet[i - 1])
+                continue
+            # Between alphabet[i - 1] and alphabet[i]: a character in between if any.
+            lower = alphabet[i - 1] if i else None
+            between = chr(ord(lower) + 1) if lower is not None else None
+            # Printable only: a boundary is echoed in XML, where control characters fail.
+            if (
+                between is not None
+                and between.isprintable()
+                and (i == len(alphabet) or between < alphabet[i])
+            ):
+                chars.append(between)
+            else:
+                chars.append(lower if lower is not None else alphabet[0])
+        key = self._base + "".join(chars)
+        while len(key.encode()) > _MAX_BOUNDARY:
+            key = key[:-1]
+        return key
 
 
 class _Planner:
@@ -684,8 +711,8 @@ class _Planner:
         low = space.place(head_end)
         count = min(2 * self._shards, PROBE_CONCURRENCY) if rounds else 1
         points = {head_end}
-        for i in range(1, count):
-            points.add(self._boundary(space.key_at(low + (1.0 - low) * i / count), exact=False))
+        for place in _spread(low, space.end, count):
+            points.add(self._boundary(space.key_at(place), exact=False))
         probes = await self._probe_all(sorted(p for p in points if p >= head_end))
         done = 1
         while done < rounds:
@@ -706,13 +733,11 @@ class _Planner:
                 estimate, known = intervals[i]
                 assert known is not None
                 lo = space.place(known)
-                hi = space.place(probes[i + 1].after) if i + 1 < len(probes) else 1.0
+                hi = space.place(probes[i + 1].after) if i + 1 < len(probes) else space.end
                 if hi <= lo:
                     continue
-                parts = min(8, math.ceil(estimate / target) + 1)
-                places = [lo + (hi - lo) * j / parts for j in range(1, parts)]
-                places += [lo + (hi - lo) / 8**j for j in range(1, 5)]
-                for place in places:
+                parts = min(16, math.ceil(estimate / target) + 1)
+                for place in _spread(lo, hi, parts):
                     point = self._boundary(space.key_at(place), exact=False)
                     if point > known:
                         new.add(point)
@@ -726,24 +751,56 @@ class _Planner:
     def _group(
         self, head_end: str, probes: list[_Probe], head_starts: list[str]
     ) -> tuple[list[str], list[int]]:
-        """Boundaries (probe points) grouping the intervals into ranges of equal estimate."""
+        """Boundaries grouping the sampled intervals into ranges of about equal estimate.
+
+        An interval estimated larger than a range is cut, evenly on the key line, between
+        the last key its probe saw and its end: boundaries need not have been probed.
+        """
         space = _Keyspace(self._base, [*head_starts, *(s for p in probes for s in p.starts)])
         intervals = _estimate(probes, space)
         total = sum(e for e, _ in intervals)
         shards = max(1, min(self._shards, round(total / self._page_size)))
         target = total / shards
+        pieces: list[tuple[str | None, float]] = []  # (end of the piece, its estimate)
+        for i, (estimate, known) in enumerate(intervals):
+            end = probes[i + 1].after if i + 1 < len(probes) else None
+            parts = math.ceil(estimate / target - 0.25) if known is not None else 1
+            if parts > 1:
+                assert known is not None
+                low = space.place(known)
+                high = space.place(end) if end is not None else space.end
+                previous = known
+                for j in range(1, parts):
+                    cut = self._boundary(space.key_at(low + (high - low) * j // parts), exact=False)
+                    if cut > previous and (end is None or cut < end):
+                        pieces.append((cut, estimate / parts))
+                        previous = cut
+                pieces.append((end, estimate - estimate / parts * (len(pieces) and parts - 1)))
+            else:
+                pieces.append((end, estimate))
         boundaries: list[str] = []
         estimates: list[int] = []
         running = 0.0
-        for i, (estimate, _) in enumerate(intervals):
+        for end, estimate in pieces:
             running += estimate
-            last = i + 1 == len(intervals)
-            if not last and running >= target and len(boundaries) < shards - 1:
-                boundaries.append(probes[i + 1].after)
+            if end is not None and running >= target * 0.9 and len(boundaries) < shards - 1:
+                boundaries.append(end)
                 estimates.append(round(running))
                 running = 0.0
         estimates.append(round(running))
         return boundaries, estimates
+
+
+def _spread(low: int, high: int, count: int) -> list[int]:
+    """``count - 1`` places between ``low`` and ``high``: half evenly spaced, half closing in
+    on ``low`` geometrically (keys cluster: most of a bucket may sit under one prefix, a
+    sliver of the line just above the keys already seen)."""
+    span = high - low
+    if count < 2 or span < 2:
+        return []
+    even = [low + span * j // count for j in range(1, count)]
+    close = [low + span // 16**j for j in range(1, 13) if span // 16**j]
+    return sorted(set(even + close))
 
 
 def _is_key(page: Mapping[str, Any], start: str) -> bool:
@@ -764,7 +821,9 @@ def _estimate(probes: list[_Probe], space: _Keyspace) -> list[tuple[float, str |
             continue
         start = space.place(probe.after)
         seen = space.place(starts[-1]) - start
-        whole = (space.place(end) if end is not None else 1.0) - start
-        estimate = len(starts) * whole / seen if seen > 0 else float(len(starts)) * 50
+        whole = (space.place(end) if end is not None else space.end) - start
+        # Places are integers of hundreds of digits: keep the ratio within a float.
+        ratio = (whole / seen if whole // seen < _MAX_RATIO else _MAX_RATIO) if seen > 0 else 50
+        estimate = len(starts) * ratio
         out.append((max(estimate, float(len(starts)) + 1), starts[-1]))
     return out
