@@ -29,8 +29,10 @@ How the key space is split (the plan, made when the listing is entered):
    (fewer when the listing is small: a range is at least about a page).
 
 A range stops at its end without reading past it: its pages are cut at ``through`` and
-the cut page is its last. Each range's last page still asks S3 for a whole page, so at
-most a page per range is read and dropped (measured in ``benchmarks/s3list.py``).
+the cut page is its last. Its requests ask for no more keys than the plan's estimate says
+are left (plus 10% and 50 keys; whole pages once past the estimate), so the last page
+does not read a page of the next range only to drop it. The estimate is only as good as
+the sample: ``benchmarks/README.md`` measures how even the ranges come out.
 
 With a ``Delimiter``, every range boundary is a string with no delimiter after the
 ``Prefix``: a group of keys rolled up into one ``CommonPrefixes`` entry is then wholly on
@@ -80,8 +82,6 @@ PROBE_CONCURRENCY: Final = 64
 #: A range's requests ask for its estimated size times this, plus _SLACK, in all.
 _MARGIN: Final = 1.1
 _SLACK: Final = 50
-#: What a range asks for once past its estimate.
-_AFTER: Final = 250
 #: Characters of a key (after the prefix) that place it in the key space.
 _DEPTH: Final = 512
 #: The most an interval's estimate may exceed its probe's keys by (a float's range).
@@ -477,7 +477,8 @@ class _RangeCall:
         else:
             if self._estimate is not None and self._through is not None:
                 left = int(self._estimate * _MARGIN) + _SLACK - self._seen
-                params["MaxKeys"] = min(params.get("MaxKeys", PAGE_SIZE), max(left, _AFTER))
+                page_size = params.get("MaxKeys", PAGE_SIZE)
+                params["MaxKeys"] = min(page_size, left) if left > 0 else page_size
             page = await self._method(**params)
         self._seen += page.get("KeyCount", 0) or 0
         if self._through is not None:
