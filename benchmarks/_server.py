@@ -331,3 +331,52 @@ class MotoScan(_ChildProcess):
 
     def __init__(self, items: int) -> None:
         super().__init__(items=items)
+
+
+# -- ListObjectsV2: ListObjectsServer, pages rendered before the first timed request ---
+
+
+class _ObjectListing(_Endpoint):
+    def __init__(self, keys: int, layout: str) -> None:
+        from asyncpage.testing._s3list import ListObjectsServer
+
+        self._server = ListObjectsServer(bench_keys(keys, layout), bucket=S3_BUCKET).start()
+        self.url = self._server.endpoint_url
+
+    def set_latency(self, seconds: float) -> None:
+        self._server.latency = seconds
+
+    def requests(self) -> int:
+        return self._server.requests
+
+    def close(self) -> None:
+        self._server.stop()
+
+
+S3_BUCKET = "bench"
+
+
+def bench_keys(count: int, layout: str = "logs") -> list[str]:
+    """``count`` keys: ``"logs"`` spreads them over days and hours as a log bucket does;
+    ``"skewed"`` puts 90% of them under one prefix."""
+    if layout == "logs":
+        return [
+            f"logs/2026/{i % 30 + 1:02d}/{i // 30 % 24:02d}/part-{i:07d}.json.gz"
+            for i in range(count)
+        ]
+    big = count * 9 // 10
+    return [f"hot/{i:07d}" for i in range(big)] + [
+        f"p{i % 40:02d}/{i:07d}" for i in range(count - big)
+    ]
+
+
+class ObjectListingServer(_ChildProcess):
+    """:class:`~asyncpage.testing.ListObjectsServer` with ``keys`` keys, in a child process.
+
+    Responses are rendered on first request and cached: run a listing once before timing.
+    """
+
+    _start = _ObjectListing
+
+    def __init__(self, keys: int, layout: str = "logs") -> None:
+        super().__init__(keys=keys, layout=layout)

@@ -32,6 +32,7 @@ from ._iterator import AsyncPageIterator, PageStatistics, paginate
 from ._model import PagingModel, paginated_operations
 from ._regions import ClientPool, regions_for
 from ._retry import BackoffGate, Retry, classify, set_testing
+from ._s3 import KeyRange, ListingPlan, ObjectListing, parallel_list_objects
 from ._scan import parallel_scan
 
 __version__ = "0.1.0.dev0"
@@ -52,6 +53,9 @@ __all__ = [
     "InvalidPaginationTypeError",
     "InvalidStartingTokenError",
     "InvalidStartingTokenTypeError",
+    "KeyRange",
+    "ListingPlan",
+    "ObjectListing",
     "OperationNotPaginatedError",
     "OperationNotPaginatedTypeError",
     "Outcome",
@@ -66,6 +70,7 @@ __all__ = [
     "fan_out",
     "paginate",
     "paginated_operations",
+    "parallel_list_objects",
     "parallel_scan",
     "regions_for",
     "set_testing",

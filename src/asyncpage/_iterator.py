@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import reprlib
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -171,11 +171,14 @@ class AsyncPageIterator:
         *,
         prefetch: int = 1,
         retry: Retry | None = _DEFAULT_RETRY,
+        call: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:
         require_async_client(client)
         self._model = PagingModel.for_client(client, operation_name)
         self._client = client
-        self._method = getattr(client, operation_name)
+        # ``call`` stands in for the client's method (parallel_list_objects cuts each page
+        # at its key range's end there); it takes and returns what the method does.
+        self._method = getattr(client, operation_name) if call is None else call
         params = dict(params)
         config = parse_pagination(client, self._model, params)
         self._max_items = config.max_items

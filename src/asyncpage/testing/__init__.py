@@ -107,6 +107,7 @@ from .._demo import DEMO_REGIONS, DemoEndpoint, DemoResource, SeedProgress, Seed
 from ._faults import FaultKind
 from ._moto import MotoServer
 from ._proxy import FaultProxy, FaultProxyFactory, ProxyCounters, ProxyEvent
+from ._s3list import ListObjectsServer
 from ._scripted import ScriptedAWS, ScriptedPage
 
 __all__ = [
@@ -116,6 +117,7 @@ __all__ = [
     "FaultKind",
     "FaultProxy",
     "FaultProxyFactory",
+    "ListObjectsServer",
     "MotoServer",
     "ProxyCounters",
     "ProxyEvent",
