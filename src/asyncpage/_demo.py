@@ -28,7 +28,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, Self, get_args
+from typing import Any, Final, Literal, Self, cast, get_args
 
 import anyio
 import anyio.to_thread
@@ -369,7 +369,8 @@ def _loop_config() -> Any:
     if _running_trio():
         from aiobotocore.httpxsession import HttpxSession
 
-        return AioConfig(http_session_cls=HttpxSession)
+        # types-aiobotocore 3.10 types http_session_cls as aiohttp's session class only.
+        return AioConfig(http_session_cls=cast(Any, HttpxSession))
     return None
 
 
@@ -471,7 +472,7 @@ class _Seeder:
             async def client(service: str, region: str) -> Any:
                 return await stack.enter_async_context(
                     session.create_client(
-                        service,
+                        cast(Any, service),  # the stubs know only literal service names
                         endpoint_url=self.url,
                         region_name=region,
                         aws_access_key_id="demo",

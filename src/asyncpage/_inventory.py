@@ -158,7 +158,8 @@ def listing_for(spec: str, params: Sequence[str] = ()) -> Listing:
     session = botocore.session.get_session()
     try:
         service_model = session.get_service_model(service)
-        paging: Mapping[str, Any] = session.get_paginator_model(service)._paginator_config
+        model: Any = session.get_paginator_model(service)  # its config is private
+        paging: Mapping[str, Any] = model._paginator_config
     except (UnknownServiceError, DataNotFoundError):
         raise ValueError(f"unknown AWS service {service!r} in {spec!r}") from None
     api_names = {xform_name(name): name for name in service_model.operation_names}

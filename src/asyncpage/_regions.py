@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import anyio
 from aiobotocore.config import AioConfig
@@ -182,7 +182,9 @@ class ClientPool:
             if client is None:
                 stack = self._open_stack()
                 kwargs = {**self._kwargs, "region_name": region}
-                creating = self._session.create_client(service, **kwargs)
+                # A service name known only at run time: the stubs type create_client by
+                # its literal service name, one overload each.
+                creating = self._session.create_client(cast(Any, service), **kwargs)
                 # Shielded: a client cancelled half-open would leak its HTTP session.
                 with anyio.CancelScope(shield=True):
                     client = await stack.enter_async_context(creating)

@@ -60,9 +60,12 @@ ErrorKind = Literal["throttling", "transient"]
 
 # botocore's own throttling codes, plus what AWS services send that botocore misses
 # (SQS's query-compatible RequestThrottled, S3's SlowDown, EC2's RequestLimitExceeded).
+# The checkers' code tables are private to botocore (and absent from botocore-stubs).
+_throttled: Any = ThrottledRetryableChecker
+_transient: Any = TransientRetryableChecker
 THROTTLING_CODES: frozenset[str] = frozenset(
     [
-        *ThrottledRetryableChecker._THROTTLED_ERROR_CODES,
+        *_throttled._THROTTLED_ERROR_CODES,
         "RequestThrottled",
         "SlowDown",
         "RequestLimitExceeded",
@@ -76,7 +79,7 @@ THROTTLING_CODES: frozenset[str] = frozenset(
 )
 TRANSIENT_CODES: frozenset[str] = frozenset(
     [
-        *TransientRetryableChecker._TRANSIENT_ERROR_CODES,
+        *_transient._TRANSIENT_ERROR_CODES,
         "InternalError",
         "InternalFailure",
         "InternalServerError",
@@ -84,7 +87,7 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
         "ServiceUnavailableException",
     ]
 )
-TRANSIENT_STATUS: frozenset[int] = frozenset(TransientRetryableChecker._TRANSIENT_STATUS_CODES)
+TRANSIENT_STATUS: frozenset[int] = frozenset(_transient._TRANSIENT_STATUS_CODES)
 
 _testing = False
 
