@@ -34,6 +34,7 @@ PUBLIC = [
     "Outcome",
     "PageFetchError",
     "PageStatistics",
+    "PaginatorLike",
     "PagingModel",
     "Retry",
     "Tagged",

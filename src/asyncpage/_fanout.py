@@ -76,11 +76,12 @@ from collections.abc import (
 )
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Any, Final, Generic, Literal, Self, TypeVar, cast, get_args
+from typing import Any, Final, Generic, Literal, Self, cast, get_args
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
+from typing_extensions import TypeVar
 
 from ._cursor import Cursor
 from ._errors import (
@@ -110,14 +111,16 @@ __all__ = [
 
 T = TypeVar("T")
 L = TypeVar("L", bound=Hashable)
+#: The sources' page type (a types-aiobotocore TypedDict, or dict[str, Any]).
+P = TypeVar("P", default=dict[str, Any])
 
 Label = Hashable
 """What names a source in ``sources``: a region name, a tuple, a segment number..."""
-SourceFactory = Callable[[], AsyncPageIterator]
+SourceFactory = Callable[[], AsyncPageIterator[P]]
 """A zero-argument callable returning the source's iterator, called when it may start."""
-AsyncSourceFactory = Callable[[], Awaitable[AsyncPageIterator]]
+AsyncSourceFactory = Callable[[], Awaitable[AsyncPageIterator[P]]]
 """The same, as a coroutine function (to open a client lazily, for example)."""
-Source = AsyncPageIterator | SourceFactory | AsyncSourceFactory
+Source = AsyncPageIterator[P] | SourceFactory[P] | AsyncSourceFactory[P]
 #: (service name, region name) of a source's client: what AWS rate-limits together.
 Endpoint = tuple[str | None, str | None]
 Order = Literal["completed", "source", "round_robin"]
@@ -148,11 +151,15 @@ _NO_STATISTICS: Final = PageStatistics()
 
 
 @dataclass(frozen=True, slots=True)
-class Tagged(Generic[T]):
-    """A value (a page, an item, a search result) and the label of the source it came from."""
+class Tagged(Generic[L, T]):
+    """A value (a page, an item, a search result) and the label of the source it came from.
 
-    source: Any
-    """The source's label (typed ``Any`` so that labels of any type need no cast)."""
+    Generic in both: ``Tagged[str, ListObjectsV2OutputTypeDef]`` is a page of a fan-out
+    labelled by ``str``.
+    """
+
+    source: L
+    """The source's label, as a key of ``sources``."""
     value: T
 
     @property
@@ -183,7 +190,7 @@ class Outcome:
 
 
 def fan_out(
-    sources: Mapping[L, Source],
+    sources: Mapping[L, Source[P]],
     *,
     concurrency: int = 8,
     per_endpoint: int | None = 4,
@@ -191,7 +198,7 @@ def fan_out(
     on_error: OnError = "continue",
     skip_codes: Iterable[str] = DEFAULT_SKIP_CODES,
     buffer: int = 1,
-) -> FanOut[L]:
+) -> FanOut[L, P]:
     """Run many paginations concurrently and merge their pages; see the module docs.
 
     Args:
@@ -248,10 +255,10 @@ class _End:
 class _Source:
     """One source's state: its iterator once made, its buffer, and what you have received."""
 
-    def __init__(self, label: Label, spec: Source, buffer: int) -> None:
+    def __init__(self, label: Label, spec: Source[Any], buffer: int) -> None:
         self.label = label
         self.spec = spec
-        self.iterator: AsyncPageIterator | None = None
+        self.iterator: AsyncPageIterator[Any] | None = None
         self.endpoint: Endpoint = (None, None)
         self.position: str | None = None  # token of the first page you have not received
         if isinstance(spec, AsyncPageIterator):
@@ -267,7 +274,7 @@ class _Source:
         self.open_page: _Page | None = None
         self.open_taken = 0
 
-    def adopt(self, iterator: AsyncPageIterator) -> None:
+    def adopt(self, iterator: AsyncPageIterator[Any]) -> None:
         self.iterator = iterator
         self.position = iterator.resume_token
         meta = getattr(iterator.client, "meta", None)
@@ -298,7 +305,7 @@ class _Source:
 class _Outcomes(Mapping[L, Outcome]):
     """A live, read-only view: each lookup describes the source as it is now."""
 
-    def __init__(self, owner: FanOut[L]) -> None:
+    def __init__(self, owner: FanOut[L, Any]) -> None:
         self._owner = owner
 
     def __getitem__(self, label: L) -> Outcome:
@@ -314,12 +321,15 @@ class _Outcomes(Mapping[L, Outcome]):
         return f"<outcomes {dict(self)!r}>"
 
 
-class FanOut(Generic[L]):
-    """Pages of many sources, merged; made by :func:`fan_out`. Enter it before iterating."""
+class FanOut(Generic[L, P]):
+    """Pages of many sources, merged; made by :func:`fan_out`. Enter it before iterating.
+
+    Generic in the sources' labels and pages: ``async for`` yields ``Tagged[L, P]``.
+    """
 
     def __init__(
         self,
-        sources: Mapping[L, Source],
+        sources: Mapping[L, Source[P]],
         *,
         concurrency: int = 8,
         per_endpoint: int | None = 4,
@@ -492,7 +502,7 @@ class FanOut(Generic[L]):
     async def _make(self, source: _Source) -> bool:
         """Call the source's factory; False (and the source settled as failed) if it fails."""
         try:
-            factory = cast(SourceFactory | AsyncSourceFactory, source.spec)
+            factory = cast(SourceFactory[Any] | AsyncSourceFactory[Any], source.spec)
             made: object = factory()
             if isinstance(made, Awaitable):
                 made = await made
@@ -554,7 +564,7 @@ class FanOut(Generic[L]):
             return self._judge(exc, iterator, delivered)
         return _End("ok")
 
-    def _judge(self, exc: Exception, iterator: AsyncPageIterator, delivered: int) -> _End:
+    def _judge(self, exc: Exception, iterator: AsyncPageIterator[Any], delivered: int) -> _End:
         resume_token = getattr(exc, "resume_token", iterator.resume_token)
         if delivered:
             # "Not here" is a verdict about a source that never ran. One that delivered
@@ -663,7 +673,7 @@ class FanOut(Generic[L]):
         self._check_open()
         return self
 
-    async def __anext__(self) -> Tagged[dict[str, Any]]:
+    async def __anext__(self) -> Tagged[L, P]:
         self._check_open()
         await anyio.lowlevel.checkpoint()
         while True:
@@ -671,13 +681,14 @@ class FanOut(Generic[L]):
                 raise self._failure
             source = self._pick()
             if source is not None:
-                return Tagged(source.label, self._take(source))
+                # The label is a key of ``sources``; the page is what the stubs say it is.
+                return Tagged(cast(L, source.label), cast(P, self._take(source)))
             if self._finished == len(self._sources):
                 raise StopAsyncIteration
             self._wakeup = anyio.Event()
             await self._wakeup.wait()
 
-    def items(self) -> AsyncIterator[Tagged[Any]]:
+    def items(self) -> AsyncIterator[Tagged[L, Any]]:
         """Every item under each source's primary result key, tagged with its source.
 
         Raises:
@@ -686,7 +697,7 @@ class FanOut(Generic[L]):
         """
         return _Flat(self, None)
 
-    def search(self, expression: str) -> AsyncIterator[Tagged[Any]]:
+    def search(self, expression: str) -> AsyncIterator[Tagged[L, Any]]:
         """A JMESPath ``expression`` applied to every page, flattened as botocore's ``search()``.
 
         Raises:
@@ -695,13 +706,13 @@ class FanOut(Generic[L]):
         return _Flat(self, compile_expression(expression).search)
 
 
-class _Flat:
+class _Flat(Generic[L]):
     """Items or search results of a fan-out, one page after another, each tagged."""
 
-    def __init__(self, owner: FanOut[Any], select: Callable[[Any], Any] | None) -> None:
+    def __init__(self, owner: FanOut[L, Any], select: Callable[[Any], Any] | None) -> None:
         self._owner = owner
         self._select = select
-        self._label: Label = None
+        self._label: L | None = None
         self._buffer: list[Any] = []
         self._index = 0
 
@@ -709,7 +720,7 @@ class _Flat:
         self._owner._check_open()
         return self
 
-    async def __anext__(self) -> Tagged[Any]:
+    async def __anext__(self) -> Tagged[L, Any]:
         while self._index >= len(self._buffer):
             tagged = await self._owner.__anext__()
             self._label = tagged.source
@@ -720,11 +731,12 @@ class _Flat:
                 source.open_page, source.open_taken = self._owner._last_taken, 0
         value = self._buffer[self._index]
         self._index += 1
+        label = cast(L, self._label)  # set with the first page
         if self._select is None:
-            self._owner._by_label[self._label].open_taken = self._index
-        return Tagged(self._label, value)
+            self._owner._by_label[label].open_taken = self._index
+        return Tagged(label, value)
 
-    def _values(self, tagged: Tagged[dict[str, Any]]) -> list[Any]:
+    def _values(self, tagged: Tagged[L, Any]) -> list[Any]:
         if self._select is not None:
             result = self._select(tagged.value)
             return result if isinstance(result, list) else [result]

@@ -403,12 +403,8 @@ class Inventory:
             if self._page_size is not None and listing.page_size:
                 config["PageSize"] = self._page_size
             return paginate(
-                client,
-                listing.operation,
-                retry=self._retry,
-                PaginationConfig=config,
-                **listing.params,
-            )
+                client, listing.operation, PaginationConfig=config, **listing.params
+            ).with_options(retry=self._retry)
 
         return open_source
 

@@ -475,13 +475,8 @@ class Pager:
             config["PageSize"] = page_size
         if token is not None:
             config["StartingToken"] = token
-        return paginate(
-            client,
-            operation,
-            prefetch=self.prefetch if prefetch is None else prefetch,
-            retry=self.retry,
-            PaginationConfig=config,
-            **params,
+        return paginate(client, operation, PaginationConfig=config, **params).with_options(
+            prefetch=self.prefetch if prefetch is None else prefetch, retry=self.retry
         )
 
 
