@@ -17,7 +17,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import botocore.session
 import jmespath
@@ -34,7 +34,14 @@ from jmespath.functions import Functions
 import asyncpage
 from asyncpage.testing._scripted import ScriptedAWS
 
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+class _Credentials(TypedDict):
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+#: A TypedDict, so that ``**CREDENTIALS`` type-checks against the stubs' create_client.
+CREDENTIALS: _Credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 SCAN_TOKEN = TokenEncoder().encode({"ExclusiveStartKey": {"pk": {"S": "k"}}})
 S3_TOKEN = TokenEncoder().encode({"ContinuationToken": "1a2b3c"})
@@ -903,7 +910,7 @@ def bad_configs(draw: st.DrawFn) -> Case:
         good = draw(st.dictionaries(st.sampled_from(["MaxItems", "PageSize"]), st.integers(1, 9)))
 
         def call(clients: dict[str, Any]) -> object:
-            config = {**good, **unknown}
+            config: dict[Any, int] = {**good, **unknown}
             return asyncpage.paginate(
                 clients["dynamodb"], "scan", TableName="t", PaginationConfig=config
             )
@@ -1175,14 +1182,14 @@ def bad_options(draw: st.DrawFn) -> Case:
             )
         )
 
-    def call(clients: dict[str, Any]) -> object:
+    def scan_call(clients: dict[str, Any]) -> object:
         options: dict[str, Any] = {name: value}
         if name == "resume":
             options["segments"] = 4
         return asyncpage.parallel_scan(clients["dynamodb"], TableName="t", **options)
 
     error = asyncpage.InvalidPaginationTypeError if wrong_type else asyncpage.InvalidPaginationError
-    return Case(call, error, wrong_type, {name: value})
+    return Case(scan_call, error, wrong_type, {name: value})
 
 
 def check(case: Case, clients: dict[str, Any], aws: ScriptedAWS) -> None:

@@ -270,6 +270,7 @@ async def test_access_denied_after_some_pages_is_a_failure_not_a_skip(
                 fault_proxy.fail_next(5, "throttle", code="AccessDeniedException")
     outcome = merged.outcomes["c"]
     assert outcome.status == "failed"
+    assert isinstance(outcome.error, asyncpage.PageFetchError)
     assert error_code(outcome.error.error) == "AccessDeniedException"
     assert outcome.resume_token is not None
     fault_proxy.clear()

@@ -147,7 +147,7 @@ class AppServer:
 
     @property
     def lifespan_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = self.server.lifespan.state  # type: ignore[attr-defined]
+        state: dict[str, Any] = self.server.lifespan.state
         return state
 
 
@@ -815,7 +815,7 @@ def docs_app() -> FastAPI:
     sys.modules[module.__name__] = module  # pydantic resolves generic models through it
     for block in blocks:
         exec(compile(block, str(DOCS), "exec"), module.__dict__)
-    app: FastAPI = module.app  # type: ignore[attr-defined]
+    app: FastAPI = module.app
     return app
 
 

@@ -28,7 +28,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, Self, cast, get_args
+from typing import Any, Final, Literal, Self, TypedDict, cast, get_args
 
 import anyio
 import anyio.to_thread
@@ -36,7 +36,15 @@ from aiobotocore.session import get_session
 
 from .testing._moto import MotoServer
 
-__all__ = ["DEMO_REGIONS", "DemoEndpoint", "DemoResource", "SeedProgress", "SeedSummary", "seed"]
+__all__ = [
+    "DEMO_REGIONS",
+    "ClientKwargs",
+    "DemoEndpoint",
+    "DemoResource",
+    "SeedProgress",
+    "SeedSummary",
+    "seed",
+]
 
 DEMO_REGIONS: Final = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
 
@@ -85,6 +93,18 @@ _FIRST_REQUESTS: Final = {
     "logs": "describe_log_groups",
     "ssm": "describe_parameters",
 }
+
+
+class ClientKwargs(TypedDict):
+    """What :meth:`DemoEndpoint.client_kwargs` returns: ``create_client(service, **these)``.
+
+    A TypedDict, so that ``**`` of it type-checks against the typed ``create_client``.
+    """
+
+    endpoint_url: str
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
 
 
 @dataclass(frozen=True)
@@ -287,7 +307,7 @@ class DemoEndpoint:
             raise RuntimeError("the demo endpoint is not running: enter it with `with` first")
         return self._server.endpoint_url
 
-    def client_kwargs(self, region: str) -> dict[str, str]:
+    def client_kwargs(self, region: str) -> ClientKwargs:
         """Keyword arguments for ``create_client(service, **kwargs)`` in ``region``."""
         return {
             "endpoint_url": self.endpoint_url,
