@@ -83,6 +83,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 from typing_extensions import TypeVar
 
+from . import _tracing
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
@@ -533,7 +534,9 @@ class FanOut(Generic[L, P]):
 
     async def _run(self, source: _Source) -> None:
         try:
-            end = await self._drain(source)
+            with _tracing.source(source.label) as traced:
+                end = await self._drain(source)
+                traced.settle(end.status, end.error, end.reason)
         finally:
             source.ended = time.monotonic()
             self._running -= 1

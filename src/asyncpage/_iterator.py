@@ -39,6 +39,7 @@ from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 from typing_extensions import TypeVar
 
+from . import _tracing
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
@@ -538,7 +539,11 @@ class AsyncPageIterator(Generic[PageT]):
             task_group=self._task_group,
             on_prefetch=progress.count_prefetch,
         )
-        stream = _StepStream(reader, progress, whole=whole)
+        trace = self._fetcher.trace = _tracing.listing(self._model, self._client)
+        stream = _StepStream(reader, progress, whole=whole, trace=trace)
+        if trace is not None:
+            # A loop left by break frees its stream at once: the span ends then.
+            weakref.finalize(stream, trace.end).atexit = False
         self._current = weakref.ref(stream)
         return stream
 
@@ -636,23 +641,42 @@ def _merge_page(complete: dict[str, Any], page: dict[str, Any], model: PagingMod
 
 
 class _StepStream:
-    """One iteration's steps; hands each one to the iterator's progress as it goes out."""
+    """One iteration's steps; hands each one to the iterator's progress as it goes out
+    (and to the iteration's span, when it is traced)."""
 
-    __slots__ = ("__weakref__", "_progress", "_reader", "_whole")
+    __slots__ = ("__weakref__", "_progress", "_reader", "_trace", "_whole")
 
-    def __init__(self, reader: StepReader, progress: _Progress, *, whole: bool) -> None:
+    def __init__(
+        self,
+        reader: StepReader,
+        progress: _Progress,
+        *,
+        whole: bool,
+        trace: _tracing.Listing | None = None,
+    ) -> None:
         self._reader = reader
         self._progress = progress
         self._whole = whole
+        self._trace = trace
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Step:
-        step = await self._reader.next()
+        trace = self._trace
+        try:
+            step = await self._reader.next()
+        except Exception as exc:
+            if trace is not None:
+                trace.end(exc)
+            raise
         if step is None:
+            if trace is not None:
+                trace.end()
             raise StopAsyncIteration
         self._progress.deliver(step, whole=self._whole)
+        if trace is not None:
+            trace.page(step.item_count, last=step.last)
         return step
 
     def take(self, count: int) -> None:
@@ -661,9 +685,13 @@ class _StepStream:
 
     def close(self) -> None:
         self._reader.close()
+        if self._trace is not None:
+            self._trace.end()
 
     async def aclose(self) -> None:
         await self._reader.aclose()
+        if self._trace is not None:
+            self._trace.end()
 
 
 class _PageStream:

@@ -43,6 +43,7 @@ from ._errors import InvalidPaginationError, InvalidPaginationTypeError, PageFet
 
 if TYPE_CHECKING:
     from ._cursor import Cursor
+    from ._tracing import Listing
 
 __all__ = [
     "BackoffGate",
@@ -302,6 +303,7 @@ class PageFetcher:
         "retries",
         "seconds_waited",
         "throttles",
+        "trace",
     )
 
     def __init__(self, call: PageCall, policy: Retry | None, *, name: str) -> None:
@@ -312,18 +314,29 @@ class PageFetcher:
         self.gate: BackoffGate | None = None
         self.requests = self.retries = self.throttles = 0
         self.seconds_waited = 0.0
+        #: The span of the listing being fetched, when it is traced (set per iteration).
+        self.trace: Listing | None = None
 
     async def __call__(self, params: dict[str, Any], cursor: Cursor) -> dict[str, Any]:
         policy = self._policy
+        trace = self.trace
         attempt = 0
         started = time.monotonic()
         while True:
             attempt += 1
             if self.gate is not None:
-                self.seconds_waited += await self.gate.wait()
+                waited = await self.gate.wait()
+                self.seconds_waited += waited
+                if waited and trace is not None:
+                    trace.gate_wait(waited)
             self.requests += 1
             try:
-                return await self._call(params)
+                if trace is None:
+                    return await self._call(params)
+                # The AWS call's own span (botocore/aiobotocore instrumentation) is a
+                # child of the listing's, whichever task sends it.
+                with trace.current():
+                    return await self._call(params)
             except Exception as exc:
                 kind = classify(exc)
                 if kind == "throttling":
@@ -345,6 +358,8 @@ class PageFetcher:
                     delay,
                 )
                 self.retries += 1
+                if trace is not None:
+                    trace.backoff(attempt, delay, kind, exc)
                 if not _testing:
                     await anyio.sleep(delay)
                     self.seconds_waited += delay
