@@ -2,8 +2,8 @@
 
 Run it (with no AWS account: an embedded, seeded moto server starts with the app)::
 
-    pip install 'asyncpage[fastapi,demo]'
-    uvicorn examples.fastapi_app:app
+    pip install '.[fastapi,demo]'        # in a checkout of asyncpage
+    uvicorn examples.fastapi_app:app     # from the checkout's root
 
     curl 'http://127.0.0.1:8000/buckets/orders-prod/objects?limit=50'
     curl 'http://127.0.0.1:8000/buckets/orders-prod/objects?limit=50&cursor=<next_cursor>'
@@ -14,7 +14,8 @@ Configuration, read from the environment when the app starts:
 
 ``ASYNCPAGE_ENDPOINT_URL``
     An AWS-compatible endpoint (moto, LocalStack). Unset: the embedded demo endpoint is
-    started and seeded in ``AWS_DEFAULT_REGION``. Credentials come from the usual places.
+    started and seeded in ``AWS_DEFAULT_REGION`` before the app answers, each step logged
+    as it finishes. Credentials come from the usual places.
 ``ASYNCPAGE_CURSOR_SECRET``
     The secret that seals cursors (at least 32 bytes, at least 8 distinct characters, not
     a short block repeated); several, newest first, separated by commas, while rotating.
@@ -47,7 +48,9 @@ from asyncpage.fastapi import (
     aws_client,
 )
 
-log = logging.getLogger("asyncpage.examples.fastapi")
+# uvicorn prints this logger's INFO lines beside its own startup lines (whatever its name
+# says); a logger of the app's own would print nothing unless the app configured logging.
+log = logging.getLogger("uvicorn.error")
 
 MAX_LIMIT = 1000
 """The largest ``limit`` a client may ask for."""
@@ -69,10 +72,20 @@ async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
     async with AsyncExitStack() as stack:
         credentials: dict[str, str] = {}
         if endpoint_url is None:
-            from asyncpage._demo import DemoEndpoint
+            from asyncpage.testing import DemoEndpoint, SeedProgress
 
-            log.info("ASYNCPAGE_ENDPOINT_URL is not set: starting the demo endpoint")
-            demo = await stack.enter_async_context(DemoEndpoint.start(seed=True, regions=(region,)))
+            def progress(step: SeedProgress) -> None:
+                log.info("[%4.1fs] %s", step.seconds, step)
+
+            log.info(
+                "ASYNCPAGE_ENDPOINT_URL is not set: starting the demo endpoint (moto, in this "
+                "process) and seeding %s, a few seconds",
+                region,
+            )
+            demo = await stack.enter_async_context(
+                DemoEndpoint.start(seed=True, regions=(region,), on_progress=progress)
+            )
+            log.info("demo endpoint %s (moto, seeded)", demo.endpoint_url)
             demo_kwargs = demo.client_kwargs(region)
             endpoint_url = demo_kwargs["endpoint_url"]
             credentials = {

@@ -1,8 +1,10 @@
 """Paginate, search and resume with asyncpage, against the embedded demo endpoint.
 
 Runs with no AWS account: it starts moto's server in this process on 127.0.0.1 and seeds it
-(``pip install 'asyncpage[demo]'``). Set ``ASYNCPAGE_ENDPOINT_URL`` to use another
-AWS-compatible endpoint instead (the demo's tables and buckets must exist there).
+(``asyncpage.testing.DemoEndpoint``; the ``demo`` extra: ``pip install '.[demo]'`` in a
+checkout), showing each seeding step as it finishes. Set ``ASYNCPAGE_ENDPOINT_URL`` to use
+another AWS-compatible endpoint instead (the demo's tables and buckets must exist there,
+as ``python -m asyncpage.testing`` serves them).
 
     python examples/quickstart.py
 """
@@ -17,7 +19,7 @@ import anyio
 from aiobotocore.session import get_session
 
 import asyncpage
-from asyncpage._demo import DemoEndpoint
+from asyncpage.testing import DemoEndpoint, SeedProgress
 
 REGION = "us-east-1"
 
@@ -28,7 +30,10 @@ async def main() -> None:
         if url:
             kwargs: dict[str, Any] = {"endpoint_url": url, "region_name": REGION}
         else:
-            demo = await stack.enter_async_context(DemoEndpoint.start(seed=True, scale=0.5))
+            print(f"starting the demo endpoint (moto, in this process), seeding {REGION}: seconds")
+            demo = await stack.enter_async_context(
+                DemoEndpoint.start(seed=True, scale=0.5, regions=[REGION], on_progress=progress)
+            )
             kwargs = demo.client_kwargs(REGION)
             print(f"demo endpoint: {demo.endpoint_url} (moto, seeded, in this process)")
         session = get_session()
@@ -72,6 +77,10 @@ async def main() -> None:
         print(
             f"aiobotocore's paginator from that token: {len(same)} items, same: {same == remaining}"
         )
+
+
+def progress(step: SeedProgress) -> None:
+    print(f"  [{step.seconds:4.1f}s] {step}")
 
 
 if __name__ == "__main__":

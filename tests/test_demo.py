@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import importlib.metadata
 import json
+import signal
 import socket
+import subprocess
 import sys
+import threading
 import tomllib
 from collections import Counter
 from collections.abc import Mapping
@@ -284,7 +287,10 @@ def test_bad_arguments_raise_before_anything_starts(
 @pytest.mark.asyncio
 async def test_missing_moto_names_the_demo_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "moto.server", None)  # what an absent package does
-    hint = r"pip install 'asyncpage\[demo\]'"
+    # asyncpage is not on a package index yet: the hint installs from a checkout, or the
+    # extra's own packages with the bounds pyproject.toml gives them.
+    hint = r"in a checkout of asyncpage, pip install '\.\[demo\]'; or its packages alone: "
+    hint += r"pip install '(boto3|moto\[server\])[^']+' '(boto3|moto\[server\])[^']+'$"
     with pytest.raises(ImportError, match=hint):
         DemoEndpoint.start().__enter__()
     with pytest.raises(ImportError, match=hint) as raised:
@@ -319,3 +325,77 @@ def test_the_demo_extra_bounds_boto3_to_what_aiobotocore_allows() -> None:
     # boto3 X.Y.Z needs botocore X.Y.Z or later within X.Y: the same numbers must pass both.
     around = [Version(f"1.{minor}.{patch}") for minor in (42, 43, 44) for patch in range(200)]
     assert [v for v in around if v in boto3_bound] == [v for v in around if v in botocore_pin]
+
+
+def test_the_demo_endpoint_is_public_in_asyncpage_testing_and_needs_no_pytest() -> None:
+    import asyncpage.testing
+
+    for name in ("DEMO_REGIONS", "DemoEndpoint", "DemoResource", "SeedProgress", "SeedSummary"):
+        assert name in asyncpage.testing.__all__
+    assert asyncpage.testing.DemoEndpoint is DemoEndpoint
+    # Importable in a program with no pytest, and without loading moto until it starts.
+    check = (
+        "import sys; sys.modules['pytest'] = None; "
+        "from asyncpage.testing import DemoEndpoint; sys.exit('moto' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", check], check=False).returncode == 0
+
+
+def test_a_seed_step_prints_as_the_inventory_shows_it() -> None:
+    """``on_progress=print`` is enough to show seeding as it goes."""
+    step = SeedProgress("s3 us-east-1", {"s3.buckets": 3, "s3.objects": 25}, 8, 9, 2.5)
+    assert str(step) == "seeded 8/9: s3 us-east-1 (3 buckets, 25 objects)"
+    assert str(SeedProgress("moto", {}, 1, 9, 2.0)) == "seeded 1/9: moto loaded its service models"
+
+
+def test_python_m_asyncpage_testing_serves_until_interrupted() -> None:
+    """The command prints the environment for other programs, serves, and stops on Ctrl-C."""
+    command = [sys.executable, "-m", "asyncpage.testing", "--regions", "eu-west-1"]
+    with subprocess.Popen(
+        [*command, "--scale", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as server:
+        guard = threading.Timer(120, server.kill)  # a hung server fails this test only
+        guard.start()
+        try:
+            assert server.stdout is not None
+            line = server.stdout.readline()
+            environment = dict(item.split("=", 1) for item in line.removeprefix("export ").split())
+            assert set(environment) == {
+                "AWS_ENDPOINT_URL",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_DEFAULT_REGION",
+            }
+            client = boto3.client(
+                "dynamodb",
+                endpoint_url=environment["AWS_ENDPOINT_URL"],
+                region_name=environment["AWS_DEFAULT_REGION"],
+                aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
+            )
+            assert client.list_tables()["TableNames"] == ["orders-prod-eu"]
+            client.close()
+            server.send_signal(signal.SIGINT)
+            _, errors = server.communicate(timeout=60)
+        finally:
+            guard.cancel()
+            if server.poll() is None:
+                server.kill()
+                server.communicate()
+    assert server.returncode == 0, errors
+    lines = errors.splitlines()
+    assert lines[0].startswith("starting the demo endpoint (moto, in this process) and seeding")
+    assert "] seeded 9/9: " in errors  # every step, as it finished
+    assert lines[-2:] == ["serving until Ctrl-C", "demo endpoint stopped"]
+    assert _port_is_free(environment["AWS_ENDPOINT_URL"])
+
+
+def test_python_m_asyncpage_testing_refuses_a_bad_region() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "asyncpage.testing", "--regions", "mars-1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "regions must be a non-empty sequence drawn from" in done.stderr

@@ -36,6 +36,7 @@ import pytest
 import uvicorn
 from fastapi import Depends, FastAPI, Query, Response
 
+from _docs import docs_file
 from asyncpage.fastapi import (
     AWSClients,
     CursorBinding,
@@ -807,14 +808,13 @@ DOCS = Path(__file__).parent.parent / "docs" / "fastapi.md"
 
 
 def docs_app() -> FastAPI:
-    """The app the Python blocks of docs/fastapi.md build, run in order in one namespace."""
-    blocks = re.findall(r"^```python\n(.*?)^```", DOCS.read_text(), flags=re.DOTALL | re.M)
-    assert len(blocks) == 2  # the endpoint, then fastapi-pagination's page
-    module = ModuleType("asyncpage_docs_fastapi")
-    module.SECRET = SECRET  # type: ignore[attr-defined]
+    """docs/fastapi.md's ``app.py`` (its ``python file=app.py`` blocks), imported as a module.
+
+    It reads ``ASYNCPAGE_CURSOR_SECRET`` as the page says; ``app_environment`` sets it.
+    """
+    module = ModuleType("asyncpage_docs_fastapi_app")
     sys.modules[module.__name__] = module  # pydantic resolves generic models through it
-    for block in blocks:
-        exec(compile(block, str(DOCS), "exec"), module.__dict__)
+    exec(compile(docs_file(DOCS, "app.py"), f"{DOCS}: app.py", "exec"), module.__dict__)
     app: FastAPI = module.app
     return app
 
@@ -876,3 +876,20 @@ def test_the_code_in_the_docs_serves_the_bucket(
     stream = docs_http.get(f"/buckets/{BUCKET}/objects.ndjson")
     assert stream.headers["content-type"] == "application/x-ndjson"
     assert docs_http.get("/openapi.json").status_code == 200
+
+
+@pytest.mark.anyio
+async def test_a_limit_above_the_services_page_maximum_asks_for_pages_it_accepts(
+    scripted: ScriptedAWS, make_client: Any
+) -> None:
+    # ListBackups takes Limit 1..100; a client's limit of 250 is items, not a page size.
+    backups = scripted.add_backups("t", 260)
+    dynamodb = await make_client("dynamodb", scripted.endpoint_url)
+    pager = Pager(CursorSigner(SECRET), purpose="test-backups")
+    page = await pager.page(dynamodb, "list_backups", limit=250, TableName="t")
+    assert [b["BackupArn"] for b in page.items] == [b["BackupArn"] for b in backups[:250]]
+    assert {call["Limit"] for call in scripted.calls["ListBackups"]} <= {1, 100}
+    rest = await pager.page(
+        dynamodb, "list_backups", limit=250, cursor=page.next_cursor, TableName="t"
+    )
+    assert [b["BackupArn"] for b in rest.items] == [b["BackupArn"] for b in backups[250:]]

@@ -1,16 +1,10 @@
 """A local AWS for examples: moto's server on 127.0.0.1, in this process, seeded with data.
 
-Needs the ``demo`` extra (``pip install 'asyncpage[demo]'``); no AWS account is used::
-
-    from aiobotocore.session import get_session
-    from asyncpage._demo import DemoEndpoint
-
-    async with DemoEndpoint.start(seed=True) as demo:
-        session = get_session()
-        async with session.create_client("dynamodb", **demo.client_kwargs("us-east-1")) as ddb:
-            print(await ddb.list_tables())
-
-:func:`seed` alone fills any moto server; :data:`DEMO_REGIONS` are the regions it knows.
+The public names are re-exported by :mod:`asyncpage.testing` (``DemoEndpoint``,
+``SeedProgress``, ``SeedSummary``, ``DemoResource``, ``DEMO_REGIONS``); the CLI's
+``inventory --demo`` and ``python -m asyncpage.testing`` use them too. Needs the ``demo``
+extra (moto's server); no AWS account is used. :func:`seed` alone fills any moto server;
+:data:`DEMO_REGIONS` are the regions it knows.
 """
 
 from __future__ import annotations
@@ -28,13 +22,16 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import Any, Final, Literal, Self, TypedDict, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypedDict, cast, get_args
 
 import anyio
 import anyio.to_thread
 from aiobotocore.session import get_session
 
-from .testing._moto import MotoServer
+if TYPE_CHECKING:
+    # Imported when an endpoint starts: asyncpage.testing re-exports this module, so a
+    # module-level import of asyncpage.testing here would be circular.
+    from .testing._moto import MotoServer
 
 __all__ = [
     "DEMO_REGIONS",
@@ -234,6 +231,8 @@ class SeedProgress:
     a good part of the time at scale 1.0), then one service in one region (``"s3 us-east-1"``).
     ``created`` is what the step made (keys are :data:`DemoResource` names), ``done`` the
     steps finished so far out of ``total``, ``seconds`` the time since seeding began.
+    ``str()`` gives the line ``asyncpage inventory --demo`` shows, so ``on_progress=print``
+    reports seeding as it goes: ``seeded 3/9: s3 us-east-1 (3 buckets, 25 objects)``.
     """
 
     step: str
@@ -241,6 +240,11 @@ class SeedProgress:
     done: int
     total: int
     seconds: float
+
+    def __str__(self) -> str:
+        from ._progress import seed_step_line  # the CLI's wording, kept in one place
+
+        return seed_step_line(self)
 
 
 ProgressCallback = Callable[[SeedProgress], None]
@@ -259,8 +263,9 @@ class DemoEndpoint:
     so that demos run one after another each see exactly the seeded inventory; do not run it
     beside another user of moto in the same process.
 
-    Entering raises :class:`ImportError` naming ``asyncpage[demo]`` if moto's server is not
-    installed; the sync ``with`` raises :class:`RuntimeError` inside a running event loop.
+    Entering raises :class:`ImportError` saying how to install the ``demo`` extra if moto's
+    server is not installed; the sync ``with`` raises :class:`RuntimeError` inside a running
+    event loop.
     """
 
     def __init__(
@@ -331,6 +336,8 @@ class DemoEndpoint:
         if self._entered:
             raise RuntimeError("a DemoEndpoint can be entered only once; start a new one")
         self._entered = True
+        from .testing._moto import MotoServer
+
         self._server = MotoServer().start()
         if self._seed:
             self._server.reset()

@@ -14,11 +14,13 @@ A plain ``async for`` over a FanOut that was not entered raises :class:`AsyncPag
 background tasks need an owner, and only ``async with`` gives them one.
 
 Starting. At most ``concurrency`` sources run at once, and at most ``per_endpoint`` per
-(service, region), since AWS rate limits are per account, region and API. Sources start
+(account, service, region), since AWS rate limits are per account, region and API (the
+account is the one :func:`~asyncpage._admission.record_account` recorded for the client,
+as :class:`~asyncpage.ClientPool` does). Sources start
 in the order of ``sources`` as slots free up; one whose endpoint is full waits (and so do
 the later sources of that endpoint), while later sources of other endpoints go ahead. A
 running source keeps its slots until it ends. A factory is called when its source is
-next in line. Sources with the same (service, region) share one
+next in line. Sources with the same (account, service, region) share one
 :class:`~asyncpage.BackoffGate` (set as ``it.gate`` unless you set one): when one of them
 is throttled, all of them back off.
 
@@ -27,8 +29,10 @@ Orders. ``order="completed"`` yields pages as they arrive from any source.
 exactly as a loop over the sources would (later sources are still fetched ahead, within
 their buffer). ``order="round_robin"`` takes one page from each running source in turn.
 
-Memory. Each source holds at most ``buffer`` pages the consumer has not taken, plus its
-iterator's ``prefetch``: a slow consumer slows the producers, nothing queues without bound.
+Memory. Each source holds at most ``buffer`` pages the consumer has not taken, the one it
+is fetching included: a slow consumer slows the producers, nothing queues without bound. The
+source's task is its read-ahead, so a source iterator's own ``prefetch`` does not apply
+here (it fetches each page when its task asks for it).
 
 Outcomes. ``merged.outcomes[label]`` is an :class:`Outcome`, final once you have received
 every page of that source (all of them after a complete iteration):
@@ -44,16 +48,19 @@ every page of that source (all of them after a complete iteration):
   token of the first page you did not receive (``None``: from the beginning);
 * ``"pending"``: not finished yet.
 
-Errors. A failure is delivered in order, after every page of that source fetched before
-it, so that its ``resume_token`` loses nothing. With ``on_error="continue"`` (the
-default) it only marks the outcome. With ``on_error="raise"`` the first one is raised
+Errors. Errors from AWS, botocore or asyncpage are data: they end their source with an
+outcome. Anything else raised by a source's factory or iterator (a ``TypeError`` in your
+factory, say) is a bug, not an outcome: it is raised from ``async for`` as it is, and every
+source is cancelled. A failure is delivered in order, after every page of that source
+fetched before it, so that its ``resume_token`` loses nothing. With ``on_error="continue"``
+(the default) it only marks the outcome. With ``on_error="raise"`` the first one is raised
 from ``async for`` itself (the :class:`~asyncpage.PageFetchError`, never an
-``ExceptionGroup``) and every other source is cancelled, as soon as you have received
-the (at most ``buffer``) pages of that source fetched before the failure: at once if
-its first page failed; with ``"source"``, pages of a later source wait for their turn,
-and so does a failure behind them. The other outcomes then say where each source
-stopped. Skips never raise. Leaving the ``async with`` in any way (end, ``break``, an exception,
-cancellation) cancels every request in flight and leaves no task behind.
+``ExceptionGroup``) and every other source is cancelled, as soon as you have received the
+(at most ``buffer``) pages of that source fetched before the failure: at once if its first
+page failed; with ``"source"``, pages of a later source wait for their turn, and so does a
+failure behind them. The other outcomes then say where each source stopped. Skips never
+raise. Leaving the ``async with`` in any way (end, ``break``, an exception, cancellation)
+cancels every request in flight and leaves no task behind.
 
 Resume tokens are exact to the item with :meth:`FanOut.items`: leaving in the middle of a
 page gives a token for the rest of that page (botocore's own mid-page format). With
@@ -64,7 +71,7 @@ value has been yielded.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -74,7 +81,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Final, Generic, Literal, Self, cast, get_args
 
@@ -83,17 +90,27 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 from typing_extensions import TypeVar
 
-from . import _tracing
+from . import _merge, _tracing
+from ._admission import NO_ENDPOINT, Admission, Endpoint, endpoint_of
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
     InvalidPaginationError,
     InvalidPaginationTypeError,
-    PageFetchError,
 )
 from ._iterator import AsyncPageIterator, PageStatistics, compile_expression
-from ._retry import BackoffGate, endpoint_missing, error_code
+from ._model import PagingModel
+from ._outcome import (
+    DEFAULT_SKIP_CODES,
+    OK,
+    Ending,
+    Outcome,
+    OutcomeStatus,
+    is_service_error,
+    judge,
+)
+from ._retry import BackoffGate
 from ._walk import Step
 
 __all__ = [
@@ -122,30 +139,9 @@ SourceFactory = Callable[[], AsyncPageIterator[P]]
 AsyncSourceFactory = Callable[[], Awaitable[AsyncPageIterator[P]]]
 """The same, as a coroutine function (to open a client lazily, for example)."""
 Source = AsyncPageIterator[P] | SourceFactory[P] | AsyncSourceFactory[P]
-#: (service name, region name) of a source's client: what AWS rate-limits together.
-Endpoint = tuple[str | None, str | None]
 Order = Literal["completed", "source", "round_robin"]
 OnError = Literal["continue", "raise"]
-OutcomeStatus = Literal["ok", "skipped", "failed", "cancelled", "pending"]
 
-#: Error codes that mean "this source cannot run in this account or region", not "it broke".
-#: A frozenset: extend it with ``DEFAULT_SKIP_CODES | {"MyCode"}``.
-DEFAULT_SKIP_CODES: Final[frozenset[str]] = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "AuthFailure",
-        "AuthorizationError",
-        "InvalidClientTokenId",
-        "OptInRequired",
-        "SubscriptionRequiredException",
-        "UnauthorizedOperation",
-        "UnrecognizedClientException",
-    }
-)
-
-# botocore's errors for an endpoint that does not exist: the service is not offered in
-# that region (there is no DNS name to connect to) or botocore knows no endpoint for it.
 _ORDERS: Final = get_args(Order)
 _ON_ERROR: Final = get_args(OnError)
 _NO_STATISTICS: Final = PageStatistics()
@@ -167,27 +163,6 @@ class Tagged(Generic[L, T]):
     def page(self) -> T:
         """``value``, under the name that reads well when the value is a page."""
         return self.value
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Outcome:
-    """How one source of a fan-out ended (or how far it has got, while ``"pending"``)."""
-
-    status: OutcomeStatus
-    pages: int = 0
-    """Pages of this source you received."""
-    items: int = 0
-    """Items under the primary result key in those pages."""
-    error: BaseException | None = None
-    """Why it failed or was skipped: usually a :class:`~asyncpage.PageFetchError`."""
-    resume_token: str | None = None
-    """Where to continue: ``PaginationConfig={"StartingToken": resume_token}``."""
-    reason: str | None = None
-    """For ``"skipped"``: the error code (or botocore error name) that caused the skip."""
-    statistics: PageStatistics = field(default_factory=PageStatistics)
-    """The source iterator's own statistics (requests, retries, throttles...)."""
-    seconds: float = 0.0
-    """Wall time from the source's start to its end (or to now, while it runs)."""
 
 
 def fan_out(
@@ -245,26 +220,42 @@ class _Page:
         return self.step.item_count
 
 
-@dataclass(slots=True)
-class _End:
-    status: Literal["ok", "skipped", "failed"]
-    error: BaseException | None = None
-    resume_token: str | None = None
-    reason: str | None = None
-
-
 class _Source:
-    """One source's state: its iterator once made, its buffer, and what you have received."""
+    """One source: its iterator once made, its buffer, and what you have received.
+
+    Written by the FanOut that owns it (and by nobody else).
+    """
+
+    __slots__ = (
+        "ended",
+        "endpoint",
+        "entries",
+        "final",
+        "items",
+        "iterator",
+        "label",
+        "model",
+        "open_page",
+        "open_taken",
+        "outcome",
+        "pages",
+        "position",
+        "space",
+        "spec",
+        "started",
+    )
 
     def __init__(self, label: Label, spec: Source[Any], buffer: int) -> None:
         self.label = label
-        self.spec = spec
-        self.iterator: AsyncPageIterator[Any] | None = None
-        self.endpoint: Endpoint = (None, None)
+        self.spec: Source[Any] | None = spec  # dropped once the iterator is made
+        self.iterator: AsyncPageIterator[Any] | None = None  # dropped once its run is over
+        self.model: PagingModel | None = None
+        self.final: PageStatistics | None = None  # the iterator's, once dropped
+        self.endpoint: Endpoint = NO_ENDPOINT
         self.position: str | None = None  # token of the first page you have not received
         if isinstance(spec, AsyncPageIterator):
             self.adopt(spec)
-        self.entries: deque[_Page | _End] = deque()
+        self.entries: deque[_Page | Ending] = deque()
         self.space = anyio.Semaphore(buffer)
         self.pages = 0
         self.items = 0
@@ -275,17 +266,32 @@ class _Source:
         self.open_page: _Page | None = None
         self.open_taken = 0
 
+    @property
+    def has_page(self) -> bool:
+        return bool(self.entries)
+
+    @property
+    def settled(self) -> bool:
+        return self.outcome is not None
+
     def adopt(self, iterator: AsyncPageIterator[Any]) -> None:
         self.iterator = iterator
+        self.model = iterator.model
+        self.spec = None
         self.position = iterator.resume_token
-        meta = getattr(iterator.client, "meta", None)
-        self.endpoint = (
-            getattr(getattr(meta, "service_model", None), "service_name", None),
-            getattr(meta, "region_name", None),
-        )
+        self.endpoint = endpoint_of(iterator.client)
+
+    def release(self) -> None:
+        """The run is over: keep the iterator's statistics, let the iterator go (a fan-out
+        of thousands of sources holds only the ones running)."""
+        if self.iterator is not None:
+            self.final = self.iterator.statistics()
+            self.iterator = None
 
     def statistics(self) -> PageStatistics:
-        return _NO_STATISTICS if self.iterator is None else self.iterator.statistics()
+        if self.iterator is not None:
+            return self.iterator.statistics()
+        return self.final if self.final is not None else _NO_STATISTICS
 
     def seconds(self) -> float:
         if self.started is None:
@@ -306,17 +312,18 @@ class _Source:
 class _Outcomes(Mapping[L, Outcome]):
     """A live, read-only view: each lookup describes the source as it is now."""
 
-    def __init__(self, owner: FanOut[L, Any]) -> None:
-        self._owner = owner
+    def __init__(self, sources: Mapping[L, _Source], describe: Callable[[_Source], Outcome]):
+        self._sources = sources
+        self._describe = describe
 
     def __getitem__(self, label: L) -> Outcome:
-        return self._owner._outcome(self._owner._by_label[label])
+        return self._describe(self._sources[label])
 
     def __iter__(self) -> Iterator[L]:
-        return iter(self._owner._by_label)
+        return iter(self._sources)
 
     def __len__(self) -> int:
-        return len(self._owner._by_label)
+        return len(self._sources)
 
     def __repr__(self) -> str:
         return f"<outcomes {dict(self)!r}>"
@@ -366,24 +373,24 @@ class FanOut(Generic[L, P]):
                 )
         self._concurrency = concurrency
         self._per_endpoint = per_endpoint
-        self._order: Order = order
         self._on_error: OnError = on_error
         self._by_label: dict[L, _Source] = {
             label: _Source(label, spec, buffer) for label, spec in sources.items()
         }
         self._sources = list(self._by_label.values())
+        self._merge: _merge.Merge[_Source] = (
+            _merge.Completed()
+            if order == "completed"
+            else _merge.BySource(self._sources)
+            if order == "source"
+            else _merge.RoundRobin()
+        )
         self._last_taken: _Page | None = None
         self._finished = 0
-        self._arrivals: deque[_Source] = deque()  # "completed": one entry per buffered page
-        self._rotation: deque[_Source] = deque()  # "round_robin": running sources, next first
-        self._current = 0  # "source": index of the source being delivered
         self._failure: BaseException | None = None
         self._wakeup = anyio.Event()
         self._gates: dict[Endpoint, BackoffGate] = {}
-        self._running = 0
-        self._busy: Counter[Endpoint] = Counter()
-        self._freed = 0  # how many sources have ended, to notice one ending mid-pass
-        self._slot_freed = anyio.Event()
+        self._admission: Admission | None = None
         self._scope: anyio.CancelScope | None = None
         self._task_group: TaskGroup | None = None
         self._state: Literal["new", "open", "closed"] = "new"
@@ -393,7 +400,7 @@ class FanOut(Generic[L, P]):
     @property
     def outcomes(self) -> Mapping[L, Outcome]:
         """Every source's :class:`Outcome`, in the order of ``sources``; a live view."""
-        return _Outcomes(self)
+        return _Outcomes(self._by_label, self._outcome)
 
     def statistics(self) -> PageStatistics:
         """The sum of every source iterator's :class:`~asyncpage.PageStatistics`."""
@@ -427,6 +434,7 @@ class FanOut(Generic[L, P]):
     async def __aenter__(self) -> Self:
         if self._state != "new":
             raise AsyncPageError("a FanOut can be entered only once; call fan_out() again")
+        self._admission = Admission(self._concurrency, self._per_endpoint)
         self._scope = anyio.CancelScope()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
@@ -463,18 +471,26 @@ class FanOut(Generic[L, P]):
         if self._scope is not None:
             self._scope.cancel()
 
+    def _raise_in_consumer(self, error: BaseException) -> None:
+        """Stop everything; ``async for`` raises ``error`` (the first one) as it is."""
+        if self._failure is None:
+            self._failure = error
+        self._cancel()
+        self._wake()
+
     async def _supervise(self) -> None:
         """Start sources as slots free up, in order, until every source has started."""
         assert self._scope is not None
+        assert self._admission is not None
+        admission = self._admission
         with self._scope:
             async with anyio.create_task_group() as workers:
                 waiting = deque(self._sources)
                 while waiting:
-                    freed = self._freed
+                    ended = admission.ended
                     await self._start_some(waiting, workers)
-                    if waiting and freed == self._freed:  # no slot freed during the pass
-                        self._slot_freed = anyio.Event()
-                        await self._slot_freed.wait()
+                    if waiting:
+                        await admission.wait_for_room(ended)
 
     async def _start_some(self, waiting: deque[_Source], workers: TaskGroup) -> None:
         """One pass over the waiting sources, in order: start each one that may start.
@@ -484,37 +500,44 @@ class FanOut(Generic[L, P]):
         At most ``concurrency`` sources are looked at beyond those started, so factories
         are called shortly before their source can start, not all at once.
         """
+        admission = self._admission
+        assert admission is not None
         parked: list[_Source] = []
         full: set[Endpoint] = set()
-        while waiting and self._running < self._concurrency and len(parked) < self._concurrency:
+        while waiting and admission.has_room and len(parked) < self._concurrency:
             source = waiting.popleft()
-            if source.iterator is None and not await self._make(source):
+            if source.model is None and not await self._make(source):
                 continue  # the factory failed: already settled
             endpoint = source.endpoint
-            if endpoint in full or (
-                self._per_endpoint is not None and self._busy[endpoint] >= self._per_endpoint
-            ):
+            if endpoint in full or not admission.has_room_at(endpoint):
                 full.add(endpoint)
                 parked.append(source)
                 continue
+            admission.start(source, endpoint)
             self._start(source, workers)
         waiting.extendleft(reversed(parked))
 
     async def _make(self, source: _Source) -> bool:
-        """Call the source's factory; False (and the source settled as failed) if it fails."""
+        """Call the source's factory; False (and the source settled) if it fails."""
+        factory = cast(SourceFactory | AsyncSourceFactory, source.spec)
         try:
-            factory = cast(SourceFactory[Any] | AsyncSourceFactory[Any], source.spec)
             made: object = factory()
             if isinstance(made, Awaitable):
                 made = await made
-            if not isinstance(made, AsyncPageIterator):
-                raise TypeError(
+        except Exception as exc:
+            source.started = source.ended = time.monotonic()
+            if not is_service_error(exc):
+                self._raise_in_consumer(exc)
+                return False
+            self._end(source, Ending("failed", exc))
+            return False
+        if not isinstance(made, AsyncPageIterator):
+            self._raise_in_consumer(
+                TypeError(
                     f"the factory of source {source.label!r} returned {made!r}, "
                     "not an AsyncPageIterator"
                 )
-        except Exception as exc:
-            source.started = source.ended = time.monotonic()
-            self._end(source, _End("failed", exc))
+            )
             return False
         source.adopt(made)
         return True
@@ -524,72 +547,71 @@ class FanOut(Generic[L, P]):
         assert iterator is not None
         if iterator.gate is None:
             iterator.gate = self._gates.setdefault(source.endpoint, BackoffGate())
-        self._running += 1
-        self._busy[source.endpoint] += 1
         source.started = time.monotonic()
-        if self._order == "round_robin":
-            self._rotation.append(source)
+        self._merge.started(source)
         workers.start_soon(self._run, source)
         self._wake()
 
     async def _run(self, source: _Source) -> None:
+        admission = self._admission
+        assert admission is not None
         try:
+            # The source's span (when traced) is its listing's, ended with its verdict.
             with _tracing.source(source.label) as traced:
-                end = await self._drain(source)
-                traced.settle(end.status, end.error, end.reason)
+                end = await self._drain(source, traced)
+                if end is not None:
+                    traced.settle(end.status, end.error, end.reason)
         finally:
             source.ended = time.monotonic()
-            self._running -= 1
-            self._busy[source.endpoint] -= 1
-            self._freed += 1
-            self._slot_freed.set()
-        self._end(source, end)
+            source.release()
+            admission.end(source, source.endpoint)
+        if end is not None:
+            self._end(source, end)
 
-    async def _drain(self, source: _Source) -> _End:
-        """Move the source's pages into its buffer; how it ended (cancellation propagates)."""
+    async def _drain(self, source: _Source, traced: _tracing.SourceTrace) -> Ending | None:
+        """Move the source's pages into its buffer; how it ended (cancellation propagates).
+
+        ``None``: it met a bug, which the consumer will raise.
+        """
         iterator = source.iterator
         assert iterator is not None
         delivered = 0
         try:
-            async with iterator:
-                steps = iterator.steps()
-                while True:
-                    # Room first, then the page: a fetched page is never held waiting.
-                    await source.space.acquire()
-                    try:
-                        step = await anext(steps)
-                    except StopAsyncIteration:
-                        source.space.release()
-                        break
-                    self._push(source, _Page(step, _encode(step.after)))
-                    delivered += 1
+            # This task is the source's read-ahead (its buffer is the bound): the iterator
+            # fetches on demand, with no task or stream of its own.
+            steps = iterator.steps(prefetch=0)
+            while True:
+                # Room first, then the page: a fetched page is never held waiting.
+                await source.space.acquire()
+                try:
+                    step = await anext(steps)
+                except StopAsyncIteration:
+                    source.space.release()
+                    break
+                self._push(source, _Page(step, _encode(step.after)))
+                delivered += 1
         except Exception as exc:
-            return self._judge(exc, iterator, delivered)
-        return _End("ok")
-
-    def _judge(self, exc: Exception, iterator: AsyncPageIterator[Any], delivered: int) -> _End:
-        resume_token = getattr(exc, "resume_token", iterator.resume_token)
-        if delivered:
-            # "Not here" is a verdict about a source that never ran. One that delivered
-            # pages and then met AccessDenied is a partial listing: a failure to resume.
-            return _End("failed", exc, resume_token)
-        cause = exc.error if isinstance(exc, PageFetchError) else exc
-        code = error_code(cause)
-        if code is not None and code in self._skip_codes:
-            return _End("skipped", exc, resume_token, code)
-        if endpoint_missing(cause):
-            return _End("skipped", exc, resume_token, type(cause).__name__)
-        return _End("failed", exc, resume_token)
+            if not is_service_error(exc):
+                # A bug: raised in the consumer, and the source's span ends failed.
+                traced.settle("failed", exc)
+                self._raise_in_consumer(exc)
+                return None
+            return judge(
+                exc,
+                delivered=delivered,
+                skip_codes=self._skip_codes,
+                resume_token=iterator.resume_token,
+            )
+        return OK
 
     # -- the buffer between sources and consumer --------------------------------------
 
     def _push(self, source: _Source, page: _Page) -> None:
         source.entries.append(page)
-        if self._order == "completed":
-            self._arrivals.append(source)
+        self._merge.arrived(source)
         self._wake()
 
-    def _end(self, source: _Source, end: _End) -> None:
+    def _end(self, source: _Source, end: Ending) -> None:
         if source.outcome is not None:
             return  # settled "ok" when you took its last page
         if source.entries:
@@ -597,7 +619,7 @@ class FanOut(Generic[L, P]):
         else:
             self._settle(source, end)
 
-    def _settle(self, source: _Source, end: _End) -> None:
+    def _settle(self, source: _Source, end: Ending) -> None:
         """Record the outcome of a source whose every page the consumer has taken."""
         resume_token = end.resume_token if end.status != "ok" else source.position
         source.outcome = Outcome(
@@ -611,14 +633,12 @@ class FanOut(Generic[L, P]):
             seconds=source.seconds(),
         )
         self._finished += 1
-        if source in self._rotation:
-            self._rotation.remove(source)
-        if end.status == "failed" and self._on_error == "raise" and self._failure is None:
-            self._failure = end.error
-            self._cancel()
+        self._merge.settled(source)
+        if end.status == "failed" and self._on_error == "raise" and end.error is not None:
+            self._raise_in_consumer(end.error)
         self._wake()
 
-    def _take(self, source: _Source) -> dict[str, Any]:
+    def _take(self, source: _Source) -> _Page:
         entry = source.entries.popleft()
         assert isinstance(entry, _Page)
         self._last_taken = entry
@@ -630,36 +650,16 @@ class FanOut(Generic[L, P]):
             # Every page is received: the source is done, whether or not its task has
             # noticed the end yet (you may leave right now, and must not be told to start
             # this source again).
-            self._settle(source, _End("ok"))
+            self._settle(source, OK)
         elif source.entries:
             end = source.entries[0]
-            if isinstance(end, _End):
+            if isinstance(end, Ending):
                 source.entries.popleft()
                 self._settle(source, end)
-        return entry.step.page
+        return entry
 
     def _wake(self) -> None:
         self._wakeup.set()
-
-    def _pick(self) -> _Source | None:
-        """The source whose page is next in ``order``, or None if it is not here yet."""
-        if self._order == "completed":
-            return self._arrivals.popleft() if self._arrivals else None
-        if self._order == "source":
-            sources = self._sources
-            while self._current < len(sources) and sources[self._current].outcome is not None:
-                self._current += 1
-            if self._current == len(sources):
-                return None
-            source = sources[self._current]
-            return source if source.entries else None
-        if not self._rotation:
-            return None
-        source = self._rotation[0]
-        if not source.entries:
-            return None
-        self._rotation.rotate(-1)
-        return source
 
     # -- consuming --------------------------------------------------------------------
 
@@ -672,24 +672,29 @@ class FanOut(Generic[L, P]):
         if self._state == "closed":
             raise AsyncPageError("this FanOut is closed; call fan_out() again to start over")
 
-    def __aiter__(self) -> Self:
-        self._check_open()
-        return self
-
-    async def __anext__(self) -> Tagged[L, P]:
+    async def _next(self) -> tuple[_Source, _Page]:
+        """The next page in order, with its source; StopAsyncIteration after the last."""
         self._check_open()
         await anyio.lowlevel.checkpoint()
         while True:
             if self._failure is not None:
                 raise self._failure
-            source = self._pick()
+            source = self._merge.pick()
             if source is not None:
-                # The label is a key of ``sources``; the page is what the stubs say it is.
-                return Tagged(cast(L, source.label), cast(P, self._take(source)))
+                return source, self._take(source)
             if self._finished == len(self._sources):
                 raise StopAsyncIteration
             self._wakeup = anyio.Event()
             await self._wakeup.wait()
+
+    def __aiter__(self) -> Self:
+        self._check_open()
+        return self
+
+    async def __anext__(self) -> Tagged[L, P]:
+        source, page = await self._next()
+        # The label is a key of ``sources``; the page is what the stubs say it is.
+        return Tagged(cast(L, source.label), cast(P, page.step.page))
 
     def items(self) -> AsyncIterator[Tagged[L, Any]]:
         """Every item under each source's primary result key, tagged with its source.
@@ -698,7 +703,8 @@ class FanOut(Generic[L, P]):
             InvalidExpressionError: a source's operation has no result key (when its first
                 page arrives).
         """
-        return _Flat(self, None)
+        self._check_open()
+        return _Flat(self._next, None)
 
     def search(self, expression: str) -> AsyncIterator[Tagged[L, Any]]:
         """A JMESPath ``expression`` applied to every page, flattened as botocore's ``search()``.
@@ -706,51 +712,61 @@ class FanOut(Generic[L, P]):
         Raises:
             InvalidExpressionError: the expression does not compile (nothing is sent).
         """
-        return _Flat(self, compile_expression(expression).search)
+        select = compile_expression(expression).search
+        self._check_open()
+        return _Flat(self._next, select)
 
 
 class _Flat(Generic[L]):
-    """Items or search results of a fan-out, one page after another, each tagged."""
+    """Items or search results of a fan-out, one page after another, each tagged.
 
-    def __init__(self, owner: FanOut[L, Any], select: Callable[[Any], Any] | None) -> None:
-        self._owner = owner
+    For items, the source's open page and how many of its items were given are kept on
+    the source, so its outcome token is exact to the item.
+    """
+
+    __slots__ = ("_buffer", "_index", "_next", "_select", "_source")
+
+    def __init__(
+        self,
+        next_page: Callable[[], Awaitable[tuple[_Source, _Page]]],
+        select: Callable[[Any], Any] | None,
+    ) -> None:
+        self._next = next_page
         self._select = select
-        self._label: L | None = None
+        self._source: _Source | None = None
         self._buffer: list[Any] = []
         self._index = 0
 
     def __aiter__(self) -> Self:
-        self._owner._check_open()
         return self
 
     async def __anext__(self) -> Tagged[L, Any]:
         while self._index >= len(self._buffer):
-            tagged = await self._owner.__anext__()
-            self._label = tagged.source
-            self._buffer = self._values(tagged)
+            source, page = await self._next()
+            self._source = source
+            self._buffer = self._values(source, page)
             self._index = 0
             if self._select is None:
-                source = self._owner._by_label[tagged.source]
-                source.open_page, source.open_taken = self._owner._last_taken, 0
+                source.open_page, source.open_taken = page, 0
+        current = self._source
+        assert current is not None
         value = self._buffer[self._index]
         self._index += 1
-        label = cast(L, self._label)  # set with the first page
         if self._select is None:
-            self._owner._by_label[label].open_taken = self._index
-        return Tagged(label, value)
+            current.open_taken = self._index
+        return Tagged(cast(L, current.label), value)  # a key of ``sources``
 
-    def _values(self, tagged: Tagged[L, Any]) -> list[Any]:
+    def _values(self, source: _Source, page: _Page) -> list[Any]:
         if self._select is not None:
-            result = self._select(tagged.value)
+            result = self._select(page.step.page)
             return result if isinstance(result, list) else [result]
-        iterator = self._owner._by_label[tagged.source].iterator
-        assert iterator is not None
-        model = iterator.model
+        model = source.model
+        assert model is not None
         if not model.result_keys:
             raise InvalidExpressionError(
-                f"source {tagged.source!r}: {model.py_name} has no result key to take items from"
+                f"source {source.label!r}: {model.py_name} has no result key to take items from"
             )
-        return model.items_of(tagged.value)
+        return model.items_of(page.step.page)
 
     async def aclose(self) -> None:
         await anyio.lowlevel.checkpoint()

@@ -13,16 +13,14 @@ Nothing here parses arguments or draws on a terminal: that is :mod:`asyncpage.cl
 
 from __future__ import annotations
 
-import base64
-import datetime
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, Literal, NamedTuple, TextIO
 
+import anyio
 import botocore.session
 import jmespath
 from botocore import xform_name
@@ -35,6 +33,7 @@ from ._iterator import AsyncPageIterator, PageStatistics, paginate
 from ._params import check_params, parse_params
 from ._regions import ClientPool
 from ._retry import Retry, error_code
+from ._store import SourceId, Store, StoredSource, json_default
 
 __all__ = [
     "DEFAULT_LISTINGS",
@@ -158,8 +157,9 @@ def listing_for(spec: str, params: Sequence[str] = ()) -> Listing:
     session = botocore.session.get_session()
     try:
         service_model = session.get_service_model(service)
-        model: Any = session.get_paginator_model(service)  # its config is private
-        paging: Mapping[str, Any] = model._paginator_config
+        # botocore's PaginatorModel has no public way to list its operations (nor do its stubs).
+        model: Any = session.get_paginator_model(service)
+        paging: Mapping[str, Any] = model._paginator_config  # noqa: SLF001
     except (UnknownServiceError, DataNotFoundError):
         raise ValueError(f"unknown AWS service {service!r} in {spec!r}") from None
     api_names = {xform_name(name): name for name in service_model.operation_names}
@@ -218,11 +218,21 @@ def is_global_service(service: str) -> bool:
 
 
 class SourceKey(NamedTuple):
-    """The label of one fan-out source: a listing in one region (or ``"global"``)."""
+    """The label of one fan-out source: a listing in one region (or ``"global"``).
+
+    ``account`` is the AWS account id the source lists, or ``""`` for the caller's own
+    account when no accounts were given (a plain single-account inventory).
+    """
 
     service: str
     region: str
     operation: str
+    account: str = ""
+
+    @property
+    def stored(self) -> SourceId:
+        """How the store names it: (account, region, service, operation)."""
+        return (self.account, self.region, self.service, self.operation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,21 +249,25 @@ def plan_targets(
     regions: Mapping[str, Sequence[str]],
     *,
     home_region: str,
+    accounts: Sequence[str] = ("",),
 ) -> list[Target]:
-    """One target per (listing, region) of ``regions[service]``; global listings once.
+    """One target per (account, listing, region of ``regions[service]``); global ones once.
 
-    A global listing is requested through ``home_region``'s endpoint and labelled
-    :data:`GLOBAL_REGION`. Targets come in listing order, then region order.
+    A global listing is requested once per account through ``home_region``'s endpoint and
+    labelled :data:`GLOBAL_REGION`. Targets come in account order, then listing order, then
+    region order. ``accounts`` are account ids (``""``: the caller's own, unnamed).
     """
+    listings = list(listings)
     targets: list[Target] = []
-    for listing in listings:
-        if listing.scope == "global":
-            key = SourceKey(listing.service, GLOBAL_REGION, listing.operation)
-            targets.append(Target(key, listing, home_region))
-            continue
-        for region in regions.get(listing.service, ()):
-            key = SourceKey(listing.service, region, listing.operation)
-            targets.append(Target(key, listing, region))
+    for account in accounts:
+        for listing in listings:
+            if listing.scope == "global":
+                key = SourceKey(listing.service, GLOBAL_REGION, listing.operation, account)
+                targets.append(Target(key, listing, home_region))
+                continue
+            for region in regions.get(listing.service, ()):
+                key = SourceKey(listing.service, region, listing.operation, account)
+                targets.append(Target(key, listing, region))
     return targets
 
 
@@ -295,23 +309,11 @@ class JsonLinesWriter:
         """Write ``records`` and flush, so that a reader sees each page as it arrives."""
         for record in records:
             line = json.dumps(
-                record, default=_json_default, ensure_ascii=self._ascii, separators=(",", ":")
+                record, default=json_default, ensure_ascii=self._ascii, separators=(",", ":")
             )
             self._stream.write(line + "\n")
         self._stream.flush()
         self.records += len(records)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
 
 
 class Inventory:
@@ -319,15 +321,25 @@ class Inventory:
 
     Args:
         targets: what to list (see :func:`plan_targets`).
-        pool: makes (and closes) the clients, one per (service, region).
+        pool: makes (and closes) the clients, one per (account, service, region); a
+            client is released when the last source that needs it has ended.
         write: called with the records of each page as it arrives, one record per
-            resource: ``{"service", "region", "operation", "id", "item"}``, where
-            ``item`` is the resource, or what ``query`` made of it.
+            resource: ``{"account", "service", "region", "operation", "id", "item"}``
+            (``account`` only when the source names one), where ``item`` is the
+            resource, or what ``query`` made of it.
         page_size: ``PageSize`` for listings that accept one.
         query: a compiled JMESPath expression applied to each resource.
         retry: asyncpage's page retry policy.
         concurrency, per_endpoint: fan-out limits (sources listed at once, overall and
-            per (service, region)).
+            per (account, service, region)).
+        store: an open :class:`~asyncpage._store.Store` whose run has begun: each page's
+            records and its source's next token are committed there together.
+        stored: what an earlier attempt at this run stored (``Store.begin``'s
+            ``sources``): finished sources are not listed again, the others continue from
+            their token.
+        unavailable: accounts that cannot be listed (``{account id: reason}``, say an
+            AssumeRole that was denied): each of their sources is ``skipped`` with the
+            reason, and nothing is requested for them.
 
     :meth:`run` may be cancelled; :meth:`states` stays readable during and after it.
     """
@@ -337,12 +349,15 @@ class Inventory:
         targets: Sequence[Target],
         *,
         pool: ClientPool,
-        write: Callable[[list[Record]], None],
+        write: Callable[[list[Record]], None] | None = None,
         page_size: int | None = None,
         query: ParsedResult | None = None,
         retry: Retry | None = None,
         concurrency: int = 8,
         per_endpoint: int = 4,
+        store: Store | None = None,
+        stored: Mapping[SourceId, StoredSource] | None = None,
+        unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self._targets = {target.key: target for target in targets}
         self._pool = pool
@@ -352,7 +367,25 @@ class Inventory:
         self._retry = retry if retry is not None else Retry()
         self._concurrency = concurrency
         self._per_endpoint = per_endpoint
-        self._items = dict.fromkeys(self._targets, 0)
+        self._store = store
+        self._stored = dict(stored or {})
+        self._unavailable = dict(unavailable or {})
+        self._items = {
+            key: (self._stored[key.stored].items if key.stored in self._stored else 0)
+            for key in self._targets
+        }
+        # Sources settled before this run listed anything: finished by an earlier attempt
+        # (--resume), or their account is unavailable.
+        self._settled: dict[SourceKey, tuple[Status, str | None]] = {}
+        for key in self._targets:
+            before = self._stored.get(key.stored)
+            if key.account in self._unavailable:
+                self._settled[key] = ("skipped", self._unavailable[key.account])
+            elif before is not None and before.finished:
+                self._settled[key] = (before.status, before.error)  # type: ignore[assignment]
+        # How many unfinished sources use each client, to close it after the last one.
+        self._users: dict[tuple[str, str, str], int] = {}
+        self._open: set[SourceKey] = set()
         self._outcomes: Mapping[SourceKey, Outcome] = {}
         self._started: float | None = None
         self._finished: float | None = None
@@ -374,9 +407,17 @@ class Inventory:
         """List every target; return when all are done (ok, skipped or failed).
 
         A source that fails does not stop the others: its state says why. Cancelling
-        cancels every request in flight and closes every iterator.
+        cancels every request in flight and closes every iterator; with a store, every
+        page already received is committed, and each source's state is recorded.
         """
-        sources = {key: self._source(target) for key, target in self._targets.items()}
+        sources = {
+            key: self._source(target)
+            for key, target in self._targets.items()
+            if key not in self._settled
+        }
+        for key in sources:
+            client_key = self._client_key(key)
+            self._users[client_key] = self._users.get(client_key, 0) + 1
         self._started = time.monotonic()
         try:
             async with fan_out(
@@ -388,53 +429,105 @@ class Inventory:
             ) as merged:
                 self._outcomes = merged.outcomes
                 async for tagged in merged:
-                    self._deliver(tagged.source, tagged.value)
+                    await self._deliver(tagged.source, tagged.value, merged.outcomes)
+                    await self._release_ended(merged.outcomes)
                 self._outcomes = dict(merged.outcomes)
         finally:
             self._finished = time.monotonic()
+            with anyio.CancelScope(shield=True):
+                await self._record_ends()
+
+    def _client_key(self, key: SourceKey) -> tuple[str, str, str]:
+        return (key.account, key.service, self._targets[key].client_region)
 
     def _source(self, target: Target) -> Callable[[], Awaitable[AsyncPageIterator]]:
         # A factory: the fan-out calls it when the source may start, so a client is
         # opened only for sources that run.
         async def open_source() -> AsyncPageIterator:
             listing = target.listing
-            client = await self._pool.client(listing.service, target.client_region)
-            config = {}
+            key = target.key
+            client = await self._pool.client(
+                listing.service, target.client_region, account=key.account or None
+            )
+            self._open.add(key)
+            config: dict[str, Any] = {}
             if self._page_size is not None and listing.page_size:
                 config["PageSize"] = self._page_size
+            before = self._stored.get(key.stored)
+            if before is not None and before.resume_token is not None:
+                config["StartingToken"] = before.resume_token
             return paginate(
                 client, listing.operation, PaginationConfig=config, **listing.params
             ).with_options(retry=self._retry)
 
         return open_source
 
-    def _deliver(self, key: SourceKey, page: Mapping[str, Any]) -> None:
+    async def _release_ended(self, outcomes: Mapping[SourceKey, Outcome]) -> None:
+        """Close the clients whose every source has ended (at most ``concurrency`` looked at)."""
+        for key in [key for key in self._open if outcomes[key].status != "pending"]:
+            self._open.discard(key)
+            client_key = self._client_key(key)
+            self._users[client_key] -= 1
+            if self._users[client_key] == 0:
+                account, service, region = client_key
+                await self._pool.release(service, region, account=account or None)
+
+    async def _deliver(
+        self, key: SourceKey, page: Mapping[str, Any], outcomes: Mapping[SourceKey, Outcome]
+    ) -> None:
         listing = self._targets[key].listing
         found = listing.items.search(page)
         resources = found if isinstance(found, list) else [] if found is None else [found]
         query = self._query
-        self._write(
-            [
-                {
-                    "service": key.service,
-                    "region": key.region,
-                    "operation": key.operation,
-                    "id": listing.resource_id(resource),
-                    "item": resource if query is None else query.search(resource),
-                }
-                for resource in resources
-            ]
-        )
+        named = {"account": key.account} if key.account else {}
+        records = [
+            {
+                **named,
+                "service": key.service,
+                "region": key.region,
+                "operation": key.operation,
+                "id": listing.resource_id(resource),
+                "item": resource if query is None else query.search(resource),
+            }
+            for resource in resources
+        ]
+        if self._store is not None:
+            # The page and the token of the page after it, in one transaction.
+            outcome = outcomes[key]
+            await self._store.commit_page(
+                key.stored,
+                [(record["id"], record["item"]) for record in records],
+                resume_token=outcome.resume_token,
+                done=outcome.status == "ok",
+            )
+        if self._write is not None:
+            self._write(records)
         self._items[key] += len(resources)
+
+    async def _record_ends(self) -> None:
+        store = self._store
+        if store is None:
+            return
+        for state in self.states():
+            before = self._stored.get(state.key.stored)
+            if state.status in ("ok", "skipped", "failed") and not (
+                before is not None and before.finished
+            ):
+                await store.end_source(state.key.stored, state.status, error=state.error)
+        await store.finish()
 
     def states(self) -> list[SourceState]:
         """Every source's state now, in plan order."""
         return [self._state(key) for key in self._targets]
 
     def _state(self, key: SourceKey) -> SourceState:
+        settled = self._settled.get(key)
+        if settled is not None:
+            status, error = settled
+            return SourceState(key, status, self._items[key], PageStatistics(), 0.0, error)
         outcome = self._outcomes.get(key)
         if outcome is None:
-            status: Status = "cancelled" if self._finished is not None else "waiting"
+            status = "cancelled" if self._finished is not None else "waiting"
             return SourceState(key, status, self._items[key], PageStatistics(), 0.0)
         statistics = outcome.statistics
         if outcome.status == "pending":

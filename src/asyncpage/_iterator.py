@@ -40,31 +40,24 @@ from jmespath.parser import ParsedResult
 from typing_extensions import TypeVar
 
 from . import _tracing
+from ._config import check_options, parse_pagination
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
     InvalidExpressionTypeError,
-    InvalidPaginationConfigError,
-    InvalidPaginationConfigTypeError,
     InvalidPaginationTypeError,
 )
-from ._model import PagingModel, positive_int
+from ._model import PagingModel
 from ._readahead import StepReader
 from ._retry import BackoffGate, PageFetcher, Retry
-from ._validation import (
-    check_expression,
-    check_page_size,
-    check_token_values,
-    require_async_client,
-)
+from ._validation import check_expression, require_async_client
 from ._walk import Step, Walk
 
 __all__ = ["AsyncPageIterator", "PageStatistics", "PageT", "PaginatorLike", "paginate"]
 
 log = logging.getLogger("asyncpage")
 
-_PAGINATION_KEYS = frozenset({"MaxItems", "PageSize", "StartingToken"})
 _DEFAULT_RETRY = Retry()
 #: asyncpage's options, once keyword arguments of paginate(); see _split_options().
 _OPTIONS = ("prefetch", "retry")
@@ -300,50 +293,16 @@ class AsyncPageIterator(Generic[PageT]):
         self._client = client
         self._method = getattr(client, operation_name)
         params = dict(params)
-        config = params.pop("PaginationConfig", {})
-        if not isinstance(config, Mapping):
-            raise InvalidPaginationConfigTypeError(
-                f"PaginationConfig must be a dict with MaxItems, PageSize and/or StartingToken, "
-                f"not {reprlib.repr(config)}"
-            )
-        # In the caller's order: keys of mixed types do not sort.
-        unknown = [k for k in config if not (isinstance(k, str) and k in _PAGINATION_KEYS)]
-        if unknown:
-            raise InvalidPaginationConfigError(
-                f"PaginationConfig has unknown keys {reprlib.repr(unknown)}; valid keys are "
-                f"{sorted(_PAGINATION_KEYS)}"
-            )
-        max_items = config.get("MaxItems")
-        self._max_items = None if max_items is None else positive_int("MaxItems", max_items)
-        page_size = config.get("PageSize")
-        self._page_size = None if page_size is None else self._model.page_size_param(page_size)
-        if self._page_size is not None:
-            check_page_size(client, self._model, self._page_size)
-        token = config.get("StartingToken")
-        # Without a StartingToken the listing starts where the caller's own token parameters
-        # say (``ContinuationToken=raw``), as botocore leaves them alone: the start cursor
-        # holds them, so a resume token taken before the first page keeps that position.
-        self._start = (
-            Cursor(tuple((name, params.get(name)) for name in self._model.input_tokens))
-            if token is None
-            else Cursor.decode(token, self._model.input_tokens)
-        )
-        check_token_values(client, self._model, params, self._start)
+        config = parse_pagination(client, self._model, params)
+        self._max_items = config.max_items
+        self._page_size = config.page_size
+        self._start = config.start
         self._params = params
         self._setup(prefetch, retry, gate=None)
 
     def _setup(self, prefetch: int, retry: Retry | None, *, gate: BackoffGate | None) -> None:
         """Check the options and start with a clean slate: no iteration, no statistics."""
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int):
-            raise InvalidPaginationConfigTypeError(
-                f"prefetch must be an int >= 0, not {reprlib.repr(prefetch)}"
-            )
-        if prefetch < 0:
-            raise InvalidPaginationConfigError(f"prefetch must be an int >= 0, not {prefetch}")
-        if retry is not None and not isinstance(retry, Retry):
-            raise InvalidPaginationTypeError(
-                f"retry must be an asyncpage.Retry or None, not {reprlib.repr(retry)}"
-            )
+        check_options(prefetch, retry)
         self._prefetch = prefetch
         self._retry = retry
         self._fetcher = PageFetcher(
@@ -376,7 +335,7 @@ class AsyncPageIterator(Generic[PageT]):
 
             pages = asyncpage.paginate(ddb, "scan", TableName="t").with_options(retry=None)
         """
-        other = copy.copy(self)
+        other: AsyncPageIterator[PageT] = copy.copy(self)
         other._setup(
             self._prefetch if prefetch is _KEEP else prefetch,
             self._retry if retry is _KEEP else retry,
@@ -514,12 +473,14 @@ class AsyncPageIterator(Generic[PageT]):
         # The pages are the dicts botocore parsed; PageT is what the stubs say they hold.
         return cast(AsyncIterator[PageT], _PageStream(self.steps(whole=True)))
 
-    def steps(self, *, whole: bool = True) -> _StepStream:
+    def steps(self, *, whole: bool = True, prefetch: int | None = None) -> _StepStream:
         """A new iteration, as :class:`~asyncpage._walk.Step` records (for fan_out and
         asyncpage's other consumers: pages with where they start and end).
 
         ``whole=False``: the consumer hands out items one by one and reports them with
         :meth:`_StepStream.take`, so that :attr:`resume_token` follows the items.
+        ``prefetch`` overrides the iterator's own (fan_out reads ahead with its buffer and
+        takes steps on demand: ``prefetch=0``).
         """
         self._close_stream()
         walk = Walk(
@@ -535,7 +496,7 @@ class AsyncPageIterator(Generic[PageT]):
         progress.restart()
         reader = StepReader(
             walk,
-            ahead=self._prefetch,
+            ahead=self._prefetch if prefetch is None else prefetch,
             task_group=self._task_group,
             on_prefetch=progress.count_prefetch,
         )

@@ -88,7 +88,8 @@ class PagingModel:
                 operation_name=py_name,
                 paginated=paginated,
             )
-        config = client._cache["page_config"][api_name]
+        # botocore's own paging model of this client, read as its get_paginator() reads it.
+        config = client._cache["page_config"][api_name]  # noqa: SLF001
         return _compile(
             service_model.service_name,
             api_name,

@@ -119,7 +119,10 @@ class LiveLine:
             parts.append(f"{failed} FAILED")
         line = "  ".join(parts)
         if running:
-            line += "  | " + ", ".join(f"{s.key.service} {s.key.region}" for s in running)
+            line += "  | " + ", ".join(
+                f"{s.key.service} {s.key.region}{' ' + s.key.account if s.key.account else ''}"
+                for s in running
+            )
         return line if len(line) <= width else line[: max(0, width - 1)] + "…"
 
     def close(self) -> None:
@@ -156,7 +159,8 @@ def _finish_line(state: SourceState) -> str:
     what = f"{items} item{'s' * (items != 1)}, {pages} page{'s' * (pages != 1)}"
     if state.statistics.retries:
         what += f", {state.statistics.retries} retries"
-    line = f"{state.status:<7} {key.service}.{key.operation} {key.region}: {what}"
+    where = f"{key.region} {key.account}" if key.account else key.region
+    line = f"{state.status:<7} {key.service}.{key.operation} {where}: {what}"
     return f"{line} ({state.error})" if state.error else line
 
 
@@ -261,11 +265,13 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
     source's own time; the total row shows the run's wall time.
     """
     ordered = sorted(
-        states, key=lambda s: (s.key.region != GLOBAL_REGION, s.key.region, s.key.service)
+        states,
+        key=lambda s: (s.key.account, s.key.region != GLOBAL_REGION, s.key.region, s.key.service),
     )
+    accounts = list(dict.fromkeys(state.key.account for state in states if state.key.account))
     rows = [
         [
-            state.key.region,
+            f"{state.key.account}/{state.key.region}" if state.key.account else state.key.region,
             f"{state.key.service}.{state.key.operation}",
             f"{state.items:,}",
             f"{state.statistics.pages:,}",
@@ -302,11 +308,42 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
 
     rule = "  ".join("-" * width for width in widths)
     lines = [line(header), rule, *(line(row) for row in rows[:-1]), rule, line(rows[-1])]
+    if accounts:
+        lines += ["", *_account_totals(accounts, states)]
     reasons = [s for s in ordered if s.error and s.status in ("failed", "skipped")]
     if reasons:
         lines.append("")
         lines += [
-            f"{s.status} {s.key.region} {s.key.service}.{s.key.operation}: {s.error}"
+            f"{s.status} {s.key.account + '/' if s.key.account else ''}{s.key.region} "
+            f"{s.key.service}.{s.key.operation}: {s.error}"
             for s in reasons
         ]
     return "\n".join(lines)
+
+
+def _account_totals(accounts: Sequence[str], states: Sequence[SourceState]) -> list[str]:
+    """One line per account: its sources, items, pages, retries and outcomes."""
+    order: tuple[Status, ...] = ("ok", "skipped", "failed", "cancelled", "running", "waiting")
+    header = ["ACCOUNT", "SOURCES", "ITEMS", "PAGES", "RETRIES", "OUTCOME"]
+    rows = [header]
+    for account in accounts:
+        mine = [state for state in states if state.key.account == account]
+        statuses = Counter(state.status for state in mine)
+        rows.append(
+            [
+                account,
+                f"{len(mine)}",
+                f"{sum(s.items for s in mine):,}",
+                f"{sum(s.statistics.pages for s in mine):,}",
+                f"{sum(s.statistics.retries for s in mine):,}",
+                ", ".join(f"{statuses[name]} {name}" for name in order if statuses[name]),
+            ]
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    aligns = ["<", ">", ">", ">", ">", "<"]
+    return [
+        "  ".join(
+            f"{cell:{align}{width}}" for cell, align, width in zip(row, aligns, widths, strict=True)
+        ).rstrip()
+        for row in rows
+    ]

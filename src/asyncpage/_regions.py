@@ -16,16 +16,19 @@ from __future__ import annotations
 import fnmatch
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import AsyncExitStack
 from types import TracebackType
-from typing import Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import anyio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ._admission import record_account
 from ._errors import AsyncPageError
+
+if TYPE_CHECKING:
+    from ._accounts import AccountSessions
 
 __all__ = ["ClientPool", "regions_for"]
 
@@ -133,12 +136,19 @@ async def _enabled_regions(session: AioSession, kwargs: Mapping[str, Any]) -> se
 
 
 class ClientPool:
-    """aiobotocore clients, opened on first use once per (service, region), closed on exit.
+    """aiobotocore clients, opened on first use once per (account, service, region).
 
     ``await pool.client("sqs", "eu-west-1")`` returns the same client every time, even
     when many tasks ask at once. Every client is made with ``endpoint_url``, ``config``
     and ``client_kwargs`` (credentials, for example); ``region_name`` always comes from
-    the call. Use it as ``async with ClientPool(...) as pool:``.
+    the call. Use it as ``async with ClientPool(...) as pool:``; leaving closes every
+    client still open, and :meth:`release` closes one sooner.
+
+    With ``accounts`` (an :class:`~asyncpage._accounts.AccountSessions`),
+    ``client(..., account="111122223333")`` makes the client from that account's session
+    (AssumeRole credentials that refresh themselves) and records the account for
+    fan-out's per-(account, service, region) caps and backoff gates. Without ``account``,
+    clients come from ``session`` and count as no account in particular.
     """
 
     def __init__(
@@ -148,31 +158,42 @@ class ClientPool:
         endpoint_url: str | None = None,
         config: AioConfig | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
+        accounts: AccountSessions | None = None,
     ) -> None:
-        self._session = session if session is not None else get_session()
+        self._accounts = accounts
+        if session is None:
+            session = accounts.session if accounts is not None else get_session()
+        self._session = session
         self._kwargs = dict(client_kwargs or {})
         if endpoint_url is not None:
             self._kwargs["endpoint_url"] = endpoint_url
         if config is not None:
             given = self._kwargs.get("config")
             self._kwargs["config"] = config if given is None else given.merge(config)
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._locks: dict[tuple[str, str], anyio.Lock] = {}
-        self._stack: AsyncExitStack | None = None
-        self._closed = False
+        self._clients: dict[_Key, Any] = {}
+        self._contexts: dict[_Key, Any] = {}
+        self._locks: dict[_Key, anyio.Lock] = {}
+        self._state = "new"
 
     @property
     def clients(self) -> Mapping[tuple[str, str], Any]:
-        """The clients opened so far, by (service, region)."""
-        return dict(self._clients)
+        """The clients open now without an account, by (service, region)."""
+        return {(s, r): c for (a, s, r), c in self._clients.items() if a is None}
 
-    async def client(self, service: str, region: str) -> Any:
-        """The client for ``service`` in ``region``, opened on first use.
+    @property
+    def open_clients(self) -> int:
+        """How many clients are open now, for every account."""
+        return len(self._clients)
+
+    async def client(self, service: str, region: str, *, account: str | None = None) -> Any:
+        """The client for ``service`` in ``region`` (of ``account``), opened on first use.
 
         Raises:
-            AsyncPageError: the pool is not entered, or already closed.
+            AsyncPageError: the pool is not entered, or already closed; or ``account`` is
+                given to a pool without ``accounts``.
+            botocore.exceptions.ClientError: the account's role cannot be assumed.
         """
-        key = (service, region)
+        key = (account, service, region)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -180,29 +201,51 @@ class ClientPool:
         async with lock:
             client = self._clients.get(key)
             if client is None:
-                stack = self._open_stack()
+                self._check_open()
+                session = await self._session_for(account)
                 kwargs = {**self._kwargs, "region_name": region}
                 # A service name known only at run time: the stubs type create_client by
                 # its literal service name, one overload each.
-                creating = self._session.create_client(cast(Any, service), **kwargs)
+                creating = session.create_client(cast(Any, service), **kwargs)
                 # Shielded: a client cancelled half-open would leak its HTTP session.
                 with anyio.CancelScope(shield=True):
-                    client = await stack.enter_async_context(creating)
+                    client = await creating.__aenter__()
+                self._contexts[key] = creating
+                if account is not None:
+                    record_account(client, account)
                 self._clients[key] = client
         return client
 
-    def _open_stack(self) -> AsyncExitStack:
-        if self._stack is None:
-            state = "closed" if self._closed else "not entered"
+    async def release(self, service: str, region: str, *, account: str | None = None) -> None:
+        """Close that client now, if it is open (the next :meth:`client` opens a new one)."""
+        key = (account, service, region)
+        self._clients.pop(key, None)
+        self._locks.pop(key, None)
+        creating = self._contexts.pop(key, None)
+        if creating is not None:
+            with anyio.CancelScope(shield=True):
+                await creating.__aexit__(None, None, None)
+
+    async def _session_for(self, account: str | None) -> AioSession:
+        if account is None:
+            return self._session
+        if self._accounts is None:
+            raise AsyncPageError(
+                f"account {account!r} asked of a ClientPool made without accounts="
+            )
+        return await self._accounts.session_for(account)
+
+    def _check_open(self) -> None:
+        if self._state != "open":
+            state = "closed" if self._state == "closed" else "not entered"
             raise AsyncPageError(
                 f"this ClientPool is {state}: use `async with ClientPool() as pool:`"
             )
-        return self._stack
 
     async def __aenter__(self) -> Self:
-        if self._stack is not None or self._closed:
+        if self._state != "new":
             raise AsyncPageError("a ClientPool can be entered only once")
-        self._stack = AsyncExitStack()
+        self._state = "open"
         return self
 
     async def __aexit__(
@@ -211,13 +254,14 @@ class ClientPool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        stack, self._stack = self._stack, None
-        self._closed = True
+        self._state = "closed"
+        for account, service, region in list(self._contexts)[::-1]:
+            await self.release(service, region, account=account)
         self._clients.clear()
-        if stack is not None:
-            with anyio.CancelScope(shield=True):  # even when leaving by cancellation
-                await stack.aclose()
 
     async def aclose(self) -> None:
         """Close every client (what leaving ``async with`` does)."""
         await self.__aexit__(None, None, None)
+
+
+_Key = tuple[str | None, str, str]

@@ -22,7 +22,6 @@ import random
 import reprlib
 import socket
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -61,12 +60,13 @@ ErrorKind = Literal["throttling", "transient"]
 
 # botocore's own throttling codes, plus what AWS services send that botocore misses
 # (SQS's query-compatible RequestThrottled, S3's SlowDown, EC2's RequestLimitExceeded).
-# The checkers' code tables are private to botocore (and absent from botocore-stubs).
+# botocore keeps its code lists as class attributes of its retry checkers (SLF001 below),
+# private to botocore and absent from botocore-stubs.
 _throttled: Any = ThrottledRetryableChecker
 _transient: Any = TransientRetryableChecker
 THROTTLING_CODES: frozenset[str] = frozenset(
     [
-        *_throttled._THROTTLED_ERROR_CODES,
+        *_throttled._THROTTLED_ERROR_CODES,  # noqa: SLF001
         "RequestThrottled",
         "SlowDown",
         "RequestLimitExceeded",
@@ -80,7 +80,7 @@ THROTTLING_CODES: frozenset[str] = frozenset(
 )
 TRANSIENT_CODES: frozenset[str] = frozenset(
     [
-        *_transient._TRANSIENT_ERROR_CODES,
+        *_transient._TRANSIENT_ERROR_CODES,  # noqa: SLF001
         "InternalError",
         "InternalFailure",
         "InternalServerError",
@@ -88,7 +88,7 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
         "ServiceUnavailableException",
     ]
 )
-TRANSIENT_STATUS: frozenset[int] = frozenset(_transient._TRANSIENT_STATUS_CODES)
+TRANSIENT_STATUS: frozenset[int] = frozenset(_transient._TRANSIENT_STATUS_CODES)  # noqa: SLF001
 
 _testing = False
 
@@ -257,13 +257,13 @@ class BackoffGate:
         self._open_at = 0.0
 
     def close_for(self, seconds: float) -> None:
-        self._open_at = max(self._open_at, time.monotonic() + seconds)
+        self._open_at = max(self._open_at, anyio.current_time() + seconds)
 
     async def wait(self) -> float:
         """Wait until the gate is open; return the seconds waited."""
         if _testing:
             return 0.0
-        delay = self._open_at - time.monotonic()
+        delay = self._open_at - anyio.current_time()
         if delay <= 0:
             return 0.0
         await anyio.sleep(delay)
@@ -321,7 +321,7 @@ class PageFetcher:
         policy = self._policy
         trace = self.trace
         attempt = 0
-        started = time.monotonic()
+        started = anyio.current_time()
         while True:
             attempt += 1
             if self.gate is not None:
@@ -344,7 +344,7 @@ class PageFetcher:
                 if kind is None or policy is None or attempt >= policy.attempts:
                     raise self._give_up(exc, cursor, attempt, kind) from exc
                 delay = policy.wait(attempt, _jitter, retry_after(exc))
-                if time.monotonic() - started + delay > policy.timeout:
+                if anyio.current_time() - started + delay > policy.timeout:
                     raise self._give_up(exc, cursor, attempt, kind) from exc
                 if kind == "throttling" and self.gate is not None:
                     self.gate.close_for(delay)

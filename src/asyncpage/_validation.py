@@ -44,6 +44,8 @@ __all__ = [
     "check_expression",
     "check_page_size",
     "check_token_values",
+    "fit_page_size",
+    "page_size_range",
     "require_async_client",
     "require_client",
 ]
@@ -85,6 +87,27 @@ def _what(client: object) -> str:
     if isinstance(client, BaseClient):
         return "got a synchronous botocore/boto3 client"
     return f"got {reprlib.repr(client)} ({type(client).__name__})"
+
+
+def page_size_range(client: Any, model: PagingModel) -> tuple[int | None, int | None]:
+    """The ``min`` and ``max`` the service model gives the limit parameter (``None``: none)."""
+    if model.limit_key is None:
+        return None, None
+    member = _input_members(client, model).get(model.limit_key)
+    if member is None or member.type_name not in _INTEGER_TYPES:
+        return None, None
+    return member.metadata.get("min"), member.metadata.get("max")
+
+
+def fit_page_size(client: Any, model: PagingModel, page_size: int) -> int:
+    """``page_size`` moved into the limit parameter's modelled range (for callers that
+    choose a size for the user, as the FastAPI Pager does from ``limit``)."""
+    low, high = page_size_range(client, model)
+    if high is not None:
+        page_size = min(page_size, high)
+    if low is not None:
+        page_size = max(page_size, low)
+    return page_size
 
 
 def check_page_size(client: Any, model: PagingModel, page_size: int | str) -> None:

@@ -17,7 +17,7 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from functools import partial
@@ -27,11 +27,18 @@ import anyio
 import jmespath
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
 
 from . import __version__
+from ._accounts import (
+    DEFAULT_ROLE_NAME,
+    AccountSessions,
+    AssumeRole,
+    organization_accounts,
+    parse_accounts,
+)
 from ._demo import DEMO_REGIONS
 from ._inventory import (
     DEFAULT_LISTINGS,
@@ -55,6 +62,7 @@ from ._progress import (
     refresh,
 )
 from ._regions import ClientPool, regions_for
+from ._store import SourceId, Store, StoredSource
 
 __all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
 
@@ -89,7 +97,7 @@ CHAOS: Final = ChaosRates()
 #: ``--chaos`` without ``--seed`` draws a seed below this: short enough to retype.
 CHAOS_SEEDS: Final = 1_000_000
 DEMO_PAGE_SIZE: Final = 10
-_DEMO_CREDENTIALS: Final = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo"}
+_DEMO_CREDENTIALS: Final = {"access_key": "demo", "secret_key": "demo"}
 _REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
 
 _DESCRIPTION = """\
@@ -151,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(argv)
         if unknown:
             command.error(_unrecognized(command, unknown))
-        options = _validate(command, args)
+        options = _validate(command, args, argv if argv is not None else sys.argv[1:])
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     return _inventory(options)
@@ -176,6 +184,13 @@ class Options:
     endpoint_url: str | None = None
     profile: str | None = None
     progress: bool = True
+    org: bool = False
+    accounts: tuple[str, ...] = ()
+    role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    db: str | None = None
+    resume: bool = False
+    argv: tuple[str, ...] = ()
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
 
@@ -251,6 +266,26 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     )
     where.add_argument("--endpoint-url", metavar="URL", help="send every request to URL")
     where.add_argument("--profile", metavar="NAME", help="AWS profile (default: the usual chain)")
+    who = inventory.add_argument_group("accounts")
+    who.add_argument(
+        "--org",
+        action="store_true",
+        help="list every ACTIVE account of the caller's Organization: the management "
+        "account with the caller's credentials, each member account through AssumeRole",
+    )
+    who.add_argument(
+        "--accounts",
+        metavar="ID,ID,...",
+        help="list these accounts (12-digit ids) through AssumeRole (the caller's own "
+        "account with its own credentials)",
+    )
+    who.add_argument(
+        "--role-name",
+        metavar="NAME",
+        default=DEFAULT_ROLE_NAME,
+        help=f"the role to assume in each account (default: {DEFAULT_ROLE_NAME})",
+    )
+    who.add_argument("--external-id", metavar="ID", help="the ExternalId AssumeRole sends")
     what = inventory.add_argument_group("what")
     what.add_argument(
         "--services",
@@ -283,6 +318,18 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     out = inventory.add_argument_group("output")
     out.add_argument(
         "-o", "--output", metavar="FILE", help="write JSON lines to FILE, or - for stdout"
+    )
+    out.add_argument(
+        "--db",
+        metavar="PATH",
+        help="keep the inventory in the SQLite file PATH (tables resources, sources, runs), "
+        "each page committed with its source's resume token; no JSON lines unless -o is given",
+    )
+    out.add_argument(
+        "--resume",
+        action="store_true",
+        help="with --db: continue the last unfinished run (after a crash, kill -9 or Ctrl-C): "
+        "finished sources are not listed again, the others continue from their token",
     )
     out.add_argument(
         "--no-progress", action="store_true", help="no progress display (the summary stays)"
@@ -351,7 +398,9 @@ class _ParamAction(argparse.Action):
         operations[-1].params.append(str(values))
 
 
-def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Options:
+def _validate(
+    command: argparse.ArgumentParser, args: argparse.Namespace, argv: Sequence[str] = ()
+) -> Options:
     def usage(message: str) -> None:
         command.error(message)  # prints the usage line and exits 2
 
@@ -365,6 +414,21 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
         usage("--demo needs no AWS credentials: drop --profile")
     if args.demo_scale != 1.0 and not args.demo:
         usage("--demo-scale needs --demo")
+    if args.resume and not args.db:
+        usage("--resume needs --db (the store whose unfinished run to continue)")
+    if args.org and args.accounts is not None:
+        usage("--org lists the Organization's accounts: drop --accounts (or --org)")
+    if args.demo and (args.org or args.accounts is not None):
+        usage("--demo is an Organization already: drop --org/--accounts")
+    named_accounts = args.org or args.accounts is not None or args.demo
+    if not named_accounts and (args.role_name != DEFAULT_ROLE_NAME or args.external_id):
+        usage("--role-name and --external-id need --org or --accounts")
+    accounts: tuple[str, ...] = ()
+    if args.accounts is not None:
+        try:
+            accounts = tuple(parse_accounts(args.accounts))
+        except ValueError as exc:
+            usage(f"--accounts: {exc}")
 
     listings: list[Listing] = []
     by_service = {listing.service: listing for listing in DEFAULT_LISTINGS}
@@ -435,6 +499,13 @@ def _validate(command: argparse.ArgumentParser, args: argparse.Namespace) -> Opt
         endpoint_url=args.endpoint_url,
         profile=args.profile,
         progress=not args.no_progress,
+        org=args.org,
+        accounts=accounts,
+        role_name=args.role_name,
+        external_id=args.external_id,
+        db=args.db,
+        resume=args.resume,
+        argv=tuple(argv),
     )
 
 
@@ -442,7 +513,7 @@ def _unrecognized(command: argparse.ArgumentParser, arguments: Sequence[str]) ->
     """``unrecognized arguments: --dmeo (did you mean --demo?)``."""
     known = [
         option
-        for action in command._actions
+        for action in command._actions  # noqa: SLF001 - argparse lists its options only here
         if action.help is not argparse.SUPPRESS
         for option in action.option_strings
         if option.startswith("--")
@@ -477,6 +548,8 @@ class _Run:
         #: The reader of stdout went away (``| head``): print nothing more.
         self.output_closed = False
         self.err = options.stderr
+        #: JSON lines are written unless --db keeps the inventory and no -o asks for them.
+        self.writes_lines = options.db is None or options.output is not None
 
     def say(self, message: str) -> None:
         self.err.write(message + "\n")
@@ -487,11 +560,12 @@ class _Run:
         async with AsyncExitStack() as stack:
             session = AioSession(profile=options.profile)
             endpoint_url = options.endpoint_url
-            client_kwargs: dict[str, Any] = {}
             retries = {"mode": "standard", "total_max_attempts": 3}
             if options.demo:
                 endpoint_url, regions = await self._start_demo(stack)
-                client_kwargs = dict(_DEMO_CREDENTIALS)
+                # The session's own credentials (not client arguments): AssumeRole is made
+                # with them, and a member account's clients must not be given them.
+                session.set_credentials(**_DEMO_CREDENTIALS)
                 if options.chaos:
                     # botocore's own layer off, so the summary's retries are asyncpage's.
                     retries = {"mode": "standard", "total_max_attempts": 1}
@@ -501,18 +575,47 @@ class _Run:
                 if found is None:
                     return EXIT_FAILED
                 regions_by_service = found
+            config = AioConfig(retries=retries)
             home = _home_region(regions_by_service, session)
-            targets = plan_targets(options.listings, regions_by_service, home_region=home)
+            sessions: AccountSessions | None = None
+            account_ids: list[str] = [""]
+            unavailable: dict[str, str] = {}
+            if options.org or options.accounts:
+                sessions = AccountSessions(
+                    session,
+                    assume=AssumeRole(role_name=options.role_name, external_id=options.external_id),
+                    endpoint_url=endpoint_url,
+                    region=home,
+                    config=config,
+                )
+                listed = await self._accounts(session, sessions, endpoint_url, config)
+                if listed is None:
+                    return EXIT_FAILED
+                account_ids = listed
+                unavailable = await sessions.check(account_ids)
+                for account, reason in unavailable.items():
+                    self.say(f"asyncpage inventory: skipping account {account}: {reason}")
+            targets = plan_targets(
+                options.listings, regions_by_service, home_region=home, accounts=account_ids
+            )
             if not targets:
                 self.say("asyncpage inventory: no region matches --regions; nothing to list")
                 return EXIT_FAILED
             self.say(_banner(targets, endpoint_url))
+            store: Store | None = None
+            stored = None
+            if options.db is not None:
+                store = await stack.enter_async_context(Store(options.db))
+                begun = await store.begin(
+                    [target.key.stored for target in targets],
+                    resume=options.resume,
+                    argv=options.argv,
+                )
+                stored = begun.sources
+                self.say(_store_line(options, begun.run, begun.resumed, stored))
             pool = await stack.enter_async_context(
                 ClientPool(
-                    session=session,
-                    endpoint_url=endpoint_url,
-                    config=AioConfig(retries=retries),
-                    client_kwargs=client_kwargs,
+                    session=session, endpoint_url=endpoint_url, config=config, accounts=sessions
                 )
             )
             display = self._display()
@@ -526,11 +629,14 @@ class _Run:
             inventory = self.inventory = Inventory(
                 targets,
                 pool=pool,
-                write=write,
+                write=write if self.writes_lines else None,
                 page_size=options.page_size,
                 query=options.query,
                 concurrency=options.concurrency,
                 per_endpoint=options.per_endpoint,
+                store=store,
+                stored=stored,
+                unavailable=unavailable,
             )
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
@@ -552,6 +658,27 @@ class _Run:
                 file=options.stderr,
             )
         return exit_status(states)
+
+    async def _accounts(
+        self,
+        session: AioSession,
+        sessions: AccountSessions,
+        endpoint_url: str | None,
+        config: AioConfig,
+    ) -> list[str] | None:
+        """The account ids to list: --accounts, or the Organization's (management first)."""
+        if not self.options.org:
+            return list(self.options.accounts)
+        try:
+            management, accounts = await organization_accounts(
+                session, endpoint_url=endpoint_url, config=config
+            )
+        except (BotoCoreError, ClientError) as exc:
+            self.say(f"asyncpage inventory: cannot list the Organization's accounts: {exc}")
+            return None
+        ids = [account.id for account in accounts]
+        self.say(f"organization: {_count(len(ids), 'active account')}, management {management}")
+        return [management, *(account for account in ids if account != management)]
 
     async def _start_demo(self, stack: AsyncExitStack) -> tuple[str, list[str]]:
         from ._demo import DemoEndpoint
@@ -669,6 +796,20 @@ def _banner(targets: Sequence[Target], endpoint_url: str | None) -> str:
     )
 
 
+def _store_line(
+    options: Options, run: int, resumed: bool, stored: Mapping[SourceId, StoredSource]
+) -> str:
+    """``store inv.db: run 3`` or ``... resuming run 3: 12 of 25 sources finished``."""
+    if resumed:
+        finished = sum(source.finished for source in stored.values())
+        return (
+            f"store {options.db}: resuming run {run}: "
+            f"{finished} of {_count(len(stored), 'source')} finished before"
+        )
+    again = " (no unfinished run to resume: a new one)" if options.resume else ""
+    return f"store {options.db}: run {run}{again}"
+
+
 def _count(n: int, thing: str) -> str:
     return f"{n} {thing}{'s' * (n != 1)}"
 
@@ -709,7 +850,10 @@ def _open_output(option: str | None, stdout: TextIO) -> tuple[TextIO, str | None
 def _inventory(options: Options) -> int:
     err = options.stderr
     try:
-        stream, path = _open_output(options.output, sys.stdout)
+        if options.db is not None and options.output is None:
+            stream, path = sys.stdout, None  # nothing is written to it
+        else:
+            stream, path = _open_output(options.output, sys.stdout)
     except OSError as exc:
         err.write(f"asyncpage inventory: error: cannot write {options.output}: {exc}\n")
         return EXIT_USAGE
@@ -731,8 +875,11 @@ def _inventory(options: Options) -> int:
     if run.inventory is not None:
         states = run.inventory.states()
         err.write(format_summary(states, run.inventory.elapsed) + "\n")
-        where = "stdout" if path is None else path
-        err.write(f"{run.writer.records:,} items written to {where}\n")
+        if run.writes_lines:
+            where = "stdout" if path is None else path
+            err.write(f"{run.writer.records:,} items written to {where}\n")
+        if options.db is not None:
+            err.write(f"{sum(s.items for s in states):,} items in the store {options.db}\n")
         if status == EXIT_INTERRUPTED:
             err.write("interrupted: the sources not finished are marked cancelled\n")
     if run.chaos_seed is not None:

@@ -1,6 +1,7 @@
 """FastAPI integration: AWS listings behind your own HTTP API, with sealed cursors.
 
-Install with ``pip install 'asyncpage[fastapi]'``. Three pieces:
+Needs the ``fastapi`` extra (in a checkout of asyncpage: ``pip install '.[fastapi]'``).
+Three pieces:
 
 * :class:`AWSClients` opens aiobotocore clients once, in the app's lifespan, and closes
   them at shutdown; :func:`aws_client` is the dependency that hands one to an endpoint.
@@ -81,6 +82,7 @@ from ._signing import (
     CursorSigner,
     CursorTamperedError,
 )
+from ._validation import fit_page_size
 
 __all__ = [
     "AWSClients",
@@ -472,7 +474,9 @@ class Pager:
         if max_items is not None:
             config["MaxItems"] = max_items
         if page_size is not None and model.limit_key is not None:
-            config["PageSize"] = page_size
+            # limit 500 on a listing whose AWS maximum is 100 asks for pages of 100: the
+            # client's limit is a number of items, not a page size AWS must accept.
+            config["PageSize"] = fit_page_size(client, model, page_size)
         if token is not None:
             config["StartingToken"] = token
         return paginate(client, operation, PaginationConfig=config, **params).with_options(

@@ -1,26 +1,57 @@
-"""asyncpage's pytest plugin: a moto server and a fault-injecting proxy for your own tests.
+"""Local stand-ins for AWS: the seeded demo endpoint, a moto server, a fault-injecting proxy.
+
+Everything here works without pytest: the README's examples run against
+:class:`DemoEndpoint`, and ``asyncpage inventory --demo --chaos`` puts a :class:`FaultProxy`
+in front of one. moto's server comes with the ``demo`` extra (from a checkout of asyncpage,
+``pip install '.[demo]'``); moto is imported only when a server starts.
+
+The demo endpoint
+-----------------
+
+:class:`DemoEndpoint` is moto's server on 127.0.0.1, started in this process and, with
+``seed=True``, filled with a small, deterministic inventory (S3 buckets and objects, DynamoDB
+tables and items, EC2 instances, SQS queues, Lambda functions, log groups, SSM parameters and
+IAM users) in the :data:`DEMO_REGIONS`. Seeding all four regions at full scale takes 5-25 s;
+one region at ``scale=0.1`` about 1-3 s. ``on_progress=print`` shows each step as it
+finishes. A complete program::
+
+    import anyio
+    from aiobotocore.session import get_session
+
+    from asyncpage.testing import DemoEndpoint
+
+
+    async def main() -> None:
+        async with DemoEndpoint.start(seed=True, scale=0.1, regions=["us-east-1"]) as demo:
+            kwargs = demo.client_kwargs("us-east-1")  # endpoint_url, region, credentials
+            async with get_session().create_client("dynamodb", **kwargs) as ddb:
+                print(await ddb.list_tables())
+
+
+    anyio.run(main)
+
+``python -m asyncpage.testing`` serves a seeded endpoint until Ctrl-C and prints the
+``AWS_ENDPOINT_URL=...`` to give other programs (an app under uvicorn, the AWS CLI).
+
+The pytest plugin
+-----------------
 
 Installing asyncpage registers the plugin :mod:`asyncpage.testing.plugin` (entry point
-``pytest11``; or ``pytest -p asyncpage.testing.plugin``); nothing to import. The classes
-below work without pytest too (the ``asyncpage inventory --chaos`` command uses them).
-The moto fixtures need moto (``pip install "asyncpage[demo]"``), imported only when a
-fixture first runs. Fixtures:
+``pytest11``; or ``pytest -p asyncpage.testing.plugin``); nothing to import. Async tests
+need an async test runner: anyio, a dependency of asyncpage, brings its own pytest plugin
+(mark tests ``@pytest.mark.anyio``); pytest-asyncio's ``@pytest.mark.asyncio`` works too.
+Fixtures:
 
-``moto_server`` (session)
-    One :class:`MotoServer` for the whole test session.
-``moto_endpoint`` (function)
-    The session server's URL (``"http://127.0.0.1:PORT"``), reset to empty before the
-    test. Uses ``aws_credentials``.
-``aws_credentials`` (function)
-    Fake credentials in the environment (``AWS_ACCESS_KEY_ID=testing``, …), no config or
-    credentials files, no instance metadata: a client built in the test never finds real
-    credentials and never reaches AWS.
-``fault_proxy`` (function)
-    A started :class:`FaultProxy` (seed 0) in front of ``moto_endpoint``, stopped after
-    the test.
-``fault_proxy_factory`` (function)
-    ``fault_proxy_factory(target_url, seed=0)`` starts more proxies (in front of any
-    loopback endpoint); all are stopped after the test.
+* ``moto_server`` (session): one :class:`MotoServer` for the whole test session.
+* ``moto_endpoint`` (function): the session server's URL (``"http://127.0.0.1:PORT"``),
+  reset to empty before the test. Uses ``aws_credentials``.
+* ``aws_credentials`` (function): fake credentials in the environment
+  (``AWS_ACCESS_KEY_ID=testing``, …), no config or credentials files, no instance
+  metadata: a client built in the test never finds real credentials and never reaches AWS.
+* ``fault_proxy`` (function): a started :class:`FaultProxy` (seed 0) in front of
+  ``moto_endpoint``, stopped after the test.
+* ``fault_proxy_factory`` (function): ``fault_proxy_factory(target_url, seed=0)`` starts
+  more proxies (in front of any loopback endpoint); all are stopped after the test.
 
 Example::
 
@@ -29,7 +60,7 @@ Example::
     from aiobotocore.session import get_session
 
 
-    @pytest.mark.asyncio
+    @pytest.mark.anyio
     async def test_listing_survives_throttling(fault_proxy):
         fault_proxy.fail_next(2, "throttle")  # the next two requests, whatever they are
         config = AioConfig(retries={"mode": "standard", "total_max_attempts": 3})
@@ -72,12 +103,16 @@ error goes out with the code and the HTTP status you give, in the service's form
     fault_proxy.fail_next(1, "error", code="AccessDeniedException", status=400)
 """
 
+from .._demo import DEMO_REGIONS, DemoEndpoint, DemoResource, SeedProgress, SeedSummary
 from ._faults import FaultKind
 from ._moto import MotoServer
 from ._proxy import FaultProxy, FaultProxyFactory, ProxyCounters, ProxyEvent
 from ._scripted import ScriptedAWS, ScriptedPage
 
 __all__ = [
+    "DEMO_REGIONS",
+    "DemoEndpoint",
+    "DemoResource",
     "FaultKind",
     "FaultProxy",
     "FaultProxyFactory",
@@ -86,4 +121,6 @@ __all__ = [
     "ProxyEvent",
     "ScriptedAWS",
     "ScriptedPage",
+    "SeedProgress",
+    "SeedSummary",
 ]

@@ -7,6 +7,8 @@ and its pytest plugin import without moto installed.
 from __future__ import annotations
 
 import http.client
+import importlib.metadata
+import re
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlsplit
@@ -31,7 +33,8 @@ class MotoServer:
 
     Raises:
         ModuleNotFoundError: at :meth:`start`, when moto is not installed; the message
-            says ``pip install 'asyncpage[demo]'``.
+            says how to install asyncpage's ``demo`` extra (``pip install '.[demo]'`` in a
+            checkout) or its packages alone.
     """
 
     def __init__(self) -> None:
@@ -61,8 +64,7 @@ class MotoServer:
             from moto.server import ThreadedMotoServer
         except ImportError as exc:
             raise ModuleNotFoundError(
-                f"moto's server is needed here (could not import {exc.name!r}). "
-                "Install it with: pip install 'asyncpage[demo]'",
+                f"moto's server is needed here (could not import {exc.name!r}). {install_hint()}",
                 name=exc.name,
             ) from exc
 
@@ -107,6 +109,25 @@ class MotoServer:
 
     def __repr__(self) -> str:
         return f"<MotoServer {self._endpoint_url or 'stopped'}>"
+
+
+def install_hint(extra: str = "demo") -> str:
+    """How to install asyncpage's ``extra``, which is not on a package index yet.
+
+    Names the extra's own requirements, read from the installed package's metadata, so the
+    advice follows pyproject.toml; without metadata, only the checkout's command.
+    """
+    hint = f"It is asyncpage's {extra!r} extra: "
+    hint += f"in a checkout of asyncpage, pip install '.[{extra}]'"
+    try:
+        requirements = importlib.metadata.requires("asyncpage") or []
+    except importlib.metadata.PackageNotFoundError:
+        requirements = []
+    marker = re.compile(rf"""\bextra\s*==\s*['"]{re.escape(extra)}['"]""")
+    packages = [r.partition(";")[0].strip() for r in requirements if marker.search(r)]
+    if packages:
+        hint += "; or its packages alone: pip install " + " ".join(f"'{p}'" for p in packages)
+    return hint
 
 
 def _silence_request_log(server: Any) -> None:

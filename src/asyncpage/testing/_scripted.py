@@ -206,6 +206,11 @@ class ScriptedAWS:
         self.stop()
 
     @property
+    def stopping(self) -> bool:
+        """True while :meth:`stop` is closing the server."""
+        return self._stopping.is_set()
+
+    @property
     def endpoint_url(self) -> str:
         """``http://127.0.0.1:PORT``, for ``create_client(endpoint_url=...)``.
 
@@ -437,7 +442,8 @@ class ScriptedAWS:
 
     # -- serving -------------------------------------------------------------------------
 
-    def _handle(self, headers: Message, body: bytes) -> _Reply:
+    def handle(self, headers: Message, body: bytes) -> _Reply:
+        """Answer one request (called by the HTTP handler)."""
         request_id = str(uuid.uuid4())
         with self._lock:
             self._requests += 1
@@ -684,10 +690,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         body = self._read_body()
         app = self.server.app
         try:
-            reply = app._handle(self.headers, body)
+            reply = app.handle(self.headers, body)
         except Exception as error:  # a bug here must reach the client, not hang it
             reply = _Reply(500, "text/plain", f"ScriptedAWS failed: {error!r}".encode())
-        if app._stopping.is_set():
+        if app.stopping:
             self.close_connection = True
             return
         self._send(reply)
