@@ -306,6 +306,40 @@ async def test_a_fan_out_source_is_one_span_with_the_sources_verdict(
     assert len(calls(spans)) == PAGES + 2
 
 
+async def test_a_bug_while_a_source_runs_is_raised_and_ends_its_span_failed(
+    ddb: Any, spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not an AWS, botocore or asyncpage error: fan_out raises it from `async for` instead of
+    # filing an outcome; the source's span still ends, with the bug as its verdict.
+    buggy = scan(ddb)
+    real_steps = buggy.steps
+
+    class AfterOnePage:
+        def __init__(self, steps: Any) -> None:
+            self._steps = steps
+
+        def __aiter__(self) -> AfterOnePage:
+            return self
+
+        async def __anext__(self) -> Any:
+            await anext(self._steps)  # the listing has started, and fetched its first page
+            raise KeyError("a bug")
+
+    def steps(**kwargs: Any) -> AfterOnePage:
+        return AfterOnePage(real_steps(**kwargs))
+
+    monkeypatch.setattr(buggy, "steps", steps)
+    with pytest.raises(KeyError):
+        async with asyncpage.fan_out({"buggy": buggy}) as merged:
+            async for _ in merged:
+                pass
+    (span,) = listings(spans)
+    assert attributes(span)["asyncpage.source"] == "buggy"
+    assert attributes(span)["asyncpage.outcome"] == "failed"
+    assert attributes(span)["error.type"] == "KeyError"
+    assert span.status.status_code == StatusCode.ERROR
+
+
 async def test_leaving_a_fan_out_early_cancels_the_sources_spans(
     ddb: Any, spans: InMemorySpanExporter
 ) -> None:
