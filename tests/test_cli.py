@@ -608,14 +608,15 @@ def test_python_m_asyncpage_demo(moto_endpoint: str, tmp_path: Path) -> None:
 
 
 def test_ctrl_c_exits_130_with_a_summary_and_no_traceback(
-    moto_endpoint: str, tmp_path: Path
+    moto_endpoint: str, fault_proxy: Any, tmp_path: Path
 ) -> None:
     anyio.run(partial(seed, moto_endpoint, regions=["us-east-1"], scale=0.3))
     stderr_file = tmp_path / "stderr.txt"
     with stderr_file.open("w") as stderr_sink:
         program = subprocess.Popen(
             [
-                sys.executable, "-m", "asyncpage", "inventory", "--endpoint-url", moto_endpoint,
+                sys.executable, "-m", "asyncpage", "inventory",
+                "--endpoint-url", fault_proxy.endpoint_url,
                 "--regions", "us-east-1", "--page-size", "1", "--concurrency", "1",
             ],
             stdout=subprocess.PIPE,
@@ -626,9 +627,14 @@ def test_ctrl_c_exits_130_with_a_summary_and_no_traceback(
         assert program.stdout is not None
         with program.stdout:
             first = program.stdout.readline()  # lines come as pages arrive: listing has begun
+            # Hold the requests from now on, so the listing (a page a request) is surely
+            # still running when Ctrl-C arrives, however fast or loaded the machine.
+            fault_proxy.hold()
+            fault_proxy.wait_held_blocking()
             program.send_signal(signal.SIGINT)
             rest = program.stdout.read()
         program.wait(timeout=60)
+    fault_proxy.release()
     stderr = stderr_file.read_text()
 
     assert program.returncode == 130, stderr
