@@ -137,8 +137,8 @@ def asyncpage_contender(
         return pages
 
     async def run(scenario: Scenario) -> int:
-        iterator = asyncpage.paginate(
-            client, OPERATION, prefetch=prefetch, **operation_params(scenario)
+        iterator = asyncpage.paginate(client, OPERATION, **operation_params(scenario)).with_options(
+            prefetch=prefetch
         )
         if plain:
             return await consume(iterator, scenario)

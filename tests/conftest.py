@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiobotocore.config import AioConfig
@@ -57,7 +57,7 @@ async def make_client(anyio_backend: str) -> AsyncIterator[ClientFactory]:
             config.setdefault("retries", {"total_max_attempts": 1})
             return await stack.enter_async_context(
                 _SESSION.create_client(
-                    service,
+                    cast(Any, service),  # the stubs know only literal service names
                     region_name=region,
                     endpoint_url=endpoint_url,
                     aws_access_key_id="testing",

@@ -70,7 +70,7 @@ def organization(moto_endpoint: str) -> dict[str, dict[str, str]]:
 
 def boto3_listing(endpoint: str, accounts: dict[str, dict[str, str]]) -> set[tuple[str, ...]]:
     """(account, service, region, id) as boto3's paginators list each account."""
-    found = set()
+    found: set[tuple[str, ...]] = set()
     for account, credentials in accounts.items():
         for region in REGIONS:
             kwargs = {"endpoint_url": endpoint, "region_name": region, **credentials}
@@ -162,6 +162,7 @@ async def test_credentials_expiring_mid_listing_are_refreshed_and_nothing_is_los
         sqs = await pool.client("sqs", "us-east-1", account=member)
         assert endpoint_of(sqs) == (member, "sqs", "us-east-1")
         first = await (await sessions.session_for(member)).get_credentials()
+        assert first is not None
         first_key = (await first.get_frozen_credentials()).access_key
         async with paginate(sqs, "list_queues", PaginationConfig={"PageSize": 1}) as pages:
             async for page in pages:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from asyncpage._admission import Admission
+from asyncpage._admission import Admission, Endpoint
 
 pytestmark = pytest.mark.anyio
 
-EAST, WEST = ("dynamodb", "us-east-1"), ("dynamodb", "us-west-2")
+# (account, service, region); no account: the caller's own.
+EAST: Endpoint = (None, "dynamodb", "us-east-1")
+WEST: Endpoint = (None, "dynamodb", "us-west-2")
 
 
 async def test_caps_hold_globally_and_per_endpoint() -> None:

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict
 
 import botocore.session
 import jmespath
@@ -34,7 +34,14 @@ from jmespath.functions import Functions
 import asyncpage
 from asyncpage.testing._scripted import ScriptedAWS
 
-CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+class _Credentials(TypedDict):
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+#: A TypedDict, so that ``**CREDENTIALS`` type-checks against the stubs' create_client.
+CREDENTIALS: _Credentials = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 SCAN_TOKEN = TokenEncoder().encode({"ExclusiveStartKey": {"pk": {"S": "k"}}})
 S3_TOKEN = TokenEncoder().encode({"ContinuationToken": "1a2b3c"})
@@ -256,14 +263,18 @@ def test_page_size_inside_the_range_is_accepted(
 @pytest.mark.parametrize("prefetch", [-1, -100], ids=repr)
 def test_bad_prefetch(clients: dict[str, Any], prefetch: Any) -> None:
     with pytest.raises(asyncpage.InvalidPaginationConfigError, match="prefetch") as info:
-        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=prefetch)
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t").with_options(
+            prefetch=prefetch
+        )
     assert_value_error(info.value)
 
 
 @pytest.mark.parametrize("prefetch", [True, 1.5, "2", None], ids=repr)
 def test_prefetch_of_the_wrong_type(clients: dict[str, Any], prefetch: Any) -> None:
     with pytest.raises(asyncpage.InvalidPaginationConfigError, match="prefetch") as info:
-        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=prefetch)
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t").with_options(
+            prefetch=prefetch
+        )
     assert_type_error(info.value)
 
 
@@ -275,8 +286,65 @@ def test_prefetch_of_the_wrong_type(clients: dict[str, Any], prefetch: Any) -> N
 )
 def test_retry_must_be_a_retry(clients: dict[str, Any], retry: Any) -> None:
     with pytest.raises(TypeError, match="Retry") as info:
-        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", retry=retry)
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t").with_options(retry=retry)
     assert_type_error(info.value)
+
+
+# -- options among the operation's parameters (deprecated) ------------------------------------
+
+
+def test_options_among_the_parameters_warn_and_are_still_checked(
+    clients: dict[str, Any],
+) -> None:
+    with pytest.warns(DeprecationWarning, match=r"with_options\(prefetch=, retry=") as caught:
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=0, retry=None)
+    assert caught[0].filename == __file__  # points at the caller's line
+    with (
+        pytest.warns(DeprecationWarning, match="with_options"),
+        pytest.raises(asyncpage.InvalidPaginationConfigError, match="prefetch"),
+    ):
+        asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=-1)
+
+
+# -- the first arguments: a client and an operation, or a paginator ---------------------------
+
+
+def test_a_paginator_takes_keywords_only(clients: dict[str, Any]) -> None:
+    paginator = clients["dynamodb"].get_paginator("scan")
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="keywords only") as info:
+        asyncpage.paginate(paginator, "scan", TableName="t")
+    assert_type_error(info.value)
+
+
+@pytest.mark.parametrize("extra", [(), ("scan", "t")], ids=["no operation", "three"])
+def test_a_client_needs_exactly_one_operation_name(
+    clients: dict[str, Any], extra: tuple[str, ...]
+) -> None:
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="operation name") as info:
+        asyncpage.paginate(clients["dynamodb"], *extra)
+    assert_type_error(info.value)
+
+
+def test_a_synchronous_paginator(aws: ScriptedAWS) -> None:
+    client = botocore.session.get_session().create_client(
+        "dynamodb", region_name="us-east-1", endpoint_url=aws.endpoint_url, **CREDENTIALS
+    )
+    # Any: with the stubs, mypy already refuses a synchronous paginator.
+    paginator: Any = client.get_paginator("scan")
+    with pytest.raises(asyncpage.InvalidPaginationTypeError, match="synchronous") as info:
+        asyncpage.paginate(paginator, TableName="t")
+    assert_type_error(info.value)
+    client.close()
+
+
+def test_a_paginator_is_checked_as_its_client_and_operation_are(
+    clients: dict[str, Any],
+) -> None:
+    paginator = clients["s3"].get_paginator("list_objects_v2")
+    with pytest.raises(asyncpage.InvalidPaginationConfigError, match="PageSize"):
+        asyncpage.paginate(paginator, Bucket="b", PaginationConfig={"PageSize": 0})
+    with pytest.raises(asyncpage.InvalidStartingTokenError):
+        asyncpage.paginate(paginator, Bucket="b", PaginationConfig={"StartingToken": "junk"})
 
 
 @pytest.mark.parametrize(
@@ -842,7 +910,7 @@ def bad_configs(draw: st.DrawFn) -> Case:
         good = draw(st.dictionaries(st.sampled_from(["MaxItems", "PageSize"]), st.integers(1, 9)))
 
         def call(clients: dict[str, Any]) -> object:
-            config = {**good, **unknown}
+            config: dict[Any, int] = {**good, **unknown}
             return asyncpage.paginate(
                 clients["dynamodb"], "scan", TableName="t", PaginationConfig=config
             )
@@ -1003,14 +1071,16 @@ def bad_options(draw: st.DrawFn) -> Case:
         )
 
         def call(clients: dict[str, Any]) -> object:
-            return asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", prefetch=value)
+            scan = asyncpage.paginate(clients["dynamodb"], "scan", TableName="t")
+            return scan.with_options(prefetch=value)
 
         return Case(call, asyncpage.InvalidPaginationConfigError, wrong_type, value)
     if kind == "retry":
         value = draw(NOT_NONE | st.booleans() | st.dictionaries(st.text(max_size=3), st.integers()))
 
         def call(clients: dict[str, Any]) -> object:
-            return asyncpage.paginate(clients["dynamodb"], "scan", TableName="t", retry=value)
+            scan = asyncpage.paginate(clients["dynamodb"], "scan", TableName="t")
+            return scan.with_options(retry=value)
 
         return Case(call, asyncpage.InvalidPaginationTypeError, True, value)
     if kind == "Retry":
@@ -1112,14 +1182,14 @@ def bad_options(draw: st.DrawFn) -> Case:
             )
         )
 
-    def call(clients: dict[str, Any]) -> object:
+    def scan_call(clients: dict[str, Any]) -> object:
         options: dict[str, Any] = {name: value}
         if name == "resume":
             options["segments"] = 4
         return asyncpage.parallel_scan(clients["dynamodb"], TableName="t", **options)
 
     error = asyncpage.InvalidPaginationTypeError if wrong_type else asyncpage.InvalidPaginationError
-    return Case(call, error, wrong_type, {name: value})
+    return Case(scan_call, error, wrong_type, {name: value})
 
 
 def check(case: Case, clients: dict[str, Any], aws: ScriptedAWS) -> None:

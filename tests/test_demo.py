@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import anyio.to_thread
@@ -81,7 +81,8 @@ async def _aiobotocore_inventory(
         ("logs", "describe_log_groups", "logGroups", "logs.log_groups"),
         ("ssm", "describe_parameters", "Parameters", "ssm.parameters"),
     ):
-        async with session.create_client(service, **kwargs) as client:
+        # cast: the stubs type create_client by literal service names only.
+        async with session.create_client(cast(Any, service), **kwargs) as client:
             counts[name] = len(await paged(client, operation, key, **config))
     return counts
 
@@ -238,7 +239,7 @@ async def test_seeding_reports_every_step_as_it_finishes() -> None:
     assert told[0].step == "moto" and told[0].created == {}
     services = {resource.partition(".")[0] for resource, _ in summary.counts}
     assert sorted(p.step for p in told[1:]) == sorted(f"{s} {r}" for s in services for r in regions)
-    created = Counter()
+    created: Counter[tuple[str, str]] = Counter()
     for progress in told:
         region = progress.step.partition(" ")[2]
         created.update({(resource, region): n for resource, n in progress.created.items()})

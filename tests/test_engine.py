@@ -61,8 +61,8 @@ async def test_prefetch_delivers_the_same_pages_in_order(
     ddb: Any, plain_order: list[str], prefetch: int
 ) -> None:
     it = asyncpage.paginate(
-        ddb, "scan", TableName=TABLE, prefetch=prefetch, PaginationConfig={"PageSize": PAGE}
-    )
+        ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+    ).with_options(prefetch=prefetch)
     assert keys_of(await collect(it)) == plain_order
     stats = it.statistics()
     assert stats.pages == stats.requests == -(-ITEMS // PAGE)
@@ -75,8 +75,8 @@ async def test_read_ahead_is_bounded_by_prefetch(
 ) -> None:
     """While the consumer holds page k, at most `prefetch` further pages are requested."""
     it = asyncpage.paginate(
-        ddb, "scan", TableName=TABLE, prefetch=prefetch, PaginationConfig={"PageSize": PAGE}
-    )
+        ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+    ).with_options(prefetch=prefetch)
     async with it:
         seen = 0
         async for _ in it:
@@ -99,8 +99,8 @@ async def test_read_ahead_is_bounded_by_prefetch(
 async def test_plain_async_for_reads_ahead_by_prefetch(ddb: Any, prefetch: int) -> None:
     """A plain loop reads ahead as `async with` does, and stops at `prefetch` pages."""
     it = asyncpage.paginate(
-        ddb, "scan", TableName=TABLE, prefetch=prefetch, PaginationConfig={"PageSize": PAGE}
-    )
+        ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+    ).with_options(prefetch=prefetch)
     async for _ in it:
         with anyio.fail_after(10):
             # A bounded poll of the iterator's own counter: nothing else signals "sent".
@@ -118,13 +118,8 @@ async def test_error_met_while_reading_ahead_surfaces_after_earlier_pages(
 ) -> None:
     client = await make_client("dynamodb", fault_proxy.endpoint_url)
     it = asyncpage.paginate(
-        client,
-        "scan",
-        TableName=TABLE,
-        prefetch=2,
-        retry=None,
-        PaginationConfig={"PageSize": PAGE},
-    )
+        client, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+    ).with_options(prefetch=2, retry=None)
     fault_proxy.hold(skip=3)
     delivered: list[dict[str, Any]] = []
     async with it:
@@ -154,6 +149,44 @@ async def test_error_met_while_reading_ahead_surfaces_after_earlier_pages(
     assert got + keys_of(await collect(rest_it)) == plain_order
 
 
+async def test_a_paginator_pages_exactly_as_client_and_operation_do(
+    ddb: Any, plain_order: list[str]
+) -> None:
+    it = asyncpage.paginate(
+        ddb.get_paginator("scan"), TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+    )
+    assert keys_of(await collect(it)) == plain_order
+    assert it.model == asyncpage.paginate(ddb, "scan", TableName=TABLE).model
+
+
+async def test_with_options_is_a_new_iterator_over_the_same_listing(
+    ddb: Any, plain_order: list[str]
+) -> None:
+    it = asyncpage.paginate(ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE})
+    gate = it.gate = asyncpage.BackoffGate()
+    eager = it.with_options(prefetch=3)
+    assert eager is not it
+    assert eager.gate is gate  # what is not an option is kept
+    assert keys_of(await collect(eager)) == plain_order
+    assert eager.statistics().prefetched > 0
+    assert it.statistics() == asyncpage.PageStatistics()  # the original is untouched
+    lazy = eager.with_options(prefetch=0)
+    assert keys_of(await collect(lazy)) == plain_order
+    assert lazy.statistics().prefetched == 0
+
+
+async def test_options_among_the_parameters_are_not_sent_to_aws(
+    ddb: Any, plain_order: list[str]
+) -> None:
+    with pytest.warns(DeprecationWarning, match="with_options"):
+        it = asyncpage.paginate(
+            ddb, "scan", TableName=TABLE, prefetch=0, PaginationConfig={"PageSize": PAGE}
+        )
+    # botocore refuses an unknown parameter before sending: "prefetch" was taken out.
+    assert keys_of(await collect(it)) == plain_order
+    assert it.statistics().prefetched == 0
+
+
 # -- retry ---------------------------------------------------------------------------------
 
 
@@ -178,8 +211,8 @@ async def test_soak_every_item_exactly_once_through_faults(
 
     async def run(name: str) -> None:
         it = asyncpage.paginate(
-            client, "scan", TableName=name, retry=policy, PaginationConfig={"PageSize": 7}
-        )
+            client, "scan", TableName=name, PaginationConfig={"PageSize": 7}
+        ).with_options(retry=policy)
         async with it:
             results[name] = [item["pk"]["S"] async for item in it.search("Items[]")]
         stats.append(it.statistics())
@@ -201,12 +234,8 @@ async def test_exhausted_retries_resume_from_the_error_token(
 ) -> None:
     client = await make_client("dynamodb", fault_proxy.endpoint_url)
     it = asyncpage.paginate(
-        client,
-        "scan",
-        TableName=TABLE,
-        retry=asyncpage.Retry(attempts=3),
-        PaginationConfig={"PageSize": PAGE},
-    )
+        client, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+    ).with_options(retry=asyncpage.Retry(attempts=3))
     delivered: list[dict[str, Any]] = []
     async with it:
         with pytest.raises(asyncpage.PageFetchError) as caught:
@@ -251,7 +280,7 @@ async def test_retry_none_turns_asyncpage_retrying_off(
 ) -> None:
     client = await make_client("dynamodb", fault_proxy.endpoint_url)
     fault_proxy.fail_next(1, "throttle")
-    it = asyncpage.paginate(client, "scan", TableName=TABLE, retry=None)
+    it = asyncpage.paginate(client, "scan", TableName=TABLE).with_options(retry=None)
     with pytest.raises(asyncpage.PageFetchError):
         await it.build_full_result()
     assert it.statistics().retries == 0
@@ -286,8 +315,8 @@ async def test_waits_follow_the_policy_when_not_testing(
     asyncpage.set_testing(False)
     client = await make_client("dynamodb", fault_proxy.endpoint_url)
     fault_proxy.fail_next(2, "throttle")
-    it = asyncpage.paginate(
-        client, "scan", TableName=TABLE, retry=asyncpage.Retry(wait_initial=0.01, wait_max=0.02)
+    it = asyncpage.paginate(client, "scan", TableName=TABLE).with_options(
+        retry=asyncpage.Retry(wait_initial=0.01, wait_max=0.02)
     )
     await it.build_full_result()
     stats = it.statistics()
@@ -517,8 +546,8 @@ async def test_a_plain_loop_reads_exactly_the_listing(
     ddb: Any, plain_order: list[str], loop: str
 ) -> None:
     it = asyncpage.paginate(
-        ddb, "scan", TableName=TABLE, prefetch=2, PaginationConfig={"PageSize": PAGE}
-    )
+        ddb, "scan", TableName=TABLE, PaginationConfig={"PageSize": PAGE}
+    ).with_options(prefetch=2)
     if loop == "pages":
         got = keys_of([page async for page in it])
     else:

@@ -78,7 +78,7 @@ async def alone(it: asyncpage.AsyncPageIterator) -> list[dict[str, Any]]:
         return [without_metadata(page) async for page in it]
 
 
-async def drain(merged: FanOut[Any]) -> list[Tagged[dict[str, Any]]]:
+async def drain(merged: FanOut[Any]) -> list[Tagged[Any, dict[str, Any]]]:
     return [tagged async for tagged in merged]
 
 
@@ -270,6 +270,7 @@ async def test_access_denied_after_some_pages_is_a_failure_not_a_skip(
                 fault_proxy.fail_next(5, "throttle", code="AccessDeniedException")
     outcome = merged.outcomes["c"]
     assert outcome.status == "failed"
+    assert isinstance(outcome.error, asyncpage.PageFetchError)
     assert error_code(outcome.error.error) == "AccessDeniedException"
     assert outcome.resume_token is not None
     fault_proxy.clear()
@@ -322,7 +323,9 @@ async def test_a_refused_connection_fails_with_its_resume_token(
     """Nothing listening is not "the service is absent here": it fails, resumably."""
     nowhere = await make_client("dynamodb", "http://127.0.0.1:9", region="ap-east-1")
     sources = {
-        "nowhere": asyncpage.paginate(nowhere, "list_tables", retry=asyncpage.Retry(attempts=2)),
+        "nowhere": asyncpage.paginate(nowhere, "list_tables").with_options(
+            retry=asyncpage.Retry(attempts=2)
+        ),
         "b": scan(ddb, "b"),
     }
     async with fan_out(sources) as merged:
@@ -373,7 +376,7 @@ async def test_source_order_raises_a_failure_promptly_and_loses_nothing(
         order="source",
         on_error="raise",
     )
-    received: list[Tagged[dict[str, Any]]] = []
+    received: list[Tagged[str, dict[str, Any]]] = []
     with pytest.raises(asyncpage.PageFetchError):
         await drain_into(merged, received)
     outcome = merged.outcomes["a"]
@@ -408,7 +411,8 @@ async def test_a_bug_in_a_factory_is_raised_not_filed_as_failed(
     # A KeyError in your own code is not an AWS outcome: it comes out of `async for` as
     # itself, every other source is cancelled, and nothing is left running.
     def buggy() -> asyncpage.AsyncPageIterator:
-        return {}["no such key"]  # type: ignore[no-any-return]
+        registry: dict[str, asyncpage.AsyncPageIterator] = {}
+        return registry["no such key"]
 
     def wrong() -> Any:
         return "not an iterator"
@@ -562,8 +566,8 @@ async def test_a_slow_consumer_holds_each_producer_to_its_buffer(
     for buffer, prefetch in ((1, 0), (1, 1), (3, 2)):
         its = {
             name: asyncpage.paginate(
-                ddb, "scan", TableName=name, prefetch=prefetch, PaginationConfig={"PageSize": 1}
-            )
+                ddb, "scan", TableName=name, PaginationConfig={"PageSize": 1}
+            ).with_options(prefetch=prefetch)
             for name in ("a", "c")
         }
         taken: Counter[str] = Counter()
@@ -629,13 +633,13 @@ async def test_sources_of_one_endpoint_share_a_backoff_gate(
     fault_proxy.fail_next(1, "throttle", only_operation="ListTables")
     policy = asyncpage.Retry(wait_initial=0.01, wait_max=0.2)
     sources = {
-        "throttled": asyncpage.paginate(east, "list_tables", retry=policy),
+        "throttled": asyncpage.paginate(east, "list_tables").with_options(retry=policy),
         "sibling": asyncpage.paginate(
-            east, "scan", TableName="c", retry=policy, PaginationConfig={"PageSize": 1}
-        ),
+            east, "scan", TableName="c", PaginationConfig={"PageSize": 1}
+        ).with_options(retry=policy),
         "elsewhere": asyncpage.paginate(
-            west, "scan", TableName="w", retry=policy, PaginationConfig={"PageSize": 1}
-        ),
+            west, "scan", TableName="w", PaginationConfig={"PageSize": 1}
+        ).with_options(retry=policy),
     }
     async with fan_out(sources) as merged:
         await drain(merged)

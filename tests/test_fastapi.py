@@ -148,7 +148,7 @@ class AppServer:
 
     @property
     def lifespan_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = self.server.lifespan.state  # type: ignore[attr-defined]
+        state: dict[str, Any] = self.server.lifespan.state
         return state
 
 
@@ -815,7 +815,7 @@ def docs_app() -> FastAPI:
     module = ModuleType("asyncpage_docs_fastapi_app")
     sys.modules[module.__name__] = module  # pydantic resolves generic models through it
     exec(compile(docs_file(DOCS, "app.py"), f"{DOCS}: app.py", "exec"), module.__dict__)
-    app: FastAPI = module.app  # type: ignore[attr-defined]
+    app: FastAPI = module.app
     return app
 
 

@@ -156,7 +156,9 @@ async def test_resume_token_after_every_page_resumes_on_exactly_the_rest(
     sync = boto3_dynamodb(aws)
     config = {"PageSize": 7}
 
-    it = asyncpage.paginate(client, "list_backups", prefetch=prefetch, PaginationConfig=config)
+    it = asyncpage.paginate(client, "list_backups", PaginationConfig=config).with_options(
+        prefetch=prefetch
+    )
     assert it.resume_token is None
     delivered = 0
     tokens: list[tuple[int, str | None]] = []
@@ -267,7 +269,7 @@ async def test_token_cycle_raises_after_the_pages_before_it(
     # Tokens A, B, A, B, ...: botocore only compares a token with the one just before.
     aws.script_list_backups([page("one", next="A"), page("two", next="B"), page("three", next="A")])
     client = await make_client("dynamodb", aws.endpoint_url)
-    it = asyncpage.paginate(client, "list_backups", prefetch=prefetch)
+    it = asyncpage.paginate(client, "list_backups").with_options(prefetch=prefetch)
     async with it:
         delivered, error = await pages_until_error(it)
     assert isinstance(error, asyncpage.TokenCycleError)
@@ -336,14 +338,14 @@ async def test_statistics_count_pages_items_requests_and_read_ahead(
     # A plain loop reads ahead too (prefetch=1): pages 2 and 3 came while page 1 was used.
     assert plain == asyncpage.PageStatistics(pages=3, items=25, requests=3, prefetched=2)
     on_demand = asyncpage.paginate(
-        client, "list_backups", prefetch=0, PaginationConfig={"PageSize": 10}
-    )
+        client, "list_backups", PaginationConfig={"PageSize": 10}
+    ).with_options(prefetch=0)
     assert len([s async for s in on_demand.items()]) == 25
     assert on_demand.statistics() == asyncpage.PageStatistics(pages=3, items=25, requests=3)
 
     async with asyncpage.paginate(
-        client, "list_backups", prefetch=2, PaginationConfig={"PageSize": 10}
-    ) as ahead:
+        client, "list_backups", PaginationConfig={"PageSize": 10}
+    ).with_options(prefetch=2) as ahead:
         async for _ in ahead:
             pass
     read_ahead = ahead.statistics()
@@ -402,7 +404,7 @@ async def test_page_fetch_error_carries_the_error_and_the_token_of_the_rest(
     # Page 3 (after token B) fails with a ValidationException: not retryable.
     aws.script_list_backups([page("a1", "a2", next="A"), page("b1", "b2", next="B")])
     client = await make_client("dynamodb", aws.endpoint_url)
-    it = asyncpage.paginate(client, "list_backups", prefetch=prefetch)
+    it = asyncpage.paginate(client, "list_backups").with_options(prefetch=prefetch)
     async with it:
         delivered, error = await pages_until_error(it)
     assert isinstance(error, asyncpage.PageFetchError)

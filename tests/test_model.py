@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import botocore.session
 import pytest
@@ -22,7 +23,8 @@ def test_every_paginated_operation_botocore_models_compiles_identically() -> Non
         for py_name in client.meta.method_to_api_mapping:
             if not client.can_paginate(py_name):
                 continue
-            theirs = client.get_paginator(py_name)
+            # Any: what is compared is botocore's private state, which no stub declares.
+            theirs: Any = client.get_paginator(py_name)
             ours = PagingModel.for_client(client, py_name)
             assert list(ours.input_tokens) == theirs._input_token, (service, py_name)
             assert [e.expression for e in ours.output_tokens] == [
@@ -75,10 +77,15 @@ def test_clients_of_one_service_with_different_paging_models_each_keep_their_own
     (custom_dir / "paginators-1.json").write_text(json.dumps(custom))
     custom_session = botocore.session.get_session()
     custom_session.get_component("data_loader").search_paths.insert(0, str(tmp_path))
-    keys = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+    keys: dict[str, Any] = {
+        "region_name": "us-east-1",
+        "aws_access_key_id": "x",
+        "aws_secret_access_key": "x",
+    }
     stock = service.create_client("dynamodb", **keys)
     changed = custom_session.create_client("dynamodb", **keys)
-    assert changed.get_paginator("list_tables")._limit_key is None  # botocore reads it
+    theirs: Any = changed.get_paginator("list_tables")
+    assert theirs._limit_key is None  # botocore reads it
 
     # Either order: the first client's model must not serve the second.
     assert PagingModel.for_client(stock, "list_tables").limit_key == "Limit"

@@ -37,6 +37,7 @@ PUBLIC = [
     "Outcome",
     "PageFetchError",
     "PageStatistics",
+    "PaginatorLike",
     "PagingModel",
     "Retry",
     "Tagged",
@@ -53,15 +54,18 @@ PUBLIC = [
 ]
 
 #: Each kind of bad input, and its variant for an argument of the wrong type.
-KINDS = {
+KINDS: dict[type[asyncpage.InvalidPaginationError], type[asyncpage.InvalidPaginationError]] = {
     asyncpage.InvalidPaginationError: asyncpage.InvalidPaginationTypeError,
     asyncpage.OperationNotPaginatedError: asyncpage.OperationNotPaginatedTypeError,
     asyncpage.InvalidPaginationConfigError: asyncpage.InvalidPaginationConfigTypeError,
     asyncpage.InvalidStartingTokenError: asyncpage.InvalidStartingTokenTypeError,
     asyncpage.InvalidExpressionError: asyncpage.InvalidExpressionTypeError,
 }
-INVALID_INPUT = [*KINDS, *KINDS.values()]
-FAILURES = [asyncpage.TokenCycleError, asyncpage.PageFetchError]
+INVALID_INPUT: list[type[asyncpage.InvalidPaginationError]] = [*KINDS, *KINDS.values()]
+FAILURES: list[type[asyncpage.AsyncPageError]] = [
+    asyncpage.TokenCycleError,
+    asyncpage.PageFetchError,
+]
 #: asyncpage errors that are also the botocore error botocore raises in their place.
 ALSO_BOTOCORE = {
     asyncpage.InvalidPaginationConfigError: PaginationError,
@@ -181,7 +185,8 @@ def examples() -> list[Exception]:
         asyncpage.OperationNotPaginatedError("m", operation_name="x", paginated=("a",)),
         asyncpage.OperationNotPaginatedTypeError("m", operation_name="7", paginated=("a",)),
     ]
-    for error in [asyncpage.AsyncPageError, *INVALID_INPUT]:
+    kinds: list[type[asyncpage.AsyncPageError]] = [asyncpage.AsyncPageError, *INVALID_INPUT]
+    for error in kinds:
         if not issubclass(error, asyncpage.OperationNotPaginatedError):
             made.append(error("m"))
     return made
@@ -195,7 +200,7 @@ def test_every_error_keeps_its_message_and_pickles(error: Exception) -> None:
     assert str(error) == "m"
     if isinstance(error, PaginationError):
         assert error.kwargs == {"message": "m"}
-    if isinstance(error, OperationNotPageableError):
+    if isinstance(error, asyncpage.OperationNotPaginatedError):  # an OperationNotPageableError
         assert error.kwargs == {"operation_name": error.operation_name}
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is type(error)
@@ -208,7 +213,12 @@ def test_every_error_keeps_its_message_and_pickles(error: Exception) -> None:
 def test_the_tree_in_the_errors_docstring_names_every_error() -> None:
     doc = _errors.__doc__ or ""
     drawn = set(re.findall(r"\b([A-Z][A-Za-z]+Error)\b", doc))
-    assert {e.__name__ for e in [asyncpage.AsyncPageError, *INVALID_INPUT, *FAILURES]} <= drawn
+    every: list[type[asyncpage.AsyncPageError]] = [
+        asyncpage.AsyncPageError,
+        *INVALID_INPUT,
+        *FAILURES,
+    ]
+    assert {e.__name__ for e in every} <= drawn
 
 
 def test_errors_carry_what_a_caller_needs() -> None:

@@ -36,13 +36,12 @@ def real_waits() -> Iterator[None]:
 
 def throttled(retry_after_ms: int | None = None) -> ClientError:
     headers = {} if retry_after_ms is None else {"x-amz-retry-after": str(retry_after_ms)}
-    return ClientError(
-        {
-            "Error": {"Code": "ThrottlingException", "Message": "slow down"},
-            "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": headers},
-        },
-        "ListThings",
-    )
+    # Only what classify() reads: botocore-stubs' response type wants every metadata key.
+    response: Any = {
+        "Error": {"Code": "ThrottlingException", "Message": "slow down"},
+        "ResponseMetadata": {"HTTPStatusCode": 400, "HTTPHeaders": headers},
+    }
+    return ClientError(response, "ListThings")
 
 
 class Calls:
@@ -98,9 +97,8 @@ async def test_the_deadline_gives_up_before_a_wait_that_would_end_past_it() -> N
 
 
 async def test_errors_that_are_not_retryable_fail_at_once() -> None:
-    denied = ClientError(
-        {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}, "Op"
-    )
+    response: Any = {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    denied = ClientError(response, "Op")
     calls = Calls(denied)
     fetcher = PageFetcher(calls, asyncpage.Retry(), name="svc.op")
     with pytest.raises(asyncpage.PageFetchError, match="not retryable"):

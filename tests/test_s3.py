@@ -143,7 +143,11 @@ async def test_items_and_common_prefixes(make_client: MakeClient) -> None:
         s3 = await make_client("s3", aws.endpoint_url)
         keys, prefixes = await chain(s3, 5, Delimiter="/", Prefix="d/")
         assert len(keys) == 60 and len(prefixes) == 40
-        options = {"Delimiter": "/", "Prefix": "d/", "PaginationConfig": {"PageSize": 5}}
+        options: dict[str, Any] = {
+            "Delimiter": "/",
+            "Prefix": "d/",
+            "PaginationConfig": {"PageSize": 5},
+        }
         async with asyncpage.parallel_list_objects(
             s3, Bucket=BUCKET, shards=4, ordered=True, **options
         ) as listing:
@@ -239,7 +243,7 @@ async def test_leaving_mid_page_resumes_at_the_next_item(make_client: MakeClient
     with serve(keys) as aws:
         s3 = await make_client("s3", aws.endpoint_url)
         expected, _ = await chain(s3, 10)
-        options = {"PaginationConfig": {"PageSize": 10}}
+        options: dict[str, Any] = {"PaginationConfig": {"PageSize": 10}}
         got: list[str] = []
         async with asyncpage.parallel_list_objects(
             s3, Bucket=BUCKET, shards=5, ordered=True, **options

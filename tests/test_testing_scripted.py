@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import aiobotocore.httpxsession
 import boto3
@@ -23,7 +23,17 @@ from botocore.exceptions import ClientError, PaginationError
 from asyncpage.testing._scripted import ScriptedAWS, ScriptedPage
 
 UTC = dt.UTC
-CREDENTIALS = {"aws_access_key_id": "x", "aws_secret_access_key": "x"}
+
+
+class _Credentials(TypedDict):
+    aws_access_key_id: str
+    aws_secret_access_key: str
+
+
+#: A TypedDict, so that ``**CREDENTIALS`` type-checks against the stubs' create_client.
+CREDENTIALS: _Credentials = {"aws_access_key_id": "x", "aws_secret_access_key": "x"}
+#: httpx's session class; cast, as types-aiobotocore 3.10 allows only aiohttp's there.
+HTTPX: Any = aiobotocore.httpxsession.HttpxSession
 
 
 @pytest.fixture
@@ -37,7 +47,7 @@ async def aio_client(
     service: str, aws: ScriptedAWS, config: AioConfig | None = None
 ) -> AsyncIterator[Any]:
     async with get_session().create_client(
-        service,
+        cast(Any, service),  # the stubs know only literal service names
         region_name="us-east-1",
         endpoint_url=aws.endpoint_url,
         config=config,
@@ -144,7 +154,7 @@ def test_boto3_paginator_honours_page_size_and_max_items(aws: ScriptedAWS) -> No
 @pytest.mark.asyncio
 async def test_httpx_backend_pages_through_absolute_form_requests(aws: ScriptedAWS) -> None:
     expected = aws.add_backups("music", 45)
-    config = AioConfig(http_session_cls=aiobotocore.httpxsession.HttpxSession)
+    config = AioConfig(http_session_cls=HTTPX)
     async with aio_client("dynamodb", aws, config) as client:
         paginator = client.get_paginator("list_backups")
         items = [
@@ -161,7 +171,7 @@ def test_serves_a_trio_client(aws: ScriptedAWS) -> None:
     expected = aws.add_backups("music", 25)
 
     async def listing() -> list[dict[str, Any]]:
-        config = AioConfig(http_session_cls=aiobotocore.httpxsession.HttpxSession)
+        config = AioConfig(http_session_cls=HTTPX)
         async with aio_client("dynamodb", aws, config) as client:
             paginator = client.get_paginator("list_backups")
             pages = paginator.paginate(TableName="music", PaginationConfig={"PageSize": 10})

@@ -83,7 +83,8 @@ async def test_a_cycle_longer_than_the_exact_window_is_caught_by_the_anchor(
 ) -> None:
     # 1,100 pages, then back to the second: past the 256 exact tokens.
     laps = 1100
-    script = [([f"p{i}"], f"t{i + 1}") for i in range(laps - 1)] + [([f"p{laps - 1}"], "t1")]
+    script: list[tuple[list[str], str | None]] = [([f"p{i}"], f"t{i + 1}") for i in range(laps - 1)]
+    script.append(([f"p{laps - 1}"], "t1"))
     fetch = Pages(script)
     w = walk(model, fetch)
     delivered: list[Step] = []
@@ -101,7 +102,10 @@ async def test_every_cycle_up_to_the_window_is_caught_before_a_page_comes_twice(
     model: PagingModel,
 ) -> None:
     for length in (1, 2, 3, 17, 255):
-        script = [([f"p{i}"], f"t{i + 1}") for i in range(length)] + [(["back"], "t1")]
+        script: list[tuple[list[str], str | None]] = [
+            ([f"p{i}"], f"t{i + 1}") for i in range(length)
+        ]
+        script.append((["back"], "t1"))
         w = walk(model, Pages(script))
         delivered: list[Step] = []
         with pytest.raises(asyncpage.TokenCycleError):

@@ -28,7 +28,7 @@ from ._errors import (
     TokenCycleError,
 )
 from ._fanout import DEFAULT_SKIP_CODES, FanOut, Outcome, Tagged, fan_out
-from ._iterator import AsyncPageIterator, PageStatistics, paginate
+from ._iterator import AsyncPageIterator, PageStatistics, PaginatorLike, paginate
 from ._model import PagingModel, paginated_operations
 from ._regions import ClientPool, regions_for
 from ._retry import BackoffGate, Retry, classify, set_testing
@@ -61,6 +61,7 @@ __all__ = [
     "Outcome",
     "PageFetchError",
     "PageStatistics",
+    "PaginatorLike",
     "PagingModel",
     "Retry",
     "Tagged",

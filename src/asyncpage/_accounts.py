@@ -252,8 +252,11 @@ class AccountSessions:
         }
         if assume.external_id is not None:
             extra["ExternalId"] = assume.external_id
+        # aiobotocore enters what client_creator returns (`async with`); its stubs keep
+        # botocore's type for it, a function returning a client.
+        sts: Any = self._sts
         fetcher = AioAssumeRoleCredentialFetcher(
-            self._sts, source, role_arn, extra_args=extra, cache=_NoCache()
+            sts, source, role_arn, extra_args=extra, cache=_NoCache()
         )
 
         async def refresh() -> dict[str, Any]:
@@ -262,7 +265,9 @@ class AccountSessions:
             return metadata
 
         first = await refresh()
-        clock = {} if self._time_fetcher is None else {"time_fetcher": self._time_fetcher}
+        clock: dict[str, Any] = (
+            {} if self._time_fetcher is None else {"time_fetcher": self._time_fetcher}
+        )
         return AioRefreshableCredentials(
             access_key=first["access_key"],
             secret_key=first["secret_key"],

@@ -22,7 +22,7 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, Self, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypedDict, cast, get_args
 
 import anyio
 import anyio.to_thread
@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     # module-level import of asyncpage.testing here would be circular.
     from .testing._moto import MotoServer
 
-__all__ = ["DEMO_REGIONS", "DemoEndpoint", "DemoResource", "SeedProgress", "SeedSummary", "seed"]
+__all__ = [
+    "DEMO_REGIONS",
+    "ClientKwargs",
+    "DemoEndpoint",
+    "DemoResource",
+    "SeedProgress",
+    "SeedSummary",
+    "seed",
+]
 
 DEMO_REGIONS: Final = ("us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2")
 
@@ -82,6 +90,18 @@ _FIRST_REQUESTS: Final = {
     "logs": "describe_log_groups",
     "ssm": "describe_parameters",
 }
+
+
+class ClientKwargs(TypedDict):
+    """What :meth:`DemoEndpoint.client_kwargs` returns: ``create_client(service, **these)``.
+
+    A TypedDict, so that ``**`` of it type-checks against the typed ``create_client``.
+    """
+
+    endpoint_url: str
+    region_name: str
+    aws_access_key_id: str
+    aws_secret_access_key: str
 
 
 @dataclass(frozen=True)
@@ -292,7 +312,7 @@ class DemoEndpoint:
             raise RuntimeError("the demo endpoint is not running: enter it with `with` first")
         return self._server.endpoint_url
 
-    def client_kwargs(self, region: str) -> dict[str, str]:
+    def client_kwargs(self, region: str) -> ClientKwargs:
         """Keyword arguments for ``create_client(service, **kwargs)`` in ``region``."""
         return {
             "endpoint_url": self.endpoint_url,
@@ -376,7 +396,8 @@ def _loop_config() -> Any:
     if _running_trio():
         from aiobotocore.httpxsession import HttpxSession
 
-        return AioConfig(http_session_cls=HttpxSession)
+        # types-aiobotocore 3.10 types http_session_cls as aiohttp's session class only.
+        return AioConfig(http_session_cls=cast(Any, HttpxSession))
     return None
 
 
@@ -478,7 +499,7 @@ class _Seeder:
             async def client(service: str, region: str) -> Any:
                 return await stack.enter_async_context(
                     session.create_client(
-                        service,
+                        cast(Any, service),  # the stubs know only literal service names
                         endpoint_url=self.url,
                         region_name=region,
                         aws_access_key_id="demo",

@@ -55,6 +55,9 @@ from typing import Any
 
 from botocore.exceptions import OperationNotPageableError, PaginationError
 
+# Subclassing botocore's errors: without botocore-stubs they are ``Any`` (mypy: [misc]); with
+# the stubs (in the test extra) they are classes and the ignore is unused. Both check clean.
+
 __all__ = [
     "AsyncPageError",
     "InvalidExpressionError",
@@ -99,7 +102,7 @@ class InvalidPaginationTypeError(InvalidPaginationError, TypeError):
     """An argument has the wrong type (also a ``TypeError``); nothing was sent."""
 
 
-class OperationNotPaginatedError(InvalidPaginationError, OperationNotPageableError):  # type: ignore[misc]
+class OperationNotPaginatedError(InvalidPaginationError, OperationNotPageableError):  # type: ignore[misc, unused-ignore]
     """The operation is unknown to the client, or botocore has no paginator for it.
 
     Also botocore's ``OperationNotPageableError``, which ``client.get_paginator()`` raises.
@@ -117,7 +120,7 @@ class OperationNotPaginatedTypeError(OperationNotPaginatedError, InvalidPaginati
     """The operation name is not a str."""
 
 
-class InvalidPaginationConfigError(InvalidPaginationError, PaginationError):  # type: ignore[misc]
+class InvalidPaginationConfigError(InvalidPaginationError, PaginationError):  # type: ignore[misc, unused-ignore]
     """``PaginationConfig`` is not a mapping, or MaxItems/PageSize/prefetch is out of range.
 
     Also botocore's ``PaginationError``, which its paginator raises for a ``PageSize`` the
@@ -133,7 +136,7 @@ class InvalidPaginationConfigTypeError(InvalidPaginationConfigError, InvalidPagi
     """``PaginationConfig``, MaxItems, PageSize or prefetch has the wrong type."""
 
 
-class InvalidStartingTokenError(InvalidPaginationError, PaginationError):  # type: ignore[misc]
+class InvalidStartingTokenError(InvalidPaginationError, PaginationError):  # type: ignore[misc, unused-ignore]
     """``StartingToken`` is not a token that botocore or asyncpage produced for this operation.
 
     Also botocore's ``PaginationError``, like the other ``PaginationConfig`` errors.
@@ -157,7 +160,7 @@ class InvalidExpressionTypeError(InvalidExpressionError, InvalidPaginationTypeEr
     """The JMESPath expression is not a str."""
 
 
-class TokenCycleError(AsyncPageError, PaginationError):  # type: ignore[misc]
+class TokenCycleError(AsyncPageError, PaginationError):  # type: ignore[misc, unused-ignore]
     """The service returned a pagination token it had already returned in this listing.
 
     Following it would loop forever. ``resume_token`` points at the page after the last

@@ -83,13 +83,14 @@ from collections.abc import (
 )
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, Final, Generic, Literal, Self, TypeVar, cast, get_args
+from typing import Any, Final, Generic, Literal, Self, cast, get_args
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import TaskGroup
+from typing_extensions import TypeVar
 
-from . import _merge
+from . import _merge, _tracing
 from ._admission import NO_ENDPOINT, Admission, Endpoint, endpoint_of
 from ._cursor import Cursor
 from ._errors import (
@@ -128,14 +129,16 @@ __all__ = [
 
 T = TypeVar("T")
 L = TypeVar("L", bound=Hashable)
+#: The sources' page type (a types-aiobotocore TypedDict, or dict[str, Any]).
+P = TypeVar("P", default=dict[str, Any])
 
 Label = Hashable
 """What names a source in ``sources``: a region name, a tuple, a segment number..."""
-SourceFactory = Callable[[], AsyncPageIterator]
+SourceFactory = Callable[[], AsyncPageIterator[P]]
 """A zero-argument callable returning the source's iterator, called when it may start."""
-AsyncSourceFactory = Callable[[], Awaitable[AsyncPageIterator]]
+AsyncSourceFactory = Callable[[], Awaitable[AsyncPageIterator[P]]]
 """The same, as a coroutine function (to open a client lazily, for example)."""
-Source = AsyncPageIterator | SourceFactory | AsyncSourceFactory
+Source = AsyncPageIterator[P] | SourceFactory[P] | AsyncSourceFactory[P]
 Order = Literal["completed", "source", "round_robin"]
 OnError = Literal["continue", "raise"]
 
@@ -145,11 +148,15 @@ _NO_STATISTICS: Final = PageStatistics()
 
 
 @dataclass(frozen=True, slots=True)
-class Tagged(Generic[T]):
-    """A value (a page, an item, a search result) and the label of the source it came from."""
+class Tagged(Generic[L, T]):
+    """A value (a page, an item, a search result) and the label of the source it came from.
 
-    source: Any
-    """The source's label (typed ``Any`` so that labels of any type need no cast)."""
+    Generic in both: ``Tagged[str, ListObjectsV2OutputTypeDef]`` is a page of a fan-out
+    labelled by ``str``.
+    """
+
+    source: L
+    """The source's label, as a key of ``sources``."""
     value: T
 
     @property
@@ -159,7 +166,7 @@ class Tagged(Generic[T]):
 
 
 def fan_out(
-    sources: Mapping[L, Source],
+    sources: Mapping[L, Source[P]],
     *,
     concurrency: int = 8,
     per_endpoint: int | None = 4,
@@ -167,7 +174,7 @@ def fan_out(
     on_error: OnError = "continue",
     skip_codes: Iterable[str] = DEFAULT_SKIP_CODES,
     buffer: int = 1,
-) -> FanOut[L]:
+) -> FanOut[L, P]:
     """Run many paginations concurrently and merge their pages; see the module docs.
 
     Args:
@@ -238,10 +245,10 @@ class _Source:
         "started",
     )
 
-    def __init__(self, label: Label, spec: Source, buffer: int) -> None:
+    def __init__(self, label: Label, spec: Source[Any], buffer: int) -> None:
         self.label = label
-        self.spec: Source | None = spec  # dropped once the iterator is made
-        self.iterator: AsyncPageIterator | None = None  # dropped once its run is over
+        self.spec: Source[Any] | None = spec  # dropped once the iterator is made
+        self.iterator: AsyncPageIterator[Any] | None = None  # dropped once its run is over
         self.model: PagingModel | None = None
         self.final: PageStatistics | None = None  # the iterator's, once dropped
         self.endpoint: Endpoint = NO_ENDPOINT
@@ -267,7 +274,7 @@ class _Source:
     def settled(self) -> bool:
         return self.outcome is not None
 
-    def adopt(self, iterator: AsyncPageIterator) -> None:
+    def adopt(self, iterator: AsyncPageIterator[Any]) -> None:
         self.iterator = iterator
         self.model = iterator.model
         self.spec = None
@@ -322,12 +329,15 @@ class _Outcomes(Mapping[L, Outcome]):
         return f"<outcomes {dict(self)!r}>"
 
 
-class FanOut(Generic[L]):
-    """Pages of many sources, merged; made by :func:`fan_out`. Enter it before iterating."""
+class FanOut(Generic[L, P]):
+    """Pages of many sources, merged; made by :func:`fan_out`. Enter it before iterating.
+
+    Generic in the sources' labels and pages: ``async for`` yields ``Tagged[L, P]``.
+    """
 
     def __init__(
         self,
-        sources: Mapping[L, Source],
+        sources: Mapping[L, Source[P]],
         *,
         concurrency: int = 8,
         per_endpoint: int | None = 4,
@@ -546,7 +556,11 @@ class FanOut(Generic[L]):
         admission = self._admission
         assert admission is not None
         try:
-            end = await self._drain(source)
+            # The source's span (when traced) is its listing's, ended with its verdict.
+            with _tracing.source(source.label) as traced:
+                end = await self._drain(source, traced)
+                if end is not None:
+                    traced.settle(end.status, end.error, end.reason)
         finally:
             source.ended = time.monotonic()
             source.release()
@@ -554,7 +568,7 @@ class FanOut(Generic[L]):
         if end is not None:
             self._end(source, end)
 
-    async def _drain(self, source: _Source) -> Ending | None:
+    async def _drain(self, source: _Source, traced: _tracing.SourceTrace) -> Ending | None:
         """Move the source's pages into its buffer; how it ended (cancellation propagates).
 
         ``None``: it met a bug, which the consumer will raise.
@@ -578,6 +592,8 @@ class FanOut(Generic[L]):
                 delivered += 1
         except Exception as exc:
             if not is_service_error(exc):
+                # A bug: raised in the consumer, and the source's span ends failed.
+                traced.settle("failed", exc)
                 self._raise_in_consumer(exc)
                 return None
             return judge(
@@ -675,11 +691,12 @@ class FanOut(Generic[L]):
         self._check_open()
         return self
 
-    async def __anext__(self) -> Tagged[dict[str, Any]]:
+    async def __anext__(self) -> Tagged[L, P]:
         source, page = await self._next()
-        return Tagged(source.label, page.step.page)
+        # The label is a key of ``sources``; the page is what the stubs say it is.
+        return Tagged(cast(L, source.label), cast(P, page.step.page))
 
-    def items(self) -> AsyncIterator[Tagged[Any]]:
+    def items(self) -> AsyncIterator[Tagged[L, Any]]:
         """Every item under each source's primary result key, tagged with its source.
 
         Raises:
@@ -689,7 +706,7 @@ class FanOut(Generic[L]):
         self._check_open()
         return _Flat(self._next, None)
 
-    def search(self, expression: str) -> AsyncIterator[Tagged[Any]]:
+    def search(self, expression: str) -> AsyncIterator[Tagged[L, Any]]:
         """A JMESPath ``expression`` applied to every page, flattened as botocore's ``search()``.
 
         Raises:
@@ -700,7 +717,7 @@ class FanOut(Generic[L]):
         return _Flat(self._next, select)
 
 
-class _Flat:
+class _Flat(Generic[L]):
     """Items or search results of a fan-out, one page after another, each tagged.
 
     For items, the source's open page and how many of its items were given are kept on
@@ -723,7 +740,7 @@ class _Flat:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Tagged[Any]:
+    async def __anext__(self) -> Tagged[L, Any]:
         while self._index >= len(self._buffer):
             source, page = await self._next()
             self._source = source
@@ -737,7 +754,7 @@ class _Flat:
         self._index += 1
         if self._select is None:
             current.open_taken = self._index
-        return Tagged(current.label, value)
+        return Tagged(cast(L, current.label), value)  # a key of ``sources``
 
     def _values(self, source: _Source, page: _Page) -> list[Any]:
         if self._select is not None:

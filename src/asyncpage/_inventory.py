@@ -157,8 +157,9 @@ def listing_for(spec: str, params: Sequence[str] = ()) -> Listing:
     session = botocore.session.get_session()
     try:
         service_model = session.get_service_model(service)
-        # botocore's PaginatorModel has no public way to list its operations.
-        paging: Mapping[str, Any] = session.get_paginator_model(service)._paginator_config  # noqa: SLF001
+        # botocore's PaginatorModel has no public way to list its operations (nor do its stubs).
+        model: Any = session.get_paginator_model(service)
+        paging: Mapping[str, Any] = model._paginator_config  # noqa: SLF001
     except (UnknownServiceError, DataNotFoundError):
         raise ValueError(f"unknown AWS service {service!r} in {spec!r}") from None
     api_names = {xform_name(name): name for name in service_model.operation_names}
@@ -456,12 +457,8 @@ class Inventory:
             if before is not None and before.resume_token is not None:
                 config["StartingToken"] = before.resume_token
             return paginate(
-                client,
-                listing.operation,
-                retry=self._retry,
-                PaginationConfig=config,
-                **listing.params,
-            )
+                client, listing.operation, PaginationConfig=config, **listing.params
+            ).with_options(retry=self._retry)
 
         return open_source
 

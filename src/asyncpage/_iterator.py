@@ -6,35 +6,47 @@ iterator's :class:`~asyncpage._retry.PageFetcher` and read ahead by a
 task tied to the loop's iteration object in a plain ``async for``). Pages, ``items()``,
 ``search()`` and fan_out all consume the same steps; the iterator's position is written in
 one place, :class:`_Progress`.
+
+:func:`paginate` takes a client and an operation name, or a paginator from
+``client.get_paginator(name)``; typed with :class:`PaginatorLike`, the second form gives
+pages of the types-aiobotocore stubs' TypedDicts. asyncpage's own options live apart
+from the operation's parameters, in :meth:`AsyncPageIterator.with_options`.
 """
 
 from __future__ import annotations
 
+import copy
+import enum
 import logging
 import reprlib
+import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Generic, Literal, ParamSpec, Protocol, Self, cast, overload
 
 import anyio
 import jmespath
 from aiobotocore.context import start_as_current_context
 from anyio.abc import TaskGroup
+from botocore.paginate import Paginator
 from botocore.useragent import register_feature_id
 from botocore.utils import merge_dicts, set_value_from_jmespath
 from jmespath.exceptions import JMESPathError
 from jmespath.parser import ParsedResult
+from typing_extensions import TypeVar
 
+from . import _tracing
 from ._config import check_options, parse_pagination
 from ._cursor import Cursor
 from ._errors import (
     AsyncPageError,
     InvalidExpressionError,
     InvalidExpressionTypeError,
+    InvalidPaginationTypeError,
 )
 from ._model import PagingModel
 from ._readahead import StepReader
@@ -42,12 +54,38 @@ from ._retry import BackoffGate, PageFetcher, Retry
 from ._validation import check_expression, require_async_client
 from ._walk import Step, Walk
 
-__all__ = ["AsyncPageIterator", "PageStatistics", "paginate"]
+__all__ = ["AsyncPageIterator", "PageStatistics", "PageT", "PaginatorLike", "paginate"]
 
 log = logging.getLogger("asyncpage")
 
-_PAGINATION_KEYS = frozenset({"MaxItems", "PageSize", "StartingToken"})
 _DEFAULT_RETRY = Retry()
+#: asyncpage's options, once keyword arguments of paginate(); see _split_options().
+_OPTIONS = ("prefetch", "retry")
+
+PageT = TypeVar("PageT", covariant=True, default=dict[str, Any])
+"""The type of an iterator's pages: a types-aiobotocore TypedDict, or ``dict[str, Any]``."""
+_PageT_co = TypeVar("_PageT_co", covariant=True)
+_P = ParamSpec("_P")
+
+
+class PaginatorLike(Protocol[_P, _PageT_co]):
+    """What :func:`paginate` takes instead of ``(client, operation_name)``.
+
+    ``client.get_paginator(name)`` of an aiobotocore client, typed by the types-aiobotocore
+    stubs: ``_P`` is its ``paginate()`` signature (the operation's parameters) and
+    ``_PageT_co`` the TypedDict of its pages. asyncpage only reads which client and
+    operation the paginator belongs to; it pages with its own loop.
+    """
+
+    def paginate(self, *args: _P.args, **kwargs: _P.kwargs) -> AsyncIterable[_PageT_co]: ...
+
+
+class _Keep(enum.Enum):
+    KEEP = enum.auto()
+
+
+#: "Leave this option as it is", for :meth:`AsyncPageIterator.with_options`.
+_KEEP: Final = _Keep.KEEP
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,43 +162,121 @@ class _Progress:
         return step is not None and step.last and self.taken >= step.item_count
 
 
+@overload
 def paginate(
-    client: Any,
-    operation_name: str,
-    /,
-    *,
-    prefetch: int = 1,
-    retry: Retry | None = _DEFAULT_RETRY,
-    **params: Any,
-) -> AsyncPageIterator:
-    """Paginate ``client``'s ``operation_name`` with botocore's semantics.
+    paginator: PaginatorLike[_P, _PageT_co], /, *args: _P.args, **params: _P.kwargs
+) -> AsyncPageIterator[_PageT_co]: ...
+@overload
+def paginate(client: Any, operation_name: str, /, **params: Any) -> AsyncPageIterator: ...
+def paginate(target: Any, /, *args: Any, **params: Any) -> AsyncPageIterator[Any]:
+    """Paginate an operation with botocore's semantics.
+
+    Either ``paginate(client, "operation_name", **params)``, or
+    ``paginate(client.get_paginator("operation_name"), **params)``: with the
+    types-aiobotocore stubs installed, the second form checks ``params`` against the
+    operation's input and types the pages as the stubs' TypedDicts.
 
     ``params`` are the operation's parameters, ``PaginationConfig`` included (MaxItems,
-    PageSize, StartingToken), exactly as for ``client.get_paginator(name).paginate()``.
-    ``prefetch`` pages are read ahead while you work on the current one (inside
-    ``async with``); ``retry`` is the page-level :class:`Retry` policy, ``None`` for none.
+    PageSize, StartingToken), exactly as for ``client.get_paginator(name).paginate()``, and
+    nothing else. asyncpage's own options are set apart from them with
+    :meth:`AsyncPageIterator.with_options` (``prefetch`` pages read ahead, the page-level
+    ``retry`` policy)::
+
+        pages = asyncpage.paginate(s3.get_paginator("list_objects_v2"), Bucket="b")
+        async with pages.with_options(prefetch=2) as pages:
+            async for page in pages:
+                ...
 
     Every argument is checked here, before any request: bad input raises a subclass of
     :class:`~asyncpage.InvalidPaginationError` (also a ``ValueError``; for an argument of
-    the wrong type, also a ``TypeError``). That covers the client, the operation name,
-    ``PaginationConfig`` (MaxItems, PageSize within the limit parameter's modelled range,
-    a StartingToken whose values have the types the operation takes), ``prefetch`` and
-    ``retry``::
+    the wrong type, also a ``TypeError``). That covers the client or paginator, the
+    operation name and ``PaginationConfig`` (MaxItems, PageSize within the limit
+    parameter's modelled range, a StartingToken whose values have the types the
+    operation takes).
 
-        async with asyncpage.paginate(s3, "list_objects_v2", Bucket="b") as pages:
-            async for page in pages:
-                ...
+    ``prefetch=`` and ``retry=`` among ``params`` still work, with a
+    ``DeprecationWarning``, when the operation has no parameter of that name.
     """
-    return AsyncPageIterator(client, operation_name, params, prefetch=prefetch, retry=retry)
+    if isinstance(target, Paginator):
+        if args:
+            raise InvalidPaginationTypeError(
+                "a paginator takes the operation's parameters as keywords only, "
+                f"not {reprlib.repr(args)}"
+            )
+        client, operation_name = _paginator_target(target)
+    elif len(args) == 1:
+        client, operation_name = target, args[0]
+    else:
+        raise InvalidPaginationTypeError(
+            "paginate() takes a client and an operation name, "
+            "paginate(client, 'list_objects_v2', **params), or a paginator, "
+            "paginate(client.get_paginator('list_objects_v2'), **params); "
+            f"got {1 + len(args)} positional arguments"
+        )
+    options = _split_options(client, operation_name, params)
+    return AsyncPageIterator(client, operation_name, params, **options)
 
 
-class AsyncPageIterator:
+def _paginator_target(paginator: Paginator[Any]) -> tuple[Any, str]:
+    """The client and operation name a botocore/aiobotocore paginator was made for."""
+    # botocore's Paginator keeps the bound client method and the operation model: the
+    # only record of which client and operation it pages (stable since botocore 1.0).
+    method = getattr(paginator, "_method", None)
+    client = getattr(method, "__self__", None)
+    model = getattr(paginator, "_model", None)
+    api_name = getattr(model, "name", None)
+    mapping = getattr(getattr(client, "meta", None), "method_to_api_mapping", None)
+    if not isinstance(mapping, Mapping) or api_name is None:
+        raise InvalidPaginationTypeError(
+            f"cannot tell which client and operation {reprlib.repr(paginator)} pages; "
+            "pass paginate(client, 'operation_name', **params) instead"
+        )
+    for py_name, name in mapping.items():
+        if name == api_name:
+            return client, py_name
+    return client, str(api_name)  # let PagingModel report the unknown operation
+
+
+def _split_options(client: Any, operation_name: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Take asyncpage's options out of ``params`` where they were once given (deprecated).
+
+    Only a name the operation does not take is an option: an AWS parameter of that name
+    (none exists today) goes to AWS.
+    """
+    given = [name for name in _OPTIONS if name in params]
+    if not given:
+        return {}
+    members: Any = ()
+    try:
+        api_name = client.meta.method_to_api_mapping[operation_name]
+        shape = client.meta.service_model.operation_model(api_name).input_shape
+        members = shape.members if shape is not None else ()
+    except Exception:  # no such client or operation: AsyncPageIterator says which
+        pass
+    options = {name: params.pop(name) for name in given if name not in members}
+    if options:
+        names = ", ".join(f"{name}=" for name in options)
+        warnings.warn(
+            f"{names} among the operation's parameters is deprecated: AWS parameters and "
+            f"asyncpage's options do not share one namespace; use "
+            f"paginate(...).with_options({names}...)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    return options
+
+
+class AsyncPageIterator(Generic[PageT]):
     """Pages of one paginated AWS operation; see :func:`asyncpage.paginate`.
 
     ``async for page in it`` starts from the beginning (or ``StartingToken``) every time.
     ``resume_token`` is readable after every page. ``async with it`` owns the read-ahead
     task; leaving it (normally, by ``break``, an exception or cancellation) cancels any
     request in flight.
+
+    Generic in its page type: ``AsyncPageIterator[ListObjectsV2OutputTypeDef]`` when made
+    from a types-aiobotocore paginator, ``AsyncPageIterator`` (of ``dict[str, Any]``)
+    otherwise. The pages are the same dicts either way; only their static type differs.
     """
 
     def __init__(
@@ -184,19 +300,51 @@ class AsyncPageIterator:
         self._max_items = config.max_items
         self._page_size = config.page_size
         self._start = config.start
-        check_options(prefetch, retry)
         self._params = params
+        self._setup(prefetch, retry, gate=None)
+
+    def _setup(self, prefetch: int, retry: Retry | None, *, gate: BackoffGate | None) -> None:
+        """Check the options and start with a clean slate: no iteration, no statistics."""
+        check_options(prefetch, retry)
         self._prefetch = prefetch
+        self._retry = retry
         self._fetcher = PageFetcher(
             partial(_paginator_call, self._method),
             retry,
             name=f"{self._model.service_name}.{self._model.py_name}",
         )
+        self._fetcher.gate = gate
         self._progress = _Progress(self._start)
         self._walk: Walk | None = None
         self._current: weakref.ref[_StepStream] | None = None
         self._stack: AsyncExitStack | None = None
         self._task_group: TaskGroup | None = None
+
+    def with_options(
+        self,
+        *,
+        prefetch: int | Literal[_Keep.KEEP] = _KEEP,
+        retry: Retry | Literal[_Keep.KEEP] | None = _KEEP,
+    ) -> AsyncPageIterator[PageT]:
+        """A new iterator over the same listing, with asyncpage's options changed.
+
+        Args:
+            prefetch: pages read ahead while you work on the current one (``0``: none).
+            retry: the page-level :class:`~asyncpage.Retry` policy; ``None`` for none.
+
+        Options not given keep their value (and so does :attr:`gate`). The new iterator
+        starts afresh: its iteration and statistics are its own, and this one is left as
+        it is. Bad options raise as :func:`paginate` does, before any request::
+
+            pages = asyncpage.paginate(ddb, "scan", TableName="t").with_options(retry=None)
+        """
+        other: AsyncPageIterator[PageT] = copy.copy(self)
+        other._setup(
+            self._prefetch if prefetch is _KEEP else prefetch,
+            self._retry if retry is _KEEP else retry,
+            gate=self.gate,
+        )
+        return other
 
     # -- what it is -------------------------------------------------------------------
 
@@ -317,7 +465,7 @@ class AsyncPageIterator:
 
     # -- iteration --------------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+    def __aiter__(self) -> AsyncIterator[PageT]:
         """A new iteration from the beginning (or ``StartingToken``), reading ahead.
 
         Inside ``async with`` the read-ahead task belongs to the iterator's task group. In
@@ -325,7 +473,8 @@ class AsyncPageIterator:
         exception, cancellation) the request in flight is cancelled and nothing is left
         running; see :mod:`asyncpage._readahead` for exactly when.
         """
-        return _PageStream(self.steps(whole=True))
+        # The pages are the dicts botocore parsed; PageT is what the stubs say they hold.
+        return cast(AsyncIterator[PageT], _PageStream(self.steps(whole=True)))
 
     def steps(self, *, whole: bool = True, prefetch: int | None = None) -> _StepStream:
         """A new iteration, as :class:`~asyncpage._walk.Step` records (for fan_out and
@@ -354,11 +503,15 @@ class AsyncPageIterator:
             task_group=self._task_group,
             on_prefetch=progress.count_prefetch,
         )
-        stream = _StepStream(reader, progress, whole=whole)
+        trace = self._fetcher.trace = _tracing.listing(self._model, self._client)
+        stream = _StepStream(reader, progress, whole=whole, trace=trace)
+        if trace is not None:
+            # A loop left by break frees its stream at once: the span ends then.
+            weakref.finalize(stream, trace.end).atexit = False
         self._current = weakref.ref(stream)
         return stream
 
-    def items(self) -> _FlatMap:
+    def items(self) -> AsyncIterator[Any]:
         """The items under the primary result key, page after page (e.g. S3 ``Contents``).
 
         ``resume_token`` follows the items: after each one it points at the next item, in
@@ -370,7 +523,7 @@ class AsyncPageIterator:
             raise InvalidExpressionError(f"{model.py_name} has no result key to take items from")
         return _FlatMap(partial(self.steps, whole=False), model.items_of, track=True)
 
-    def search(self, expression: str) -> _FlatMap:
+    def search(self, expression: str) -> AsyncIterator[Any]:
         """Apply a JMESPath ``expression`` to every page, as botocore's ``search()``.
 
         A list result is yielded element by element, anything else as it is (``None``
@@ -391,8 +544,8 @@ class AsyncPageIterator:
         async with AsyncExitStack() as stack:
             if self._task_group is None:
                 await stack.enter_async_context(self)
-            async for page in self:
-                _merge_page(complete, page, self._model)
+            async for step in self.steps():
+                _merge_page(complete, step.page, self._model)
         merge_dicts(complete, self.non_aggregate_part)
         token = self.resume_token
         if token is not None:
@@ -452,23 +605,42 @@ def _merge_page(complete: dict[str, Any], page: dict[str, Any], model: PagingMod
 
 
 class _StepStream:
-    """One iteration's steps; hands each one to the iterator's progress as it goes out."""
+    """One iteration's steps; hands each one to the iterator's progress as it goes out
+    (and to the iteration's span, when it is traced)."""
 
-    __slots__ = ("__weakref__", "_progress", "_reader", "_whole")
+    __slots__ = ("__weakref__", "_progress", "_reader", "_trace", "_whole")
 
-    def __init__(self, reader: StepReader, progress: _Progress, *, whole: bool) -> None:
+    def __init__(
+        self,
+        reader: StepReader,
+        progress: _Progress,
+        *,
+        whole: bool,
+        trace: _tracing.Listing | None = None,
+    ) -> None:
         self._reader = reader
         self._progress = progress
         self._whole = whole
+        self._trace = trace
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Step:
-        step = await self._reader.next()
+        trace = self._trace
+        try:
+            step = await self._reader.next()
+        except Exception as exc:
+            if trace is not None:
+                trace.end(exc)
+            raise
         if step is None:
+            if trace is not None:
+                trace.end()
             raise StopAsyncIteration
         self._progress.deliver(step, whole=self._whole)
+        if trace is not None:
+            trace.page(step.item_count, last=step.last)
         return step
 
     def take(self, count: int) -> None:
@@ -477,9 +649,13 @@ class _StepStream:
 
     def close(self) -> None:
         self._reader.close()
+        if self._trace is not None:
+            self._trace.end()
 
     async def aclose(self) -> None:
         await self._reader.aclose()
+        if self._trace is not None:
+            self._trace.end()
 
 
 class _PageStream:

@@ -17,7 +17,7 @@ import fnmatch
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import anyio
 from aiobotocore.config import AioConfig
@@ -204,7 +204,9 @@ class ClientPool:
                 self._check_open()
                 session = await self._session_for(account)
                 kwargs = {**self._kwargs, "region_name": region}
-                creating = session.create_client(service, **kwargs)
+                # A service name known only at run time: the stubs type create_client by
+                # its literal service name, one overload each.
+                creating = session.create_client(cast(Any, service), **kwargs)
                 # Shielded: a client cancelled half-open would leak its HTTP session.
                 with anyio.CancelScope(shield=True):
                     client = await creating.__aenter__()

@@ -42,6 +42,7 @@ from ._errors import InvalidPaginationError, InvalidPaginationTypeError, PageFet
 
 if TYPE_CHECKING:
     from ._cursor import Cursor
+    from ._tracing import Listing
 
 __all__ = [
     "BackoffGate",
@@ -59,10 +60,13 @@ ErrorKind = Literal["throttling", "transient"]
 
 # botocore's own throttling codes, plus what AWS services send that botocore misses
 # (SQS's query-compatible RequestThrottled, S3's SlowDown, EC2's RequestLimitExceeded).
-# botocore keeps its code lists as class attributes of its retry checkers (SLF001 below).
+# botocore keeps its code lists as class attributes of its retry checkers (SLF001 below),
+# private to botocore and absent from botocore-stubs.
+_throttled: Any = ThrottledRetryableChecker
+_transient: Any = TransientRetryableChecker
 THROTTLING_CODES: frozenset[str] = frozenset(
     [
-        *ThrottledRetryableChecker._THROTTLED_ERROR_CODES,  # noqa: SLF001
+        *_throttled._THROTTLED_ERROR_CODES,  # noqa: SLF001
         "RequestThrottled",
         "SlowDown",
         "RequestLimitExceeded",
@@ -76,7 +80,7 @@ THROTTLING_CODES: frozenset[str] = frozenset(
 )
 TRANSIENT_CODES: frozenset[str] = frozenset(
     [
-        *TransientRetryableChecker._TRANSIENT_ERROR_CODES,  # noqa: SLF001
+        *_transient._TRANSIENT_ERROR_CODES,  # noqa: SLF001
         "InternalError",
         "InternalFailure",
         "InternalServerError",
@@ -84,9 +88,7 @@ TRANSIENT_CODES: frozenset[str] = frozenset(
         "ServiceUnavailableException",
     ]
 )
-TRANSIENT_STATUS: frozenset[int] = frozenset(
-    TransientRetryableChecker._TRANSIENT_STATUS_CODES  # noqa: SLF001
-)
+TRANSIENT_STATUS: frozenset[int] = frozenset(_transient._TRANSIENT_STATUS_CODES)  # noqa: SLF001
 
 _testing = False
 
@@ -301,6 +303,7 @@ class PageFetcher:
         "retries",
         "seconds_waited",
         "throttles",
+        "trace",
     )
 
     def __init__(self, call: PageCall, policy: Retry | None, *, name: str) -> None:
@@ -311,18 +314,29 @@ class PageFetcher:
         self.gate: BackoffGate | None = None
         self.requests = self.retries = self.throttles = 0
         self.seconds_waited = 0.0
+        #: The span of the listing being fetched, when it is traced (set per iteration).
+        self.trace: Listing | None = None
 
     async def __call__(self, params: dict[str, Any], cursor: Cursor) -> dict[str, Any]:
         policy = self._policy
+        trace = self.trace
         attempt = 0
         started = anyio.current_time()
         while True:
             attempt += 1
             if self.gate is not None:
-                self.seconds_waited += await self.gate.wait()
+                waited = await self.gate.wait()
+                self.seconds_waited += waited
+                if waited and trace is not None:
+                    trace.gate_wait(waited)
             self.requests += 1
             try:
-                return await self._call(params)
+                if trace is None:
+                    return await self._call(params)
+                # The AWS call's own span (botocore/aiobotocore instrumentation) is a
+                # child of the listing's, whichever task sends it.
+                with trace.current():
+                    return await self._call(params)
             except Exception as exc:
                 kind = classify(exc)
                 if kind == "throttling":
@@ -344,6 +358,8 @@ class PageFetcher:
                     delay,
                 )
                 self.retries += 1
+                if trace is not None:
+                    trace.backoff(attempt, delay, kind, exc)
                 if not _testing:
                     await anyio.sleep(delay)
                     self.seconds_waited += delay

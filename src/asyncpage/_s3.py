@@ -209,7 +209,7 @@ def parallel_list_objects(
     ):
         raise InvalidPaginationError(f"concurrency must be an int >= 1, not {concurrency!r}")
     # Made now so that a bad client or parameter raises here, before any request.
-    paginate(client, _OPERATION, prefetch=0, retry=retry, **params)
+    paginate(client, _OPERATION, **params).with_options(prefetch=0, retry=retry)
     return ObjectListing(
         client,
         params,
@@ -336,7 +336,7 @@ class ObjectListing:
             await self._fan_out.__aexit__(exc_type, exc, tb)
         return None
 
-    def __aiter__(self) -> AsyncIterator[Tagged[dict[str, Any]]]:
+    def __aiter__(self) -> AsyncIterator[Tagged[KeyRange, dict[str, Any]]]:
         return self._entered().__aiter__()
 
     def items(self) -> AsyncIterator[dict[str, Any]]:
@@ -354,7 +354,7 @@ class _Untag:
 
     __slots__ = ("_skip_none", "_tagged")
 
-    def __init__(self, tagged: AsyncIterator[Tagged[Any]], *, skip_none: bool = False) -> None:
+    def __init__(self, tagged: AsyncIterator[Tagged[Any, Any]], *, skip_none: bool = False) -> None:
         self._tagged = tagged
         self._skip_none = skip_none
 
@@ -614,16 +614,12 @@ class _Planner:
             params["StartAfter"] = start_after
         self.requests += 1
         iterator = paginate(
-            self._client,
-            _OPERATION,
-            prefetch=0,
-            retry=self._retry,
-            PaginationConfig={"PageSize": size},
-            **params,
-        )
+            self._client, _OPERATION, PaginationConfig={"PageSize": size}, **params
+        ).with_options(prefetch=0, retry=self._retry)
         try:
             async for page in iterator:
-                return page
+                result: dict[str, Any] = page
+                return result
         finally:
             await iterator.aclose()
         raise AssertionError("a listing has at least one page")  # pragma: no cover

@@ -116,13 +116,11 @@ def parallel_scan(
         return paginate(
             client,
             "scan",
-            prefetch=prefetch,
-            retry=retry,
             Segment=number,
             TotalSegments=segments,
             PaginationConfig=segment_config,
             **params,
-        )
+        ).with_options(prefetch=prefetch, retry=retry)
 
     sources: dict[int, AsyncPageIterator | partial[AsyncPageIterator]] = {
         number: partial(segment, number) for number in starts

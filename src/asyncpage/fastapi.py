@@ -479,13 +479,8 @@ class Pager:
             config["PageSize"] = fit_page_size(client, model, page_size)
         if token is not None:
             config["StartingToken"] = token
-        return paginate(
-            client,
-            operation,
-            prefetch=self.prefetch if prefetch is None else prefetch,
-            retry=self.retry,
-            PaginationConfig=config,
-            **params,
+        return paginate(client, operation, PaginationConfig=config, **params).with_options(
+            prefetch=self.prefetch if prefetch is None else prefetch, retry=self.retry
         )
 
 
