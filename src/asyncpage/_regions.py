@@ -26,6 +26,7 @@ from aiobotocore.session import AioSession, get_session
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ._errors import AsyncPageError
+from .speedups import install as install_speedups
 
 __all__ = ["ClientPool", "regions_for"]
 
@@ -139,6 +140,10 @@ class ClientPool:
     when many tasks ask at once. Every client is made with ``endpoint_url``, ``config``
     and ``client_kwargs`` (credentials, for example); ``region_name`` always comes from
     the call. Use it as ``async with ClientPool(...) as pool:``.
+
+    With ``speedups`` (the default) the session gets :func:`asyncpage.speedups.install`:
+    its clients parse responses faster with botocore's results (so do clients the caller
+    creates from the same session afterwards); ``speedups=False`` leaves the session alone.
     """
 
     def __init__(
@@ -148,8 +153,11 @@ class ClientPool:
         endpoint_url: str | None = None,
         config: AioConfig | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
+        speedups: bool = True,
     ) -> None:
         self._session = session if session is not None else get_session()
+        if speedups:
+            install_speedups(self._session)
         self._kwargs = dict(client_kwargs or {})
         if endpoint_url is not None:
             self._kwargs["endpoint_url"] = endpoint_url
