@@ -189,7 +189,8 @@ def _response(data: st.DataObject, service: str, operation: str) -> tuple[str, A
         namespace = ' xmlns="urn:generated"' if data.draw(st.booleans()) else ""
         if protocol == "rest-xml":
             root = shape.serialization.get("name", "Root")
-            xml = f"<{root}{namespace}>{inner}</{root}>"
+            prolog = data.draw(st.sampled_from(["", '<?xml version="1.0" encoding="UTF-8"?>\n']))
+            xml = f"{prolog}<{root}{namespace}>{inner}</{root}>"
         elif protocol == "ec2":
             root = f"{operation}Response"
             xml = f"<{root}{namespace}><requestId>r</requestId>{inner}</{root}>"

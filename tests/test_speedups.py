@@ -187,6 +187,9 @@ async def test_recorded_responses_parse_as_botocore_parses_them(
     # Two fast parsers (asyncpage's timestamps and botocore's) parsed it.
     assert after["fast"] - before["fast"] == (2 if fast else 0), (expected, after, before)
     assert after["gave_way"] == before["gave_way"]
+    if fast and service == "s3":
+        # moto writes S3 listings as S3 does: plain XML, read without an element tree.
+        assert after["scanned"] - before["scanned"] == 2
 
 
 def _mutations(protocol: str, body: bytes) -> list[tuple[str, bytes]]:
