@@ -344,7 +344,11 @@ _EMPTY_LEAF = re.compile(rf"<({_NAME})/>")
 
 
 def _unescape(text: str) -> str:
-    for entity, character in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'")):
+    # S3 writes every ETag as &quot;...&quot;: that one first, the rest only if left.
+    text = text.replace("&quot;", '"')
+    if "&" not in text:
+        return text
+    for entity, character in (("&lt;", "<"), ("&gt;", ">"), ("&apos;", "'")):
         text = text.replace(entity, character)
     return text.replace("&amp;", "&")
 
