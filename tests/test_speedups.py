@@ -315,3 +315,11 @@ async def test_timestamps_only_install_works_on_any_session() -> None:
     assert asyncpage.speedups.installed(session) == "timestamps"
     with pytest.raises(TypeError, match="AioSession"):
         asyncpage.speedups.install(session)
+
+
+async def test_client_pools_install_speedups_unless_told_not_to() -> None:
+    session = get_session()
+    asyncpage.ClientPool(session=session, speedups=False)
+    assert asyncpage.speedups.installed(session) is None
+    asyncpage.ClientPool(session=session)
+    assert asyncpage.speedups.installed(session) == "fast_path"

@@ -4,7 +4,9 @@ botocore parses a response by walking its output shape for every element: a regu
 expression strips each tag's namespace, a dict of the children is built per structure, and
 every member is looked up by name whether present or not. Here each output shape of
 :data:`FAST_OUTPUTS` is compiled once, from the very model botocore is using, into nested
-functions that walk the XML tree (or the ``json.loads`` result) child by child.
+functions that walk the XML tree (or the ``json.loads`` result) child by child. For
+rest-xml a scanner goes further and reads the plain XML S3 sends with one regular
+expression per record, without building an element tree (see ``_Scanner``).
 
 A plan only takes responses it fully understands. An element or JSON key that is no
 member of its shape (a field newer than this botocore), a member repeated where the model
@@ -39,8 +41,9 @@ __all__ = ["FAST_OUTPUTS", "FastParserFactory", "statistics"]
 
 Convert = Callable[[Any], Any]
 
-# Output shapes given a plan, by protocol: exact names, or ("prefix", ...) rules. The
-# compiler is generic; this table only says where measurement showed it pays.
+# Output shapes given a plan, by protocol: exact names, or "Prefix*" rules. The compiler
+# is generic; this table says which outputs get a plan. S3 and DynamoDB are measured in
+# benchmarks/parsing.py; EC2 and query-protocol listings use the same compiler, unmeasured.
 FAST_OUTPUTS: Final[Mapping[str, frozenset[str]]] = {
     "rest-xml": frozenset({"ListObjectsV2Output", "ListObjectVersionsOutput", "ListObjectsOutput"}),
     "json": frozenset({"ScanOutput", "QueryOutput"}),
