@@ -103,7 +103,19 @@ def test_no_public_module_besides_the_integrations() -> None:
 
     modules = {m.name for m in pkgutil.iter_modules(asyncpage.__path__)}
     public = {name for name in modules if not name.startswith("_")}
-    assert public <= {"cli", "fastapi", "testing"}, public
+    assert public <= {"cli", "fastapi", "speedups", "testing"}, public
+
+
+def test_speedups_exports_what_its_docs_name() -> None:
+    import asyncpage.speedups
+
+    assert asyncpage.speedups.__all__ == [
+        "FAST_OUTPUTS",
+        "install",
+        "installed",
+        "parse_timestamp",
+        "statistics",
+    ]
 
 
 def test_version_is_a_string() -> None:

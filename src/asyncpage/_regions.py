@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ._admission import record_account
 from ._errors import AsyncPageError
+from .speedups import install as install_speedups
 
 if TYPE_CHECKING:
     from ._accounts import AccountSessions
@@ -149,6 +150,10 @@ class ClientPool:
     (AssumeRole credentials that refresh themselves) and records the account for
     fan-out's per-(account, service, region) caps and backoff gates. Without ``account``,
     clients come from ``session`` and count as no account in particular.
+
+    With ``speedups`` (the default) the session gets :func:`asyncpage.speedups.install`:
+    its clients parse responses faster with botocore's results (so do clients the caller
+    creates from the same session afterwards); ``speedups=False`` leaves the session alone.
     """
 
     def __init__(
@@ -159,11 +164,14 @@ class ClientPool:
         config: AioConfig | None = None,
         client_kwargs: Mapping[str, Any] | None = None,
         accounts: AccountSessions | None = None,
+        speedups: bool = True,
     ) -> None:
         self._accounts = accounts
         if session is None:
             session = accounts.session if accounts is not None else get_session()
         self._session = session
+        if speedups:
+            install_speedups(self._session)
         self._kwargs = dict(client_kwargs or {})
         if endpoint_url is not None:
             self._kwargs["endpoint_url"] = endpoint_url
