@@ -500,9 +500,10 @@ async def seed(
     (and what they need: buckets for objects, tables for items); ``None``: everything.
 
     The ids are the same on every run: moto's random generator is seeded first
-    (``POST /moto-api/seed``), and the resources with random ids (accounts, EC2 instances,
-    Lambda revisions, IAM users) are made one request at a time, in a fixed order, before
-    the others (every response draws a request id from the same generator).
+    (``POST /moto-api/seed``), and the resources listed with random ids (accounts, EC2
+    instances, IAM users) are made one request at a time, in a fixed order, before the
+    others (every response draws a request id from the same generator). What is not listed
+    may differ (a Lambda function's ``RevisionId``, an S3 object's version).
 
     Raises :class:`ValueError` for a region outside :data:`DEMO_REGIONS` or a scale that is
     not a positive number, and botocore's ``ClientError`` if the data is already there.
@@ -558,6 +559,7 @@ class _Account:
         self.id, self.name, self.share, self.credentials = account_id, name, share, credentials
         self.regions = regions
         self.role_arn = ""
+        self.role_lock = anyio.Lock()
 
     def prefixed(self, name: str) -> str:
         """A resource name in this account: members prefix theirs with the account's name."""
@@ -844,18 +846,20 @@ class _Seeder:
         names = _function_names(self.scaled(plan.functions, account))
         if not names:
             return
-        if not account.role_arn:
-            iam = await self.client("iam", "us-east-1", account)
-            role = await iam.create_role(
-                RoleName=_LAMBDA_ROLE,
-                Path="/service-role/",
-                AssumeRolePolicyDocument=_LAMBDA_TRUST_POLICY,
-            )
-            account.role_arn = role["Role"]["Arn"]
+        async with account.role_lock:  # one role per account, for all its regions
+            if not account.role_arn:
+                iam = await self.client("iam", "us-east-1", account)
+                role = await iam.create_role(
+                    RoleName=_LAMBDA_ROLE,
+                    Path="/service-role/",
+                    AssumeRolePolicyDocument=_LAMBDA_TRUST_POLICY,
+                )
+                account.role_arn = role["Role"]["Arn"]
         lam = await self.client("lambda", region, account)
         env = self.env(account, plan)
-        for i, name in enumerate(names):  # one at a time: each draws a random revision id
-            await lam.create_function(
+        await self.call_all(
+            partial(
+                lam.create_function,
                 FunctionName=name,
                 Runtime="python3.12",
                 Role=account.role_arn,
@@ -866,6 +870,8 @@ class _Seeder:
                 Environment={"Variables": {"ENV": env}},
                 Tags={"env": env},
             )
+            for i, name in enumerate(names)
+        )
         self.add(account, "lambda.functions", region, len(names))
 
     async def logs(self, account: _Account, region: str, plan: _RegionPlan) -> None:
@@ -950,8 +956,8 @@ def _share(count: int, account: _Account) -> int:
 
 
 _DEMO_KEYS: Final = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo"}
-#: The steps whose resources have random ids (EC2 instances, Lambda revisions, IAM users).
-_RANDOM_STEPS: Final = ("ec2", "lambda", "iam")
+#: The steps whose resources are listed with random ids (EC2 instances, IAM users).
+_RANDOM_STEPS: Final = ("ec2", "iam")
 _STEPS: Final = ("s3", "dynamodb", "ec2", "sqs", "lambda", "logs", "ssm", "iam")
 
 
