@@ -32,8 +32,8 @@ import anyio
 import boto3
 import pytest
 
-from asyncpage._demo import DemoEndpoint, SeedProgress, SeedSummary, seed
-from asyncpage._inventory import SourceKey, SourceState
+from asyncpage._demo import DemoEndpoint, SeedProgress, SeedSummary, resources_listed_by, seed
+from asyncpage._inventory import DEFAULT_LISTINGS, SourceKey, SourceState
 from asyncpage._iterator import PageStatistics
 from asyncpage._progress import LiveLine, SeedDisplay
 from asyncpage.cli import main
@@ -127,8 +127,12 @@ def test_demo_writes_one_line_per_seeded_resource(cli: Any, seeded: list[SeedSum
     (summary,) = seeded
     assert result.counts() == expected_counts(summary)
     assert {r["id"] for r in result.records if r["service"] == "s3"} == set(summary.bucket_regions)
-    fields = ["service", "region", "operation", "id", "item"]
+    # The demo is an Organization: every record names its account.
+    fields = ["account", "service", "region", "operation", "id", "item"]
     assert all(list(record) == fields for record in result.records)
+    by_account = Counter(record["account"] for record in result.records)
+    assert set(by_account) == set(summary.accounts) and len(by_account) == 4
+    assert "organization: 4 active accounts, management 123456789012" in result.stderr
     # Datetimes are ISO 8601 strings.
     bucket = next(r["item"] for r in result.records if r["service"] == "s3")
     assert bucket["CreationDate"][:4].isdigit() and "T" in bucket["CreationDate"]
@@ -136,15 +140,18 @@ def test_demo_writes_one_line_per_seeded_resource(cli: Any, seeded: list[SeedSum
     instance = next(r for r in result.records if r["service"] == "ec2")
     assert instance["id"] == instance["item"]["InstanceId"]
     # A plain progress line per finished source (stderr is not a terminal), then the table.
-    assert "ok      ssm.describe_parameters us-east-1:" in result.stderr
+    assert "ok      ssm.describe_parameters us-east-1 123456789012:" in result.stderr
     assert result.summary_row("REGION")[:3] == ["REGION", "OPERATION", "ITEMS"]
-    assert result.summary_row("total")[1:4] == ["25", "sources", f"{len(result.records):,}"]
-    assert result.summary_row("total")[-2:] == ["25", "ok"]
+    # 7 listings, 6 of them in 4 regions, in each of 4 accounts.
+    assert result.summary_row("total")[1:4] == ["100", "sources", f"{len(result.records):,}"]
+    assert result.summary_row("total")[-2:] == ["100", "ok"]
     # Seeding showed its progress first: a line per step, every step, before the listing.
     seeding = re.findall(r"^\[ *[\d.]+s\] seeded +(\d+)/(\d+): (.*)$", result.stderr, re.M)
     (total,) = {int(total) for _, total, _ in seeding}
     assert [int(done) for done, _, _ in seeding] == list(range(1, total + 1))
-    assert "s3 us-east-1 (3 buckets, " in "\n".join(step for _, _, step in seeding)
+    steps = "\n".join(step for _, _, step in seeding)
+    assert "organization (nothing)" in steps and "s3 management (5 buckets)" in steps
+    assert "objects" not in steps  # only what is listed is seeded
     assert result.stderr.index(f"seeded {total}/{total}") < result.stderr.index("demo endpoint")
 
 
@@ -595,7 +602,11 @@ def run_program(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_python_m_asyncpage_demo(moto_endpoint: str, tmp_path: Path) -> None:
     # The demo seeds the same data at the same scale every time: seed this process's moto
     # the same way to know what the program's own demo holds.
-    expected = expected_counts(anyio.run(partial(seed, moto_endpoint, scale=float(SCALE))))
+    listed = resources_listed_by(
+        (listing.service, listing.operation) for listing in DEFAULT_LISTINGS
+    )
+    seeding = partial(seed, moto_endpoint, scale=float(SCALE), organization=True, resources=listed)
+    expected = expected_counts(anyio.run(seeding))
 
     done = run_program("inventory", "--demo", "--demo-scale", SCALE, "-o", "-", cwd=tmp_path)
 

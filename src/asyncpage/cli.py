@@ -39,7 +39,7 @@ from ._accounts import (
     organization_accounts,
     parse_accounts,
 )
-from ._demo import DEMO_REGIONS
+from ._demo import DEMO_REGIONS, MANAGEMENT_ACCOUNT
 from ._inventory import (
     DEFAULT_LISTINGS,
     GLOBAL_REGION,
@@ -98,6 +98,7 @@ CHAOS: Final = ChaosRates()
 CHAOS_SEEDS: Final = 1_000_000
 DEMO_PAGE_SIZE: Final = 10
 _DEMO_CREDENTIALS: Final = {"access_key": "demo", "secret_key": "demo"}
+_CHAOS_ACCOUNT_CALLS: Final = AioConfig(retries={"mode": "standard", "total_max_attempts": 10})
 _REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
 
 _DESCRIPTION = """\
@@ -583,14 +584,19 @@ class _Run:
             account_ids: list[str] = [""]
             unavailable: dict[str, str] = {}
             if options.org or options.accounts or options.demo:
+                # STS and Organizations calls are not pages: with botocore's retries off
+                # (--chaos), they get botocore's own, or a throttled AssumeRole would skip
+                # a whole account.
+                accounts_config = _CHAOS_ACCOUNT_CALLS if options.chaos else config
                 sessions = AccountSessions(
                     session,
                     assume=AssumeRole(role_name=options.role_name, external_id=options.external_id),
+                    own_account=MANAGEMENT_ACCOUNT if options.demo else None,
                     endpoint_url=endpoint_url,
                     region=home,
-                    config=config,
+                    config=accounts_config,
                 )
-                listed = await self._accounts(session, sessions, endpoint_url, config)
+                listed = await self._accounts(session, sessions, endpoint_url, accounts_config)
                 if listed is None:
                     return EXIT_FAILED
                 account_ids = listed
