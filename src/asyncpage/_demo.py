@@ -261,8 +261,11 @@ class SeedSummary:
 class SeedProgress:
     """Where seeding stands, told after each of its steps (``seed(on_progress=...)``).
 
-    A step is moto's first use of every service (``step == "moto"``: it loads their models,
-    a good part of the time at scale 1.0), then one service in one region (``"s3 us-east-1"``).
+    A step is one service in one region (``"s3 us-east-1"``), or, seeding an organization,
+    one service in one account across the regions (``"s3 payments"``); besides these,
+    ``"organization"`` (its accounts made) and ``"moto"`` (moto's first use of the services
+    seeded concurrently: it loads their models, a good part of the time). EC2 and IAM come
+    first, one request at a time, for the same random ids on every run.
     ``created`` is what the step made (keys are :data:`DemoResource` names), ``done`` the
     steps finished so far out of ``total``, ``seconds`` the time since seeding began.
     ``str()`` gives the line ``asyncpage inventory --demo`` shows, so ``on_progress=print``
