@@ -18,6 +18,7 @@ import pty
 import re
 import shlex
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from asyncpage._demo import DemoEndpoint, SeedProgress, SeedSummary, resources_l
 from asyncpage._inventory import DEFAULT_LISTINGS, SourceKey, SourceState
 from asyncpage._iterator import PageStatistics
 from asyncpage._progress import LiveLine, SeedDisplay
+from asyncpage._store import Store
 from asyncpage.cli import main
 from asyncpage.testing import FaultProxy
 
@@ -732,3 +734,51 @@ def test_on_a_terminal_the_status_line_stays_off_the_json_lines(
         name for names in tables.values() for name in names
     )
     assert "4 items written to stdout" in screen
+
+
+def stored_keys(db: Path) -> list[tuple[str, ...]]:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        rows = connection.execute(
+            "SELECT account, region, service, operation, id FROM resources ORDER BY 1, 2, 3, 4, 5"
+        ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def test_a_resumed_demo_stores_what_a_clean_one_does(
+    cli: Any, seeded: list[SeedSummary], tmp_path: Path
+) -> None:
+    """The demo seeds the same ids every run (accounts, instances): a demo resumed in a new
+    run, over a fresh seeding, ends with exactly the clean run's resources."""
+    clean = tmp_path / "clean.db"
+    first = cli("inventory", "--demo", "--demo-scale", SCALE, "--db", str(clean))
+    assert first.status == 0, first.stderr
+    expected = stored_keys(clean)
+    with contextlib.closing(sqlite3.connect(clean)) as connection:
+        sources = connection.execute(
+            "SELECT account, region, service, operation FROM sources ORDER BY rowid"
+        ).fetchall()
+    assert len(sources) == 100
+
+    # A run that stopped half-way: the first half of the sources finished, with the rows
+    # the clean run stored for them; the others never started.
+    resumed = tmp_path / "resumed.db"
+    half = [tuple(source) for source in sources[:50]]
+
+    async def stopped() -> None:
+        async with Store(resumed) as store:
+            await store.begin([tuple(source) for source in sources], resume=False)
+            for source in half:
+                ids = [key[4] for key in expected if key[:4] == source]
+                await store.commit_page(
+                    source, [(i, {}) for i in ids], resume_token=None, done=True
+                )
+
+    anyio.run(stopped)
+    again = cli("inventory", "--demo", "--demo-scale", SCALE, "--db", str(resumed), "--resume")
+
+    assert again.status == 0, again.stderr
+    assert "resuming run 1: 50 of 100 sources finished before" in again.stderr
+    assert stored_keys(resumed) == expected
+    assert dict(seeded[0].accounts) == dict(seeded[1].accounts)
+    instances = [key for key in expected if key[2] == "ec2"]
+    assert instances and all(key[4].startswith("i-") for key in instances)
