@@ -18,6 +18,7 @@ import pty
 import re
 import shlex
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -32,10 +33,11 @@ import anyio
 import boto3
 import pytest
 
-from asyncpage._demo import DemoEndpoint, SeedProgress, SeedSummary, seed
-from asyncpage._inventory import SourceKey, SourceState
+from asyncpage._demo import DemoEndpoint, SeedProgress, SeedSummary, resources_listed_by, seed
+from asyncpage._inventory import DEFAULT_LISTINGS, SourceKey, SourceState
 from asyncpage._iterator import PageStatistics
 from asyncpage._progress import LiveLine, SeedDisplay
+from asyncpage._store import Store
 from asyncpage.cli import main
 from asyncpage.testing import FaultProxy
 
@@ -127,8 +129,12 @@ def test_demo_writes_one_line_per_seeded_resource(cli: Any, seeded: list[SeedSum
     (summary,) = seeded
     assert result.counts() == expected_counts(summary)
     assert {r["id"] for r in result.records if r["service"] == "s3"} == set(summary.bucket_regions)
-    fields = ["service", "region", "operation", "id", "item"]
+    # The demo is an Organization: every record names its account.
+    fields = ["account", "service", "region", "operation", "id", "item"]
     assert all(list(record) == fields for record in result.records)
+    by_account = Counter(record["account"] for record in result.records)
+    assert set(by_account) == set(summary.accounts) and len(by_account) == 4
+    assert "organization: 4 active accounts, management 123456789012" in result.stderr
     # Datetimes are ISO 8601 strings.
     bucket = next(r["item"] for r in result.records if r["service"] == "s3")
     assert bucket["CreationDate"][:4].isdigit() and "T" in bucket["CreationDate"]
@@ -136,15 +142,19 @@ def test_demo_writes_one_line_per_seeded_resource(cli: Any, seeded: list[SeedSum
     instance = next(r for r in result.records if r["service"] == "ec2")
     assert instance["id"] == instance["item"]["InstanceId"]
     # A plain progress line per finished source (stderr is not a terminal), then the table.
-    assert "ok      ssm.describe_parameters us-east-1:" in result.stderr
+    assert "ok      ssm.describe_parameters us-east-1 123456789012:" in result.stderr
     assert result.summary_row("REGION")[:3] == ["REGION", "OPERATION", "ITEMS"]
-    assert result.summary_row("total")[1:4] == ["25", "sources", f"{len(result.records):,}"]
-    assert result.summary_row("total")[-2:] == ["25", "ok"]
+    # 7 listings, 6 of them in 4 regions, in each of 4 accounts.
+    assert result.summary_row("total")[1:4] == ["100", "sources", f"{len(result.records):,}"]
+    assert result.summary_row("total")[-2:] == ["100", "ok"]
     # Seeding showed its progress first: a line per step, every step, before the listing.
     seeding = re.findall(r"^\[ *[\d.]+s\] seeded +(\d+)/(\d+): (.*)$", result.stderr, re.M)
     (total,) = {int(total) for _, total, _ in seeding}
     assert [int(done) for done, _, _ in seeding] == list(range(1, total + 1))
-    assert "s3 us-east-1 (3 buckets, " in "\n".join(step for _, _, step in seeding)
+    steps = "\n".join(step for _, _, step in seeding)
+    assert "the organization and its member accounts" in steps
+    assert "s3 management (5 buckets)" in steps
+    assert "objects" not in steps  # only what is listed is seeded
     assert result.stderr.index(f"seeded {total}/{total}") < result.stderr.index("demo endpoint")
 
 
@@ -595,7 +605,11 @@ def run_program(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_python_m_asyncpage_demo(moto_endpoint: str, tmp_path: Path) -> None:
     # The demo seeds the same data at the same scale every time: seed this process's moto
     # the same way to know what the program's own demo holds.
-    expected = expected_counts(anyio.run(partial(seed, moto_endpoint, scale=float(SCALE))))
+    listed = resources_listed_by(
+        (listing.service, listing.operation) for listing in DEFAULT_LISTINGS
+    )
+    seeding = partial(seed, moto_endpoint, scale=float(SCALE), organization=True, resources=listed)
+    expected = expected_counts(anyio.run(seeding))
 
     done = run_program("inventory", "--demo", "--demo-scale", SCALE, "-o", "-", cwd=tmp_path)
 
@@ -727,3 +741,51 @@ def test_on_a_terminal_the_status_line_stays_off_the_json_lines(
         name for names in tables.values() for name in names
     )
     assert "4 items written to stdout" in screen
+
+
+def stored_keys(db: Path) -> list[tuple[str, ...]]:
+    with contextlib.closing(sqlite3.connect(db)) as connection:
+        rows = connection.execute(
+            "SELECT account, region, service, operation, id FROM resources ORDER BY 1, 2, 3, 4, 5"
+        ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def test_a_resumed_demo_stores_what_a_clean_one_does(
+    cli: Any, seeded: list[SeedSummary], tmp_path: Path
+) -> None:
+    """The demo seeds the same ids every run (accounts, instances): a demo resumed in a new
+    run, over a fresh seeding, ends with exactly the clean run's resources."""
+    clean = tmp_path / "clean.db"
+    first = cli("inventory", "--demo", "--demo-scale", SCALE, "--db", str(clean))
+    assert first.status == 0, first.stderr
+    expected = stored_keys(clean)
+    with contextlib.closing(sqlite3.connect(clean)) as connection:
+        sources = connection.execute(
+            "SELECT account, region, service, operation FROM sources ORDER BY rowid"
+        ).fetchall()
+    assert len(sources) == 100
+
+    # A run that stopped half-way: the first half of the sources finished, with the rows
+    # the clean run stored for them; the others never started.
+    resumed = tmp_path / "resumed.db"
+    half = [tuple(source) for source in sources[:50]]
+
+    async def stopped() -> None:
+        async with Store(resumed) as store:
+            await store.begin([tuple(source) for source in sources], resume=False)
+            for source in half:
+                ids = [key[4] for key in expected if key[:4] == source]
+                await store.commit_page(
+                    source, [(i, {}) for i in ids], resume_token=None, done=True
+                )
+
+    anyio.run(stopped)
+    again = cli("inventory", "--demo", "--demo-scale", SCALE, "--db", str(resumed), "--resume")
+
+    assert again.status == 0, again.stderr
+    assert "resuming run 1: 50 of 100 sources finished before" in again.stderr
+    assert stored_keys(resumed) == expected
+    assert dict(seeded[0].accounts) == dict(seeded[1].accounts)
+    instances = [key for key in expected if key[2] == "ec2"]
+    assert instances and all(key[4].startswith("i-") for key in instances)

@@ -27,10 +27,12 @@ from packaging.version import Version
 
 from asyncpage._demo import (
     DEMO_REGIONS,
+    MANAGEMENT_ACCOUNT,
     DemoEndpoint,
     DemoResource,
     SeedProgress,
     SeedSummary,
+    resources_listed_by,
 )
 
 # Small pages, so that every count below is gathered across several pages.
@@ -236,11 +238,13 @@ async def test_seeding_reports_every_step_as_it_finishes() -> None:
 
     assert [progress.done for progress in told] == list(range(1, len(told) + 1))
     assert {progress.total for progress in told} == {len(told)}
-    assert told[0].step == "moto" and told[0].created == {}
+    (moto,) = [progress for progress in told if progress.step == "moto"]
+    assert moto.created == {}
+    steps = [progress for progress in told if progress is not moto]
     services = {resource.partition(".")[0] for resource, _ in summary.counts}
-    assert sorted(p.step for p in told[1:]) == sorted(f"{s} {r}" for s in services for r in regions)
+    assert sorted(p.step for p in steps) == sorted(f"{s} {r}" for s in services for r in regions)
     created: Counter[tuple[str, str]] = Counter()
-    for progress in told:
+    for progress in steps:
         region = progress.step.partition(" ")[2]
         created.update({(resource, region): n for resource, n in progress.created.items()})
     assert +created == +Counter(summary.counts)
@@ -399,3 +403,105 @@ def test_python_m_asyncpage_testing_refuses_a_bad_region() -> None:
     )
     assert done.returncode == 2
     assert "regions must be a non-empty sequence drawn from" in done.stderr
+
+
+def _member_kwargs(demo: DemoEndpoint, account: str, region: str) -> dict[str, str]:
+    """Client arguments for ``account`` of the demo's organization, by AssumeRole."""
+    sts = boto3.client("sts", **demo.client_kwargs("us-east-1"))
+    role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    made = sts.assume_role(RoleArn=role, RoleSessionName="test")["Credentials"]
+    sts.close()
+    return {
+        "endpoint_url": demo.endpoint_url,
+        "region_name": region,
+        "aws_access_key_id": made["AccessKeyId"],
+        "aws_secret_access_key": made["SecretAccessKey"],
+        "aws_session_token": made["SessionToken"],
+    }
+
+
+def _organization_ids(demo: DemoEndpoint, summary: SeedSummary) -> dict[Any, Any]:
+    """What boto3 finds in each account of the organization: accounts, ids, counts."""
+    orgs = boto3.client("organizations", **demo.client_kwargs("us-east-1"))
+    accounts = {a["Id"]: a["Name"] for a in orgs.list_accounts()["Accounts"]}
+    orgs.close()
+    found: dict[Any, Any] = {"accounts": accounts}
+    for account in summary.accounts:
+        for region in summary.regions:
+            kwargs = (
+                demo.client_kwargs(region)
+                if account == MANAGEMENT_ACCOUNT
+                else _member_kwargs(demo, account, region)
+            )
+            ec2 = boto3.client("ec2", **kwargs)
+            pages = ec2.get_paginator("describe_instances").paginate()
+            instances = [i for p in pages for r in p["Reservations"] for i in r["Instances"]]
+            lam = boto3.client("lambda", **kwargs)
+            functions = lam.list_functions()["Functions"]
+            sqs = boto3.client("sqs", **kwargs)
+            queues = sqs.list_queues().get("QueueUrls", [])
+            ssm = boto3.client("ssm", **kwargs)
+            pages = ssm.get_paginator("describe_parameters").paginate()
+            parameters = [p["Name"] for page in pages for p in page["Parameters"]]
+            for client in (ec2, lam, sqs, ssm):
+                client.close()
+            found[account, region] = {
+                "instances": sorted(i["InstanceId"] for i in instances),
+                "functions": sorted(f["FunctionArn"] for f in functions),
+                "queues": len(queues),
+                "parameters": len(parameters),
+            }
+    return found
+
+
+def test_an_organization_is_seeded_account_by_account_with_the_same_ids_every_run() -> None:
+    """Each member's resources are its own (made with its AssumeRole credentials), and a
+    second seeding has the same account ids and instance ids."""
+    runs = []
+    for _ in range(2):
+        with DemoEndpoint.start(
+            seed=True, scale=0.1, organization=True, regions=DEMO_REGIONS[:2]
+        ) as demo:
+            summary = demo.summary
+            assert summary is not None
+            runs.append((summary, _organization_ids(demo, summary)))
+    (summary, found), (again, found_again) = runs
+
+    assert found == found_again
+    assert dict(summary.accounts) == dict(again.accounts)
+    assert list(summary.accounts.values()) == ["management", "payments", "data", "sandbox"]
+    assert set(found["accounts"]) == set(summary.accounts)
+    members = {a: n for a, n in found["accounts"].items() if a != MANAGEMENT_ACCOUNT}
+    assert members == {a: n for a, n in summary.accounts.items() if a != MANAGEMENT_ACCOUNT}
+    for account in summary.accounts:
+        for region in summary.regions:
+            seen = found[account, region]
+            assert len(seen["instances"]) == summary.count("ec2.instances", region, account)
+            assert len(seen["functions"]) == summary.count("lambda.functions", region, account)
+            assert seen["queues"] == summary.count("sqs.queues", region, account)
+            assert seen["parameters"] == summary.count("ssm.parameters", region, account)
+    # Every account holds something; the members less than the management account.
+    totals = {a: sum(n for (b, _, _), n in summary.account_counts.items() if b == a) for a in
+              summary.accounts}  # fmt: skip
+    assert all(totals.values())
+    assert max(totals, key=lambda account: totals[account]) == MANAGEMENT_ACCOUNT
+    assert summary.count("ec2.instances") == sum(
+        summary.count("ec2.instances", account=account) for account in summary.accounts
+    )
+
+
+def test_only_the_resources_asked_for_are_seeded() -> None:
+    with DemoEndpoint.start(
+        seed=True, scale=0.05, regions=["us-east-1"], resources=["s3.objects", "sqs.queues"]
+    ) as demo:
+        summary = demo.summary
+        assert summary is not None
+        ddb = boto3.client("dynamodb", **demo.client_kwargs("us-east-1"))
+        assert ddb.list_tables()["TableNames"] == []
+        ddb.close()
+    seeded = {resource for (resource, _), n in summary.counts.items() if n}
+    assert seeded == {"s3.buckets", "s3.objects", "sqs.queues"}  # buckets: for the objects
+    assert resources_listed_by([("ssm", "describe_parameters")]) == frozenset({"ssm.parameters"})
+    assert resources_listed_by([("kms", "list_keys")]) is None  # unknown: seed everything
+    with pytest.raises(ValueError, match="resources must be drawn from"):
+        DemoEndpoint.start(seed=True, resources=["s3.nothing"])  # type: ignore[list-item]

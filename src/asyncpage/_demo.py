@@ -16,10 +16,19 @@ import json
 import math
 import sys
 import time
+import urllib.request
 import zipfile
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from types import MappingProxyType, TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypedDict, cast, get_args
@@ -36,10 +45,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEMO_REGIONS",
     "ClientKwargs",
+    "MANAGEMENT_ACCOUNT",
     "DemoEndpoint",
     "DemoResource",
     "SeedProgress",
     "SeedSummary",
+    "resources_listed_by",
     "seed",
 ]
 
@@ -60,12 +71,29 @@ DemoResource = Literal[
     "iam.users",
 ]
 _RESOURCES: Final[tuple[DemoResource, ...]] = get_args(DemoResource)
+_RESOURCE_SET: Final = frozenset(_RESOURCES)
 
 # Requests in flight at once while seeding. moto runs in this process, so moto and the client
 # share one GIL: more than this only adds threads (werkzeug opens one per connection).
 _CONCURRENCY: Final = 8
 _AMI_ID: Final = "ami-760aaa0f"  # amzn-ami-hvm-2017.09.1, which moto loads in every region
 _LAMBDA_ROLE: Final = "asyncpage-demo-lambda"
+#: moto's account for credentials it does not know: the demo's own, and in an organization
+#: its management account.
+MANAGEMENT_ACCOUNT: Final = "123456789012"
+#: The accounts of the demo's organization: (name, share of the one-account demo's counts);
+#: the four hold about as much as the one-account demo. A member's resources are named
+#: after it (``payments-prod-orders-events``).
+_MANAGEMENT_SHARE: Final = 0.5
+#: Each member works in some of the regions only (as member accounts do): it has nothing
+#: elsewhere, and listing that costs moto nothing while seeding.
+_MEMBERS: Final = (
+    ("payments", 0.3, ("us-east-1", "eu-west-1")),
+    ("data", 0.2, ("us-east-1", "us-west-2")),
+    ("sandbox", 0.15, ("us-west-2",)),
+)
+#: What ``POST /moto-api/seed`` seeds moto's random ids with: the same ids on every run.
+_RANDOM_SEED: Final = 20241101
 _SERVICES: Final = (
     "orders", "payments", "inventory", "shipping", "customers", "notifications",
     "search", "billing", "catalog", "auth", "reports", "email",
@@ -205,9 +233,13 @@ _PLANS: Final[Mapping[str, _RegionPlan]] = {
 class SeedSummary:
     """What :func:`seed` created.
 
-    ``counts`` holds every (resource, region) pair seeded, zeros included;
-    ``objects_per_bucket`` and ``bucket_regions`` are keyed by bucket name (global, as on AWS);
-    ``items_per_table`` is keyed by (region, table); ``seconds`` is the wall time seeding took.
+    ``counts`` holds every (resource, region) pair seeded, zeros included, summed over the
+    accounts; ``account_counts`` the same per (account id, resource, region), and
+    ``accounts`` names the accounts seeded (id to name, the management account first: one
+    account, ``123456789012``, unless seeded as an organization).
+    ``objects_per_bucket``, ``bucket_regions`` and ``bucket_accounts`` are keyed by bucket
+    name (global, as on AWS); ``items_per_table`` and ``table_accounts`` by (region, table);
+    ``seconds`` is the wall time seeding took.
     """
 
     regions: tuple[str, ...]
@@ -216,19 +248,37 @@ class SeedSummary:
     bucket_regions: Mapping[str, str]
     items_per_table: Mapping[tuple[str, str], int]
     seconds: float
+    accounts: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({MANAGEMENT_ACCOUNT: "management"})
+    )
+    account_counts: Mapping[tuple[str, DemoResource, str], int] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    bucket_accounts: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    table_accounts: Mapping[tuple[str, str], str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
-    def count(self, resource: DemoResource, region: str | None = None) -> int:
-        """How many of ``resource`` were seeded in ``region``, or in all regions if ``None``."""
+    def count(
+        self, resource: DemoResource, region: str | None = None, account: str | None = None
+    ) -> int:
+        """How many of ``resource`` were seeded in ``region`` (``None``: all regions), in
+        ``account`` (``None``: all accounts)."""
         regions = self.regions if region is None else (region,)
-        return sum(self.counts.get((resource, r), 0) for r in regions)
+        if account is None:
+            return sum(self.counts.get((resource, r), 0) for r in regions)
+        return sum(self.account_counts.get((account, resource, r), 0) for r in regions)
 
 
 @dataclass(frozen=True, slots=True)
 class SeedProgress:
     """Where seeding stands, told after each of its steps (``seed(on_progress=...)``).
 
-    A step is moto's first use of every service (``step == "moto"``: it loads their models,
-    a good part of the time at scale 1.0), then one service in one region (``"s3 us-east-1"``).
+    A step is one service in one region (``"s3 us-east-1"``), or, seeding an organization,
+    one service in one account across the regions (``"s3 payments"``); besides these,
+    ``"organization"`` (its accounts made) and ``"moto"`` (moto's first use of the services
+    seeded concurrently: it loads their models, a good part of the time). EC2 and IAM come
+    first, one request at a time, for the same random ids on every run.
     ``created`` is what the step made (keys are :data:`DemoResource` names), ``done`` the
     steps finished so far out of ``total``, ``seconds`` the time since seeding began.
     ``str()`` gives the line ``asyncpage inventory --demo`` shows, so ``on_progress=print``
@@ -275,8 +325,12 @@ class DemoEndpoint:
         scale: float = 1.0,
         regions: Sequence[str] = DEMO_REGIONS,
         on_progress: ProgressCallback | None = None,
+        organization: bool = False,
+        resources: Collection[DemoResource] | None = None,
     ) -> None:
         _check_seed_arguments(regions, scale)
+        self._resources = _RESOURCE_SET if resources is None else _wanted(resources)
+        self._organization = organization
         self._seed = seed
         self._scale = scale
         self._on_progress = on_progress
@@ -294,16 +348,27 @@ class DemoEndpoint:
         scale: float = 1.0,
         regions: Sequence[str] = DEMO_REGIONS,
         on_progress: ProgressCallback | None = None,
+        organization: bool = False,
+        resources: Collection[DemoResource] | None = None,
     ) -> Self:
         """Return an endpoint that starts when entered, seeded if ``seed`` is true.
 
-        ``scale``, ``regions`` and ``on_progress`` go to :func:`seed`; a bad value raises
-        :class:`ValueError` here, before anything starts. Example::
+        ``scale``, ``regions``, ``on_progress``, ``organization`` and ``resources`` go to
+        :func:`seed`; a bad value raises :class:`ValueError` here, before anything starts.
+        ``client_kwargs`` are the management account's (``123456789012``), which holds all
+        the data unless ``organization`` is true. Example::
 
             with DemoEndpoint.start(seed=True) as demo:
                 s3 = boto3.client("s3", **demo.client_kwargs("eu-west-1"))
         """
-        return cls(seed=seed, scale=scale, regions=regions, on_progress=on_progress)
+        return cls(
+            seed=seed,
+            scale=scale,
+            regions=regions,
+            on_progress=on_progress,
+            organization=organization,
+            resources=resources,
+        )
 
     @property
     def endpoint_url(self) -> str:
@@ -348,6 +413,8 @@ class DemoEndpoint:
             regions=self._regions,
             scale=self._scale,
             on_progress=self._on_progress,
+            organization=self._organization,
+            resources=self._resources,
         )
 
     def __enter__(self) -> Self:
@@ -427,6 +494,8 @@ async def seed(
     regions: Sequence[str] = DEMO_REGIONS,
     scale: float = 1.0,
     on_progress: ProgressCallback | None = None,
+    organization: bool = False,
+    resources: Collection[DemoResource] | None = None,
 ) -> SeedSummary:
     """Fill an empty moto server with a deterministic, realistic inventory in ``regions``.
 
@@ -434,30 +503,93 @@ async def seed(
     functions, CloudWatch Logs log groups, SSM parameters and IAM users (global, but each
     region's environment has its own, counted in that region); us-east-1 holds the most and
     ap-southeast-2 almost nothing. ``scale`` multiplies every count, and a count that is not
-    zero stays at least 1. Regions are seeded concurrently; at ``scale=1.0`` it takes about
-    5 s of CPU on 2 cores, half of which is moto's first use of each service in the process.
+    zero stays at least 1. At ``scale=1.0`` it takes about 5-8 s of CPU, half of which is
+    moto's first use of each service in the process (EC2's above all).
     ``on_progress`` is called after each step with a :class:`SeedProgress`, in the event
     loop's thread; an exception it raises stops the seeding.
+
+    ``organization=True`` seeds an AWS Organization instead: the management account
+    (``123456789012``, the caller's) and three member accounts made with
+    ``organizations:CreateAccount`` (``payments``, ``data``, ``sandbox``), each seeded with
+    credentials from ``sts:AssumeRole`` into its ``OrganizationAccountAccessRole``, so that
+    its resources are its own; together they hold about as much as one account does, and
+    each member works in one or two of the regions only. ``resources`` seeds only these
+    (and what they need: buckets for objects, tables for items); ``None``: everything.
+
+    The ids are the same on every run: moto's random generator is seeded first
+    (``POST /moto-api/seed``), and the resources listed with random ids (accounts, EC2
+    instances, IAM users) are made one request at a time, in a fixed order, before the
+    others (every response draws a request id from the same generator). What is not listed
+    may differ (a Lambda function's ``RevisionId``, an S3 object's version).
 
     Raises :class:`ValueError` for a region outside :data:`DEMO_REGIONS` or a scale that is
     not a positive number, and botocore's ``ClientError`` if the data is already there.
     """
     _check_seed_arguments(regions, scale)
     started = time.perf_counter()
-    seeder = _Seeder(endpoint_url, scale, tuple(dict.fromkeys(regions)), on_progress)
+    seeder = _Seeder(
+        endpoint_url,
+        scale,
+        tuple(dict.fromkeys(regions)),
+        on_progress,
+        organization=organization,
+        resources=_RESOURCE_SET if resources is None else _wanted(resources),
+    )
     await seeder.run()
+    accounts = {account.id: account.name for account in seeder.accounts}
+    account_counts = {
+        (account, resource, region): seeder.counts.get((account, resource, region), 0)
+        for account in accounts
+        for resource in _RESOURCES
+        for region in seeder.regions
+    }
+    counts = {
+        (resource, region): sum(account_counts[a, resource, region] for a in accounts)
+        for resource in _RESOURCES
+        for region in seeder.regions
+    }
     return SeedSummary(
         regions=seeder.regions,
-        counts=MappingProxyType(seeder.counts),
+        counts=MappingProxyType(counts),
         objects_per_bucket=MappingProxyType(seeder.objects_per_bucket),
         bucket_regions=MappingProxyType(seeder.bucket_regions),
         items_per_table=MappingProxyType(seeder.items_per_table),
         seconds=time.perf_counter() - started,
+        accounts=MappingProxyType(accounts),
+        account_counts=MappingProxyType(account_counts),
+        bucket_accounts=MappingProxyType(seeder.bucket_accounts),
+        table_accounts=MappingProxyType(seeder.table_accounts),
     )
 
 
+class _Account:
+    """One account being seeded: its id, name, share of the counts and credentials."""
+
+    def __init__(
+        self,
+        account_id: str,
+        name: str,
+        share: float,
+        credentials: dict[str, str],
+        regions: tuple[str, ...] = DEMO_REGIONS,
+    ) -> None:
+        self.id, self.name, self.share, self.credentials = account_id, name, share, credentials
+        self.regions = regions
+        self.role_arn = ""
+        self.role_lock = anyio.Lock()
+
+    def prefixed(self, name: str) -> str:
+        """A resource name in this account: members prefix theirs with the account's name."""
+        return name if self.id == MANAGEMENT_ACCOUNT else f"{self.name}-{name}"
+
+
 class _Seeder:
-    """One seeding run: its clients, its concurrency limit and what it has created so far."""
+    """One seeding run: its clients, its concurrency limit and what it has created so far.
+
+    moto draws every random id (account, instance, IAM user, Lambda revision, S3 version)
+    from one generator, seeded first: the calls that draw from it run one after another in
+    a fixed order, beside the others, which draw nothing; S3 objects come last.
+    """
 
     def __init__(
         self,
@@ -465,23 +597,45 @@ class _Seeder:
         scale: float,
         regions: tuple[str, ...],
         on_progress: ProgressCallback | None = None,
+        *,
+        organization: bool = False,
+        resources: frozenset[DemoResource] = frozenset(_RESOURCES),
     ) -> None:
         self.url, self.scale, self.regions = url, scale, regions
         self.on_progress = on_progress
+        self.organization, self.resources = organization, resources
+        self.services = [
+            service for service in _STEPS if any(r.startswith(f"{service}.") for r in resources)
+        ]
         self.started = time.perf_counter()
         self.done = 0
-        self.total = 1 + len(regions) * len(self.steps())
+        if organization:  # the organization, then moto, then each service in each account
+            self.total = 2 + (1 + len(_MEMBERS)) * len(self.services)
+        else:  # moto, then each service in each region
+            self.total = 1 + len(regions) * len(self.services)
         self.limiter = anyio.CapacityLimiter(_CONCURRENCY)
-        self.counts: dict[tuple[DemoResource, str], int] = {
-            (resource, region): 0 for resource in _RESOURCES for region in regions
-        }
+        self.accounts: list[_Account] = [
+            _Account(MANAGEMENT_ACCOUNT, "management", 1.0, dict(_DEMO_KEYS))
+        ]
+        self.counts: dict[tuple[str, DemoResource, str], int] = {}
         self.objects_per_bucket: dict[str, int] = {}
         self.bucket_regions: dict[str, str] = {}
+        self.bucket_accounts: dict[str, str] = {}
         self.items_per_table: dict[tuple[str, str], int] = {}
-        self.role_arn = ""
+        self.table_accounts: dict[tuple[str, str], str] = {}
+        if organization:
+            self.accounts[0].share = _MANAGEMENT_SHARE
+        self.s3_puts: list[Callable[[], Awaitable[object]]] = []
+        self.session = get_session()
+        self.stack = AsyncExitStack()
+        self.clients: dict[tuple[str, str, str], Any] = {}
 
-    def scaled(self, count: int) -> int:
-        return 0 if count == 0 else max(1, round(count * self.scale))
+    def scaled(self, count: int, account: _Account) -> int:
+        return 0 if count == 0 else max(1, round(count * self.scale * account.share))
+
+    def add(self, account: _Account, resource: DemoResource, region: str, n: int) -> None:
+        key = (account.id, resource, region)
+        self.counts[key] = self.counts.get(key, 0) + n
 
     async def call_all(self, calls: Iterable[Callable[[], Awaitable[object]]]) -> None:
         async def one(call: Callable[[], Awaitable[object]]) -> None:
@@ -492,57 +646,116 @@ class _Seeder:
             for call in calls:
                 tg.start_soon(one, call)
 
+    async def client(self, service: str, region: str, account: _Account) -> Any:
+        key = (account.id, service, region)
+        if key not in self.clients:
+            self.clients[key] = await self.stack.enter_async_context(
+                self.session.create_client(
+                    cast(Any, service),  # the stubs know only literal service names
+                    endpoint_url=self.url,
+                    region_name=region,
+                    # Plain HTTP on 127.0.0.1: nothing to verify, and skipping it spares
+                    # every client from loading the CA bundle.
+                    verify=False,
+                    config=_loop_config(),
+                    **cast(Any, account.credentials),
+                )
+            )
+        return self.clients[key]
+
     async def run(self) -> None:
-        session = get_session()
-        async with AsyncExitStack() as stack:
-
-            async def client(service: str, region: str) -> Any:
-                return await stack.enter_async_context(
-                    session.create_client(
-                        cast(Any, service),  # the stubs know only literal service names
-                        endpoint_url=self.url,
-                        region_name=region,
-                        aws_access_key_id="demo",
-                        aws_secret_access_key="demo",
-                        # Plain HTTP on 127.0.0.1: nothing to verify, and skipping it spares
-                        # every client from loading the CA bundle.
-                        verify=False,
-                        config=_loop_config(),
-                    )
-                )
-
-            clients = {
-                (service, region): await client(service, region)
-                for region in self.regions
-                for service in _FIRST_REQUESTS
-            }
-            # IAM is global: one client serves every region's users and the Lambda role.
-            iam = await client("iam", "us-east-1")
-            clients.update(dict.fromkeys([("iam", region) for region in self.regions], iam))
-            if any(self.scaled(_PLANS[r].functions) for r in self.regions):
-                role = await iam.create_role(
-                    RoleName=_LAMBDA_ROLE,
-                    Path="/service-role/",
-                    AssumeRolePolicyDocument=_LAMBDA_TRUST_POLICY,
-                )
-                self.role_arn = role["Role"]["Arn"]
+        async with self.stack:
+            await anyio.to_thread.run_sync(_post, f"{self.url}/moto-api/seed?a={_RANDOM_SEED}")
+            management = self.accounts[0]
+            if self.organization:
+                await self.create_organization(management)
+            # Every response draws its request id from moto's one generator: the resources
+            # with random ids are made first, one request at a time.
+            for account in self.accounts:
+                for service in self.services:
+                    if service in _RANDOM_STEPS:
+                        await self.step(service, account)
             # moto imports a service and loads its botocore model on that service's first
             # request, and again for every request that arrives before that is done: one
-            # request per service first spares the regions below from doing it many times over.
+            # request per service first spares the steps below from doing it many times over.
+            first = self.regions[0]
             async with anyio.create_task_group() as tg:
-                for service, operation in _FIRST_REQUESTS.items():
-                    tg.start_soon(getattr(clients[service, self.regions[0]], operation))
+                for service in self.services:
+                    if service not in _RANDOM_STEPS:
+                        warm = getattr(
+                            await self.client(service, first, management), _FIRST_REQUESTS[service]
+                        )
+                        tg.start_soon(warm)
             self.report("moto", {})
             async with anyio.create_task_group() as tg:
-                for region in self.regions:
-                    for service in self.steps():
-                        tg.start_soon(self.step, service, clients[service, region], region)
+                for account in self.accounts:
+                    for service in self.services:
+                        if service not in _RANDOM_STEPS:
+                            tg.start_soon(self.step, service, account)
+            await self.call_all(self.s3_puts)
 
-    async def step(self, service: str, client: Any, region: str) -> None:
-        await self.steps()[service](client, region, _PLANS[region])
+    async def create_organization(self, management: _Account) -> None:
+        organizations = await self.client("organizations", "us-east-1", management)
+        sts = await self.client("sts", "us-east-1", management)
+        await organizations.create_organization(FeatureSet="ALL")
+        for name, share, regions in _MEMBERS:
+            made = await organizations.create_account(
+                AccountName=name, Email=f"aws+{name}@example.com"
+            )
+            account_id = made["CreateAccountStatus"]["AccountId"]
+            assumed = await sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+                RoleSessionName="asyncpage-demo-seed",
+            )
+            credentials = assumed["Credentials"]
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+            self.accounts.append(_Account(account_id, name, share, keys, regions))
+        self.report("organization", {})
+
+    def regions_of(self, service: str) -> tuple[str, ...]:
+        return ("us-east-1",) if service == "iam" else self.regions
+
+    async def step(self, service: str, account: _Account) -> None:
+        seed_step = self.steps()[service]
+        regions = tuple(region for region in self.regions if region in account.regions)
+        if self.organization:
+            if service in _RANDOM_STEPS:
+                for region in regions:
+                    await seed_step(account, region, _PLANS[region])
+            else:
+                async with anyio.create_task_group() as tg:
+                    for region in regions:
+                        tg.start_soon(seed_step, account, region, _PLANS[region])
+            self.report_step(f"{service} {account.name}", service, account, regions)
+            return
+
+        # One account: a step per region, as each finishes (random ones in order).
+        async def one(region: str) -> None:
+            await seed_step(account, region, _PLANS[region])
+            self.report_step(f"{service} {region}", service, account, (region,))
+
+        if service in _RANDOM_STEPS:
+            for region in regions:
+                await one(region)
+        else:
+            async with anyio.create_task_group() as tg:
+                for region in regions:
+                    tg.start_soon(one, region)
+
+    def report_step(
+        self, step: str, service: str, account: _Account, regions: tuple[str, ...]
+    ) -> None:
         prefix = f"{service}."
-        created = {r: self.counts[r, region] for r in _RESOURCES if r.startswith(prefix)}
-        self.report(f"{service} {region}", created)
+        created = {
+            r: sum(self.counts.get((account.id, r, region), 0) for region in regions)
+            for r in _RESOURCES
+            if r.startswith(prefix) and r in self.resources
+        }
+        self.report(step, created)
 
     def report(self, step: str, created: Mapping[DemoResource, int]) -> None:
         self.done += 1
@@ -552,7 +765,9 @@ class _Seeder:
                 SeedProgress(step, MappingProxyType(created), self.done, self.total, seconds)
             )
 
-    def steps(self) -> dict[str, Callable[[Any, str, _RegionPlan], Coroutine[Any, Any, None]]]:
+    def steps(
+        self,
+    ) -> dict[str, Callable[[_Account, str, _RegionPlan], Coroutine[Any, Any, None]]]:
         return {
             "s3": self.s3,
             "dynamodb": self.dynamodb,
@@ -564,28 +779,35 @@ class _Seeder:
             "iam": self.iam,
         }
 
-    async def s3(self, s3: Any, region: str, plan: _RegionPlan) -> None:
+    def env(self, account: _Account, plan: _RegionPlan) -> str:
+        return account.prefixed(plan.env)
+
+    async def s3(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        s3 = await self.client("s3", region, account)
         # us-east-1 is the one region that rejects a LocationConstraint naming itself.
         where = {"CreateBucketConfiguration": {"LocationConstraint": region}}
         if region == "us-east-1":
             where = {}
-        puts = []
-        for bucket, layout, objects in plan.buckets:
+        env = self.env(account, plan)
+        for bucket, layout, objects in plan.buckets[: _share(len(plan.buckets), account)]:
+            bucket = account.prefixed(bucket)
             await s3.create_bucket(Bucket=bucket, **where)
-            count = self.scaled(objects)
-            puts += [
-                partial(s3.put_object, Bucket=bucket, **_s3_object(layout, i, plan.env))
+            count = self.scaled(objects, account) if "s3.objects" in self.resources else 0
+            self.s3_puts += [
+                partial(s3.put_object, Bucket=bucket, **_s3_object(layout, i, env))
                 for i in range(count)
             ]
             self.bucket_regions[bucket] = region
+            self.bucket_accounts[bucket] = account.id
             self.objects_per_bucket[bucket] = count
-            self.counts["s3.buckets", region] += 1
-            self.counts["s3.objects", region] += count
-        await self.call_all(puts)
+            self.add(account, "s3.buckets", region, 1)
+            self.add(account, "s3.objects", region, count)
 
-    async def dynamodb(self, ddb: Any, region: str, plan: _RegionPlan) -> None:
+    async def dynamodb(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        ddb = await self.client("dynamodb", region, account)
         writes = []
-        for table, layout, items in plan.tables:
+        for table, layout, items in plan.tables[: _share(len(plan.tables), account)]:
+            table = account.prefixed(table)
             keys = _TABLE_KEYS[layout]
             await ddb.create_table(
                 TableName=table,
@@ -596,88 +818,170 @@ class _Seeder:
                 ],
                 AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
             )
-            count = self.scaled(items)
+            count = self.scaled(items, account) if "dynamodb.items" in self.resources else 0
             rows = [_dynamodb_item(layout, i, plan.currency) for i in range(count)]
             writes += [
                 partial(_batch_write, ddb, table, rows[start : start + 25])
                 for start in range(0, count, 25)
             ]
             self.items_per_table[region, table] = count
-            self.counts["dynamodb.tables", region] += 1
-            self.counts["dynamodb.items", region] += count
+            self.table_accounts[region, table] = account.id
+            self.add(account, "dynamodb.tables", region, 1)
+            self.add(account, "dynamodb.items", region, count)
         await self.call_all(writes)
 
-    async def ec2(self, ec2: Any, region: str, plan: _RegionPlan) -> None:
-        reservations = plan.reservations[: self.scaled(len(plan.reservations))]
-        await self.call_all(
-            partial(
-                ec2.run_instances,
+    async def ec2(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        reservations = plan.reservations[: self.scaled(len(plan.reservations), account)]
+        if not reservations:
+            return
+        ec2 = await self.client("ec2", region, account)
+        env = self.env(account, plan)
+        for name, instance_type, count in reservations:  # one at a time: random ids
+            await ec2.run_instances(
                 ImageId=_AMI_ID,
                 InstanceType=instance_type,
                 MinCount=count,
                 MaxCount=count,
-                TagSpecifications=[
-                    {"ResourceType": "instance", "Tags": _tags(Name=name, env=plan.env)}
-                ],
+                TagSpecifications=[{"ResourceType": "instance", "Tags": _tags(Name=name, env=env)}],
             )
-            for name, instance_type, count in reservations
-        )
-        self.counts["ec2.reservations", region] = len(reservations)
-        self.counts["ec2.instances", region] = sum(count for _, _, count in reservations)
+        self.add(account, "ec2.reservations", region, len(reservations))
+        self.add(account, "ec2.instances", region, sum(count for _, _, count in reservations))
 
-    async def sqs(self, sqs: Any, region: str, plan: _RegionPlan) -> None:
+    async def sqs(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         names = [f"{plan.env}-{s}-{kind}" for s in _SERVICES for kind in ("events", "events-dlq")]
-        names = names[: self.scaled(plan.queues)]
+        names = [account.prefixed(n) for n in names[: self.scaled(plan.queues, account)]]
+        if not names:
+            return
+        sqs = await self.client("sqs", region, account)
+        env = self.env(account, plan)
         await self.call_all(
-            partial(sqs.create_queue, QueueName=name, tags={"env": plan.env}) for name in names
+            partial(sqs.create_queue, QueueName=name, tags={"env": env}) for name in names
         )
-        self.counts["sqs.queues", region] = len(names)
+        self.add(account, "sqs.queues", region, len(names))
 
-    async def lambda_(self, lam: Any, region: str, plan: _RegionPlan) -> None:
-        names = _function_names(self.scaled(plan.functions))
+    async def lambda_(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        names = _function_names(self.scaled(plan.functions, account))
+        if not names:
+            return
+        async with account.role_lock:  # one role per account, for all its regions
+            if not account.role_arn:
+                iam = await self.client("iam", "us-east-1", account)
+                role = await iam.create_role(
+                    RoleName=_LAMBDA_ROLE,
+                    Path="/service-role/",
+                    AssumeRolePolicyDocument=_LAMBDA_TRUST_POLICY,
+                )
+                account.role_arn = role["Role"]["Arn"]
+        lam = await self.client("lambda", region, account)
+        env = self.env(account, plan)
         await self.call_all(
             partial(
                 lam.create_function,
                 FunctionName=name,
                 Runtime="python3.12",
-                Role=self.role_arn,
+                Role=account.role_arn,
                 Handler="app.handler",
                 Code={"ZipFile": _LAMBDA_ZIP},
                 MemorySize=128 * (1 + i % 4),
                 Timeout=3 + 10 * (i % 3),
-                Environment={"Variables": {"ENV": plan.env}},
-                Tags={"env": plan.env},
+                Environment={"Variables": {"ENV": env}},
+                Tags={"env": env},
             )
             for i, name in enumerate(names)
         )
-        self.counts["lambda.functions", region] = len(names)
+        self.add(account, "lambda.functions", region, len(names))
 
-    async def logs(self, logs: Any, region: str, plan: _RegionPlan) -> None:
-        ecs = [f"/ecs/{plan.env}/{s}-{c}" for c in _COMPONENTS for s in _SERVICES]
-        names = [f"/aws/lambda/{name}" for name in _function_names(self.scaled(plan.functions))]
-        names += ecs[: self.scaled(plan.ecs_log_groups)]
+    async def logs(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        ecs = [f"/ecs/{self.env(account, plan)}/{s}-{c}" for c in _COMPONENTS for s in _SERVICES]
+        functions = _function_names(self.scaled(plan.functions, account))
+        names = [f"/aws/lambda/{name}" for name in functions]
+        names += ecs[: self.scaled(plan.ecs_log_groups, account)]
+        logs = await self.client("logs", region, account)
+        env = self.env(account, plan)
         await self.call_all(
-            partial(logs.create_log_group, logGroupName=name, tags={"env": plan.env})
-            for name in names
+            partial(logs.create_log_group, logGroupName=name, tags={"env": env}) for name in names
         )
-        self.counts["logs.log_groups", region] = len(names)
+        self.add(account, "logs.log_groups", region, len(names))
 
-    async def ssm(self, ssm: Any, region: str, plan: _RegionPlan) -> None:
+    async def ssm(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         pairs = [(s, key) for s in _SERVICES for key in _PARAMETER_KEYS]
-        pairs = pairs[: self.scaled(plan.parameters)]
+        pairs = pairs[: self.scaled(plan.parameters, account)]
+        if not pairs:
+            return
+        ssm = await self.client("ssm", region, account)
+        env = self.env(account, plan)
         await self.call_all(
-            partial(ssm.put_parameter, **_parameter(plan.env, service, key))
-            for service, key in pairs
+            partial(ssm.put_parameter, **_parameter(env, service, key)) for service, key in pairs
         )
-        self.counts["ssm.parameters", region] = len(pairs)
+        self.add(account, "ssm.parameters", region, len(pairs))
 
-    async def iam(self, iam: Any, region: str, plan: _RegionPlan) -> None:
-        names = [f"{plan.env}-{name}" for name in _USERS[: self.scaled(plan.users)]]
-        await self.call_all(
-            partial(iam.create_user, UserName=name, Path=f"/{plan.env}/", Tags=_tags(env=plan.env))
-            for name in names
-        )
-        self.counts["iam.users", region] = len(names)
+    async def iam(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        env = self.env(account, plan)
+        names = [f"{env}-{name}" for name in _USERS[: self.scaled(plan.users, account)]]
+        iam = await self.client("iam", "us-east-1", account)  # IAM is global
+        for name in names:  # one at a time: each draws a random user id
+            await iam.create_user(UserName=name, Path=f"/{env}/", Tags=_tags(env=env))
+        self.add(account, "iam.users", region, len(names))
+
+
+#: What each listing of ``asyncpage inventory`` lists, as the demo seeds it.
+_LISTED_BY: Final[Mapping[tuple[str, str], tuple[DemoResource, ...]]] = {
+    ("s3", "list_buckets"): ("s3.buckets",),
+    ("s3", "list_objects_v2"): ("s3.objects",),
+    ("dynamodb", "list_tables"): ("dynamodb.tables",),
+    ("dynamodb", "scan"): ("dynamodb.items",),
+    ("dynamodb", "query"): ("dynamodb.items",),
+    ("ec2", "describe_instances"): ("ec2.instances",),
+    ("sqs", "list_queues"): ("sqs.queues",),
+    ("lambda", "list_functions"): ("lambda.functions",),
+    ("logs", "describe_log_groups"): ("logs.log_groups",),
+    ("ssm", "describe_parameters"): ("ssm.parameters",),
+    ("ssm", "get_parameters_by_path"): ("ssm.parameters",),
+    ("iam", "list_users"): ("iam.users",),
+}
+
+
+def resources_listed_by(operations: Iterable[tuple[str, str]]) -> frozenset[DemoResource] | None:
+    """The resources to seed for listing ``(service, operation)`` pairs; ``None``: all of
+    them (an operation the demo seeds nothing particular for)."""
+    wanted: set[DemoResource] = set()
+    for operation in operations:
+        if operation not in _LISTED_BY:
+            return None
+        wanted.update(_LISTED_BY[operation])
+    return _wanted(wanted)
+
+
+def _wanted(resources: Collection[DemoResource]) -> frozenset[DemoResource]:
+    """``resources`` and what they need: a bucket for its objects, a table for its items."""
+    wanted = set(resources)
+    unknown = wanted - _RESOURCE_SET
+    if unknown or isinstance(resources, str):
+        raise ValueError(f"resources must be drawn from {_RESOURCES}, not {resources!r}")
+    if "s3.objects" in wanted:
+        wanted.add("s3.buckets")
+    if "dynamodb.items" in wanted:
+        wanted.add("dynamodb.tables")
+    if wanted & {"ec2.instances", "ec2.reservations"}:
+        wanted |= {"ec2.instances", "ec2.reservations"}
+    return frozenset(wanted)
+
+
+def _share(count: int, account: _Account) -> int:
+    """An account's share of ``count`` things (buckets, tables: as many at every scale)."""
+    return 0 if count == 0 else max(1, round(count * account.share))
+
+
+_DEMO_KEYS: Final = {"aws_access_key_id": "demo", "aws_secret_access_key": "demo"}
+#: The steps whose resources are listed with random ids (EC2 instances, IAM users).
+_RANDOM_STEPS: Final = ("ec2", "iam")
+_STEPS: Final = ("s3", "dynamodb", "ec2", "sqs", "lambda", "logs", "ssm", "iam")
+
+
+def _post(url: str) -> None:
+    request = urllib.request.Request(url, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
 
 
 def _tags(**tags: str) -> list[dict[str, str]]:

@@ -235,6 +235,8 @@ def seed_step_line(progress: SeedProgress) -> str:
     line = f"seeded {progress.done:>{width}}/{progress.total}: "
     if progress.step == "moto":
         return line + "moto loaded its service models"
+    if progress.step == "organization":
+        return line + "the organization and its member accounts (AssumeRole into each)"
     made = ", ".join(
         _count(count, resource.partition(".")[2].replace("_", " "))
         for resource, count in progress.created.items()

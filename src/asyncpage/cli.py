@@ -39,7 +39,7 @@ from ._accounts import (
     organization_accounts,
     parse_accounts,
 )
-from ._demo import DEMO_REGIONS
+from ._demo import DEMO_REGIONS, MANAGEMENT_ACCOUNT
 from ._inventory import (
     DEFAULT_LISTINGS,
     GLOBAL_REGION,
@@ -98,6 +98,7 @@ CHAOS: Final = ChaosRates()
 CHAOS_SEEDS: Final = 1_000_000
 DEMO_PAGE_SIZE: Final = 10
 _DEMO_CREDENTIALS: Final = {"access_key": "demo", "secret_key": "demo"}
+_CHAOS_ACCOUNT_CALLS: Final = AioConfig(retries={"mode": "standard", "total_max_attempts": 10})
 _REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
 
 _DESCRIPTION = """\
@@ -140,6 +141,7 @@ _EPILOG = (
     """\
 examples:
   asyncpage inventory --demo                      no AWS account: a local moto, seeded
+                                                  with an Organization of 4 accounts
   asyncpage inventory --demo --chaos              the same through a fault proxy
   asyncpage inventory --demo --chaos --seed 4242  replay the faults of a run
   asyncpage inventory --regions 'eu-*' --services ec2,lambda -o eu.jsonl
@@ -242,7 +244,8 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     where.add_argument(
         "--demo",
         action="store_true",
-        help="no AWS account: start a local moto server, seed it in 4 regions, list it",
+        help="no AWS account: start a local moto server, seed an Organization in it (a "
+        "management account and 3 member accounts, 4 regions), list every account",
     )
     where.add_argument(
         "--chaos",
@@ -580,15 +583,20 @@ class _Run:
             sessions: AccountSessions | None = None
             account_ids: list[str] = [""]
             unavailable: dict[str, str] = {}
-            if options.org or options.accounts:
+            if options.org or options.accounts or options.demo:
+                # STS and Organizations calls are not pages: with botocore's retries off
+                # (--chaos), they get botocore's own, or a throttled AssumeRole would skip
+                # a whole account.
+                accounts_config = _CHAOS_ACCOUNT_CALLS if options.chaos else config
                 sessions = AccountSessions(
                     session,
                     assume=AssumeRole(role_name=options.role_name, external_id=options.external_id),
+                    own_account=MANAGEMENT_ACCOUNT if options.demo else None,
                     endpoint_url=endpoint_url,
                     region=home,
-                    config=config,
+                    config=accounts_config,
                 )
-                listed = await self._accounts(session, sessions, endpoint_url, config)
+                listed = await self._accounts(session, sessions, endpoint_url, accounts_config)
                 if listed is None:
                     return EXIT_FAILED
                 account_ids = listed
@@ -666,8 +674,11 @@ class _Run:
         endpoint_url: str | None,
         config: AioConfig,
     ) -> list[str] | None:
-        """The account ids to list: --accounts, or the Organization's (management first)."""
-        if not self.options.org:
+        """The account ids to list: --accounts, or the Organization's (management first).
+
+        The demo is an Organization: its accounts are listed as --org lists them.
+        """
+        if not (self.options.org or self.options.demo):
             return list(self.options.accounts)
         try:
             management, accounts = await organization_accounts(
@@ -681,17 +692,25 @@ class _Run:
         return [management, *(account for account in ids if account != management)]
 
     async def _start_demo(self, stack: AsyncExitStack) -> tuple[str, list[str]]:
-        from ._demo import DemoEndpoint
+        from ._demo import DemoEndpoint, resources_listed_by
 
         regions = list(self.options.demo_regions)
-        self.say(f"asyncpage inventory --demo: starting moto and seeding {', '.join(regions)}…")
-        # Seeding takes a while at full scale (10-25 s on 2 busy cores): show it.
+        self.say(
+            "asyncpage inventory --demo: starting moto and seeding an organization of 4 "
+            f"accounts in {', '.join(regions)}…"
+        )
+        # Seeding takes seconds (moto loads its service models): show it.
         seeding = SeedDisplay(self.err, live=self.err.isatty()) if self.options.progress else None
         endpoint = DemoEndpoint.start(
             seed=True,
             scale=self.options.demo_scale,
             regions=regions,
             on_progress=None if seeding is None else seeding.update,
+            organization=True,
+            # Only what this run lists: no S3 objects unless an --operation lists them.
+            resources=resources_listed_by(
+                (listing.service, listing.operation) for listing in self.options.listings
+            ),
         )
         async with anyio.create_task_group() as tasks:
             if seeding is not None:

@@ -11,9 +11,11 @@ The demo endpoint
 :class:`DemoEndpoint` is moto's server on 127.0.0.1, started in this process and, with
 ``seed=True``, filled with a small, deterministic inventory (S3 buckets and objects, DynamoDB
 tables and items, EC2 instances, SQS queues, Lambda functions, log groups, SSM parameters and
-IAM users) in the :data:`DEMO_REGIONS`. Seeding all four regions at full scale takes 5-25 s;
-one region at ``scale=0.1`` about 1-3 s. ``on_progress=print`` shows each step as it
-finishes. A complete program::
+IAM users) in the :data:`DEMO_REGIONS`, with the same ids on every run. Seeding all four
+regions at full scale takes 5-25 s; one region at ``scale=0.1`` about 1-3 s.
+``organization=True`` seeds an AWS Organization of four accounts instead (what
+``asyncpage inventory --demo`` lists), ``resources=`` only some resources.
+``on_progress=print`` shows each step as it finishes. A complete program::
 
     import anyio
     from aiobotocore.session import get_session
