@@ -135,9 +135,8 @@ DESIGN = ROOT / "docs" / "design.md"
 def test_the_design_page_names_every_module_and_only_real_ones() -> None:
     (flow,) = [block for block in blocks(DESIGN) if block.language == "text"]
     # Modules are named in parentheses: (_walk), (cli, _inventory), (testing/, _demo).
-    named = set(
-        re.findall(r"(?<=[(\s])(_[a-z][a-z0-9]*|cli|fastapi|speedups|testing/)(?=[,)])", flow.source)
-    )
+    module = r"(?<=[(\s])(_[a-z][a-z0-9]*|cli|fastapi|speedups|testing/)(?=[,)])"
+    named = set(re.findall(module, flow.source))
     package = ROOT / "src" / "asyncpage"
     modules = {path.stem for path in package.glob("*.py")} - {"__init__", "__main__"}
     modules |= {f"{path.name}/" for path in package.iterdir() if (path / "__init__.py").exists()}
