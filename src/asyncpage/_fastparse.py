@@ -593,6 +593,23 @@ class _Plans:
 
 _PlanCache = dict[tuple[str, Any, Any], _Plans]
 
+
+def _shared_plans(
+    plans: _PlanCache,
+    protocol: str,
+    timestamp_parser: Any,
+    blob_parser: Any,
+    compile_plans: Callable[[], Callable[[Any], Any]],
+) -> _Plans:
+    """The factory's plans for one protocol and pair of value parsers, made on first use
+    (aiobotocore makes a parser per response; the compiled plans outlive them)."""
+    key = (protocol, timestamp_parser, blob_parser)
+    found = plans.get(key)
+    if found is None:
+        found = plans[key] = _Plans(protocol, compile_plans())
+    return found
+
+
 # The fast parsers extend aiobotocore's through botocore's protected parser steps, which
 # botocore's type stubs do not declare: seen as Any, with or without the stubs installed.
 _RestXMLBase: Any = AioRestXMLParser
@@ -609,17 +626,15 @@ class FastRestXMLParser(_RestXMLBase):  # type: ignore[misc]
         self, timestamp_parser: Any = None, blob_parser: Any = None, *, plans: _PlanCache
     ) -> None:
         super().__init__(timestamp_parser, blob_parser)
-        key = ("rest-xml", timestamp_parser, blob_parser)
-        found = plans.get(key)
-        if found is None:
-            compiler = _XMLCompiler(self._timestamp_parser, self._blob_parser)
-            parse_timestamp, parse_blob = self._timestamp_parser, self._blob_parser
+        parse_timestamp, parse_blob = self._timestamp_parser, self._blob_parser
 
-            def compile_plan(shape: Any) -> Any:
-                return _compile_rest_xml(compiler, shape, parse_timestamp, parse_blob)
+        def compile_plans() -> Callable[[Any], Any]:
+            compiler = _XMLCompiler(parse_timestamp, parse_blob)
+            return lambda shape: _compile_rest_xml(compiler, shape, parse_timestamp, parse_blob)
 
-            found = plans[key] = _Plans("rest-xml", compile_plan)
-        self._fast_plans = found
+        self._fast_plans = _shared_plans(
+            plans, "rest-xml", timestamp_parser, blob_parser, compile_plans
+        )
 
     def _parse_payload(
         self, response: Any, shape: Any, member_shapes: Any, final_parsed: dict[str, Any]
@@ -654,17 +669,19 @@ class FastQueryParser(_QueryBase):  # type: ignore[misc]
         self, timestamp_parser: Any = None, blob_parser: Any = None, *, plans: _PlanCache
     ) -> None:
         super().__init__(timestamp_parser, blob_parser)
-        key = (self._FAST_PROTOCOL, timestamp_parser, blob_parser)
-        found = plans.get(key)
-        if found is None:
-            compiler = _XMLCompiler(self._timestamp_parser, self._blob_parser)
-            ignore = self._ROOT_METADATA
+        parse_timestamp, parse_blob, ignore = (
+            self._timestamp_parser,
+            self._blob_parser,
+            self._ROOT_METADATA,
+        )
 
-            def compile_root(shape: Any) -> Convert:
-                return compiler.compile(shape, ignore=ignore)
+        def compile_plans() -> Callable[[Any], Any]:
+            compiler = _XMLCompiler(parse_timestamp, parse_blob)
+            return lambda shape: compiler.compile(shape, ignore=ignore)
 
-            found = plans[key] = _Plans(self._FAST_PROTOCOL, compile_root)
-        self._fast_plans = found
+        self._fast_plans = _shared_plans(
+            plans, self._FAST_PROTOCOL, timestamp_parser, blob_parser, compile_plans
+        )
 
     def _do_parse(self, response: Any, shape: Any) -> Any:
         plan = self._fast_plans.get(shape)
@@ -702,12 +719,14 @@ class FastJSONParser(_JSONBase):  # type: ignore[misc]
         self, timestamp_parser: Any = None, blob_parser: Any = None, *, plans: _PlanCache
     ) -> None:
         super().__init__(timestamp_parser, blob_parser)
-        key = ("json", timestamp_parser, blob_parser)
-        found = plans.get(key)
-        if found is None:
-            compiler = _JSONCompiler(self._timestamp_parser, self._blob_parser)
-            found = plans[key] = _Plans("json", compiler.compile)
-        self._fast_plans = found
+        parse_timestamp, parse_blob = self._timestamp_parser, self._blob_parser
+        self._fast_plans = _shared_plans(
+            plans,
+            "json",
+            timestamp_parser,
+            blob_parser,
+            lambda: _JSONCompiler(parse_timestamp, parse_blob).compile,
+        )
 
     def _handle_json_body(self, raw_body: Any, shape: Any) -> Any:
         plan = self._fast_plans.get(shape)
