@@ -88,8 +88,34 @@ def test_every_public_name_resolves(name: str) -> None:
         assert isinstance(value, frozenset)
         assert "AccessDenied" in value
     elif name != "__version__":
-        # Defined in a private module, re-exported here.
-        assert value.__module__.startswith("asyncpage._"), value.__module__
+        # Defined in a private module, re-exported here; exceptions under the package's name.
+        if isinstance(value, type) and issubclass(value, BaseException):
+            assert value.__module__ == "asyncpage", value.__module__
+        else:
+            assert value.__module__.startswith("asyncpage._"), value.__module__
+
+
+def test_tracebacks_and_pickles_name_errors_by_their_public_name() -> None:
+    import pickle
+    import traceback
+    import typing
+
+    import asyncpage.fastapi
+
+    error = asyncpage.InvalidPaginationConfigError("bad")
+    shown = "".join(traceback.format_exception_only(error))
+    assert shown.startswith("asyncpage.InvalidPaginationConfigError: bad"), shown
+    tampered = asyncpage.fastapi.CursorTamperedError("no")
+    assert repr(type(tampered)) == "<class 'asyncpage.fastapi.CursorTamperedError'>"
+    fetch = asyncpage.PageFetchError("x", error=ValueError("y"), resume_token="t", attempts=2)
+    for value in (error, tampered, fetch):
+        assert b"asyncpage._" not in pickle.dumps(type(value))
+        assert str(pickle.loads(pickle.dumps(value))) == str(value)
+    # Annotations still resolve although each class names another module than its own.
+    for name in [*PUBLIC, *asyncpage.fastapi.__all__]:
+        value = getattr(asyncpage, name, None) or getattr(asyncpage.fastapi, name)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            typing.get_type_hints(value)
 
 
 def test_star_import_gives_exactly_all() -> None:
@@ -140,7 +166,7 @@ def test_every_error_is_an_asyncpage_error() -> None:
         for obj in vars(_errors).values()
         if inspect.isclass(obj)
         and issubclass(obj, BaseException)
-        and obj.__module__ == _errors.__name__
+        and obj.__module__.startswith("asyncpage")  # not botocore's, imported there
     }
     assert defined == set(errors)
 

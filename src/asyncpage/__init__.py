@@ -30,6 +30,7 @@ from ._errors import (
 from ._fanout import DEFAULT_SKIP_CODES, FanOut, Outcome, Tagged, fan_out
 from ._iterator import AsyncPageIterator, PageStatistics, PaginatorLike, paginate
 from ._model import PagingModel, paginated_operations
+from ._public import publish
 from ._regions import ClientPool, regions_for
 from ._retry import BackoffGate, Retry, classify, set_testing
 from ._s3 import KeyRange, ListingPlan, ObjectListing, parallel_list_objects
@@ -76,3 +77,7 @@ __all__ = [
     "regions_for",
     "set_testing",
 ]
+
+
+publish(__name__, __all__, globals())
+del publish

@@ -73,6 +73,7 @@ from ._cursor import Cursor
 from ._errors import PageFetchError, TokenCycleError
 from ._iterator import AsyncPageIterator, paginate
 from ._model import PagingModel
+from ._public import publish
 from ._retry import Retry, classify, error_code
 from ._signing import (
     CursorBinding,
@@ -813,3 +814,6 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CursorError, _cursor_error_handler)
     app.add_exception_handler(PageFetchError, _fetch_error_handler)
     app.add_exception_handler(TokenCycleError, _fetch_error_handler)
+
+
+publish(__name__, __all__, globals())
