@@ -112,7 +112,7 @@ class LiveLine:
             f"{done}/{len(states)} done",
             f"{len(running)} running",
             f"{sum(state.items for state in states):,} items",
-            f"{sum(state.statistics.pages for state in states):,} pages",
+            f"{sum(state.pages for state in states):,} pages",
             f"{retries} retries ({throttles} throttled)",
         ]
         if failed:
@@ -155,7 +155,7 @@ class FinishLines:
 
 def _finish_line(state: SourceState) -> str:
     key = state.key
-    items, pages = state.items, state.statistics.pages
+    items, pages = state.items, state.pages
     what = f"{items} item{'s' * (items != 1)}, {pages} page{'s' * (pages != 1)}"
     if state.statistics.retries:
         what += f", {state.statistics.retries} retries"
@@ -264,7 +264,9 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
     """The closing table: one row per region and operation, a total row, then the reasons.
 
     Rows are sorted by region (``global`` first), then by operation. ``SECONDS`` is each
-    source's own time; the total row shows the run's wall time.
+    source's own time; the total row shows the run's wall time. ``ITEMS`` and ``PAGES`` are
+    the whole run's (after ``--resume``, what earlier attempts stored too); ``RETRIES``,
+    ``THROTTLES`` and ``SECONDS`` this attempt's.
     """
     ordered = sorted(
         states,
@@ -276,7 +278,7 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
             f"{state.key.account}/{state.key.region}" if state.key.account else state.key.region,
             f"{state.key.service}.{state.key.operation}",
             f"{state.items:,}",
-            f"{state.statistics.pages:,}",
+            f"{state.pages:,}",
             f"{state.statistics.retries:,}",
             f"{state.statistics.throttles:,}",
             f"{state.seconds:.2f}",
@@ -291,7 +293,7 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
             "total",
             f"{len(states)} source{'s' * (len(states) != 1)}",
             f"{sum(s.items for s in states):,}",
-            f"{sum(s.statistics.pages for s in states):,}",
+            f"{sum(s.pages for s in states):,}",
             f"{sum(s.statistics.retries for s in states):,}",
             f"{sum(s.statistics.throttles for s in states):,}",
             f"{elapsed:.2f}",
@@ -336,7 +338,7 @@ def _account_totals(accounts: Sequence[str], states: Sequence[SourceState]) -> l
                 account,
                 f"{len(mine)}",
                 f"{sum(s.items for s in mine):,}",
-                f"{sum(s.statistics.pages for s in mine):,}",
+                f"{sum(s.pages for s in mine):,}",
                 f"{sum(s.statistics.retries for s in mine):,}",
                 ", ".join(f"{statuses[name]} {name}" for name in order if statuses[name]),
             ]
