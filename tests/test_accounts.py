@@ -13,6 +13,7 @@ import datetime
 import json
 from typing import Any
 
+import anyio
 import boto3
 import pytest
 from aiobotocore.config import AioConfig
@@ -22,6 +23,7 @@ from dateutil.tz import tzlocal
 from asyncpage import paginate
 from asyncpage._accounts import AccountSessions, AssumeRole, organization_accounts
 from asyncpage._admission import endpoint_of
+from asyncpage._inventory import Inventory, listing_for, plan_targets
 from asyncpage._regions import ClientPool
 from asyncpage.cli import main
 from asyncpage.testing import FaultProxy
@@ -191,9 +193,9 @@ def test_an_inventory_through_a_hub_role_lists_each_account_as_boto3_with_the_ch
     assert identity(moto_endpoint, str(hub_key)) == (
         f"arn:aws:sts::{members[0]}:assumed-role/Hub/audit-run"
     )
-    listing_keys = {
-        e.access_key for e in fault_proxy.events if e.service in ("sqs", "dynamodb")
-    } - {"testing"}
+    listing_keys = {e.access_key for e in fault_proxy.events if e.service in ("sqs", "dynamodb")}
+    assert "testing" in listing_keys  # the management account: the caller's own credentials
+    listing_keys.remove("testing")
     assert sorted(identity(moto_endpoint, str(key)) for key in listing_keys) == sorted(
         f"arn:aws:sts::{account}:assumed-role/Audit/audit-run" for account in members
     )
@@ -304,9 +306,51 @@ async def test_credentials_expiring_mid_listing_are_refreshed_and_nothing_is_los
 async def test_organization_accounts_are_the_active_ones_with_the_management_account(
     moto_endpoint: str, organization: dict[str, dict[str, str]], anyio_backend: str
 ) -> None:
+    orgs = boto3.client(
+        "organizations", endpoint_url=moto_endpoint, region_name="us-east-1", **CREDENTIALS
+    )
+    closed = [account for account in organization if account != MANAGEMENT][-1]
+    orgs.close_account(AccountId=closed)  # SUSPENDED: not listed
     session = get_session()
     session.set_credentials("testing", "testing")
     management, accounts = await organization_accounts(session, endpoint_url=moto_endpoint)
     assert management == MANAGEMENT
-    assert {account.id for account in accounts} == set(organization)
-    assert {account.name for account in accounts} >= {"member0", "member1", "member2"}
+    assert {account.id for account in accounts} == set(organization) - {closed}
+    assert {account.name for account in accounts} == {"master", "member0", "member1"}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp: asyncio only
+async def test_a_client_is_closed_when_the_last_source_that_needs_it_ends(
+    organization: dict[str, dict[str, str]], fault_proxy: FaultProxy, anyio_backend: str
+) -> None:
+    member = next(account for account in organization if account != MANAGEMENT)
+    session = get_session()
+    session.set_credentials("testing", "testing")
+    endpoint = fault_proxy.endpoint_url
+    sessions = AccountSessions(session, own_account=MANAGEMENT, endpoint_url=endpoint)
+    listings = [listing_for("sqs:list_queues"), listing_for("dynamodb:list_tables")]
+    listings.append(listing_for("dynamodb:list_backups"))  # shares list_tables' client
+    accounts = [MANAGEMENT, member]
+    targets = plan_targets(
+        listings, dict.fromkeys(("sqs", "dynamodb"), REGIONS), home_region=REGIONS[0],
+        accounts=accounts,
+    )  # fmt: skip
+    fault_proxy.hold(only_operation="ListBackups")
+    async with ClientPool(endpoint_url=endpoint, accounts=sessions) as pool:
+        inventory = Inventory(targets, pool=pool, concurrency=len(targets))
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(inventory.run)
+            with anyio.fail_after(15):
+                await fault_proxy.wait_held(len(accounts) * len(REGIONS))
+                # Every SQS and ListTables source ends while ListBackups is held: their
+                # SQS clients are closed, the DynamoDB ones stay for ListBackups.
+                # (No event says a client closed: poll the count, bounded by fail_after.)
+                while pool.open_clients > len(accounts) * len(REGIONS):  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+            ended = {s.key.operation for s in inventory.states() if s.status == "ok"}
+            assert ended == {"list_queues", "list_tables"}
+            assert pool.open_clients == len(accounts) * len(REGIONS)
+            fault_proxy.release()
+        assert pool.open_clients == 0  # before the pool closes what is left
+    assert {state.status for state in inventory.states()} == {"ok"}
