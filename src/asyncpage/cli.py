@@ -147,6 +147,9 @@ examples:
   asyncpage inventory --demo --chaos              the same through a fault proxy
   asyncpage inventory --demo --chaos --seed 4242  replay the faults of a run
   asyncpage inventory --regions 'eu-*' --services ec2,lambda -o eu.jsonl
+  asyncpage inventory --org --db org.db           every account; resume with --resume
+  asyncpage inventory --org --hub-role-arn arn:aws:iam::999988887777:role/Hub \\
+      --role-arn-template 'arn:aws:iam::{account}:role/Audit'
   asyncpage inventory --operation iam:list_users --query '{name: UserName}'
   asyncpage inventory --operation s3:list_objects_v2 --param Bucket=logs --regions us-east-1
   asyncpage inventory --demo | jq -r 'select(.service=="ec2") | .id'
