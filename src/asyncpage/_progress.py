@@ -29,9 +29,11 @@ __all__ = [
     "SeedDisplay",
     "format_summary",
     "refresh",
+    "refresh_interval",
 ]
 
 REFRESH_SECONDS: Final = 0.2
+_SOURCES_PER_SECOND: Final = 2_000
 _CLEAR_LINE: Final = "\r\x1b[2K"
 
 
@@ -162,6 +164,16 @@ def _finish_line(state: SourceState) -> str:
     where = f"{key.region} {key.account}" if key.account else key.region
     line = f"{state.status:<7} {key.service}.{key.operation} {where}: {what}"
     return f"{line} ({state.error})" if state.error else line
+
+
+def refresh_interval(sources: int) -> float:
+    """Seconds between refreshes: :data:`REFRESH_SECONDS`, longer for thousands of sources.
+
+    A refresh reads every source's state: at 2,400 sources about 10 ms of CPU (measured
+    mid-run, load 11), 5% of a core at five refreshes a second; an organization-sized run
+    refreshes about once a second instead.
+    """
+    return max(REFRESH_SECONDS, sources / _SOURCES_PER_SECOND)
 
 
 async def refresh(

@@ -62,6 +62,7 @@ from ._progress import (
     SeedDisplay,
     format_summary,
     refresh,
+    refresh_interval,
 )
 from ._regions import ClientPool, regions_for
 from ._store import SourceId, Store, StoredSource
@@ -719,7 +720,13 @@ class _Run:
                 unavailable=unavailable,
             )
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
+                if options.progress:
+                    every = refresh_interval(len(targets))
+                    tasks.start_soon(
+                        partial(refresh, interval=every),
+                        display,
+                        lambda: (inventory.states(), inventory.elapsed),
+                    )
                 try:
                     await inventory.run()
                 except BaseException as exc:
