@@ -135,7 +135,7 @@ class AssumeRole:
 
 # IAM's own patterns: a role name (with an optional path), a role ARN, RoleSessionName
 # and ExternalId as sts:AssumeRole documents them.
-_ROLE_PATH: Final = re.compile(r"(/[\x21-\x7e]*/)?[\w+=,.@-]{1,64}")
+_ROLE_PATH: Final = re.compile(r"(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}")
 _ROLE_ARN: Final = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}")
 _SESSION_NAME: Final = re.compile(r"[\w+=,.@-]{2,64}")
 _EXTERNAL_ID: Final = re.compile(r"[\w+=,.@:/-]{2,1224}")
@@ -260,8 +260,10 @@ class AccountSessions:
         listed, and this raises botocore's error (``ClientError``, ``BotoCoreError``) instead
         of calling every account unavailable (:func:`assume_failure` says it in a line).
         """
-        await self.caller_account()
-        await self._source_credentials()
+        own = await self.caller_account()
+        accounts = list(dict.fromkeys(accounts))
+        if any(account != own for account in accounts):
+            await self._source_credentials()
         unavailable: dict[str, str] = {}
         limiter = anyio.CapacityLimiter(_CONCURRENT_ASSUMES)
 
@@ -273,7 +275,7 @@ class AccountSessions:
                     unavailable[account] = assume_failure(exc, self.assume.arn_for(account))
 
         async with anyio.create_task_group() as tasks:
-            for account in dict.fromkeys(accounts):
+            for account in accounts:
                 tasks.start_soon(one, account)
         return unavailable
 

@@ -668,6 +668,11 @@ class _Run:
                     return EXIT_FAILED
                 account_ids = listed
                 try:
+                    await sessions.caller_account()
+                except (BotoCoreError, ClientError) as exc:
+                    self.say(f"asyncpage inventory: cannot tell the caller's account: {exc}")
+                    return EXIT_FAILED
+                try:
                     unavailable = await sessions.check(account_ids)
                 except (BotoCoreError, ClientError) as exc:
                     # Only the hub role's failure gets here: no account could be listed.
