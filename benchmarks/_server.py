@@ -9,7 +9,10 @@ answering) and its memory stay out of the client's ``time.process_time()`` and
 * :class:`ScanServer`: a minimal DynamoDB ``Scan`` endpoint with ``Segment`` support whose
   pages are rendered once and then served from memory (ScriptedAWS has no ``Scan``);
 * :class:`MotoScan`: moto's server with a seeded table, behind asyncpage's
-  :class:`~asyncpage.testing._proxy.FaultProxy`, which adds the latency.
+  :class:`~asyncpage.testing._proxy.FaultProxy`, which adds the latency;
+* :class:`OrgServer`: an Organization of N accounts (``ListAccounts``, ``AssumeRole``,
+  ``GetCallerIdentity``, ``DescribeRegions``) whose every account and region lists the
+  same canned DynamoDB, SQS and Logs pages, for ``benchmarks/org.py``.
 
     with BackupsServer({"listing": 20}) as server:
         server.set_latency(0.02)
