@@ -9,7 +9,10 @@ answering) and its memory stay out of the client's ``time.process_time()`` and
 * :class:`ScanServer`: a minimal DynamoDB ``Scan`` endpoint with ``Segment`` support whose
   pages are rendered once and then served from memory (ScriptedAWS has no ``Scan``);
 * :class:`MotoScan`: moto's server with a seeded table, behind asyncpage's
-  :class:`~asyncpage.testing._proxy.FaultProxy`, which adds the latency.
+  :class:`~asyncpage.testing._proxy.FaultProxy`, which adds the latency;
+* :class:`OrgServer`: an Organization of N accounts (``ListAccounts``, ``AssumeRole``,
+  ``GetCallerIdentity``, ``DescribeRegions``) whose every account and region lists the
+  same canned DynamoDB, SQS and Logs pages, for ``benchmarks/org.py``.
 
     with BackupsServer({"listing": 20}) as server:
         server.set_latency(0.02)
@@ -18,11 +21,13 @@ answering) and its memory stay out of the client's ``time.process_time()`` and
 
 from __future__ import annotations
 
+import datetime as dt
 import http.server
 import json
 import multiprocessing
 import threading
 import time
+import urllib.parse
 import zlib
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
@@ -380,3 +385,217 @@ class ObjectListingServer(_ChildProcess):
 
     def __init__(self, keys: int, layout: str = "logs") -> None:
         super().__init__(keys=keys, layout=layout)
+
+
+# -- An Organization: ListAccounts, AssumeRole and canned listings ---------------------
+
+ORG_MANAGEMENT = "100000000000"
+#: The listings the organization endpoint pages, by botocore service name: (X-Amz-Target
+#: of the operation, the input token, the output token, the result key).
+ORG_LISTINGS: dict[str, tuple[str, str, str, str]] = {
+    "dynamodb": (
+        "DynamoDB_20120810.ListTables",
+        "ExclusiveStartTableName",
+        "LastEvaluatedTableName",
+        "TableNames",
+    ),
+    "sqs": ("AmazonSQS.ListQueues", "NextToken", "NextToken", "QueueUrls"),
+    "logs": ("Logs_20140328.DescribeLogGroups", "nextToken", "nextToken", "logGroups"),
+}
+_ORG_ACCOUNTS_PER_PAGE = 20
+_STS_XMLNS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+
+def org_account(number: int) -> str:
+    """Account ``number`` of the benchmark Organization (0 is the management account)."""
+    return f"{int(ORG_MANAGEMENT) + number:012d}"
+
+
+def _org_item(service: str, page: int, number: int) -> Any:
+    name = f"{service}-{page:03d}-{number:03d}"
+    if service == "dynamodb":
+        return name
+    if service == "sqs":
+        return f"https://sqs.us-east-1.amazonaws.com/{ORG_MANAGEMENT}/{name}"
+    return {
+        "logGroupName": f"/bench/{name}",
+        "creationTime": 1_700_000_000_000 + number,
+        "metricFilterCount": 0,
+        "arn": f"arn:aws:logs:us-east-1:{ORG_MANAGEMENT}:log-group:/bench/{name}:*",
+        "storedBytes": 1024 * number,
+    }
+
+
+class _OrgHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _OrgHTTPServer
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        app = self.server.app
+        content_type, payload = app.answer(self.headers.get("X-Amz-Target"), body)
+        if app.latency > 0:
+            time.sleep(app.latency)
+        self.send_response_only(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("x-amz-crc32", str(zlib.crc32(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _OrgHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, app: _Org) -> None:
+        self.app = app
+        super().__init__(("127.0.0.1", 0), _OrgHandler)
+
+
+class _Org(_Endpoint):
+    """An Organization of ``accounts`` accounts; every account and region lists the same pages.
+
+    Serves Organizations ``DescribeOrganization`` and ``ListAccounts`` (20 a page), STS
+    ``AssumeRole`` (an hour's credentials) and ``GetCallerIdentity`` (the management
+    account), EC2 ``DescribeRegions`` (``regions``), and for each service of
+    :data:`ORG_LISTINGS` ``pages`` pages of ``items`` resources, rendered once.
+    """
+
+    def __init__(self, accounts: int, regions: list[str], pages: int, items: int) -> None:
+        self._accounts = accounts
+        self._regions = regions
+        self._lock = threading.Lock()
+        self._count = 0
+        self.latency = 0.0
+        self._pages: dict[tuple[str, str | None], bytes] = {}
+        for service, (_, _, output_token, result_key) in ORG_LISTINGS.items():
+            for page in range(pages):
+                payload: dict[str, Any] = {
+                    result_key: [_org_item(service, page, n) for n in range(items)]
+                }
+                if page + 1 < pages:
+                    payload[output_token] = f"{service}-page-{page + 1:04d}"
+                token = None if page == 0 else f"{service}-page-{page:04d}"
+                self._pages[service, token] = json.dumps(payload).encode()
+        self._server = _OrgHTTPServer(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer(self, target: str | None, body: bytes) -> tuple[str, bytes]:
+        with self._lock:
+            self._count += 1
+        if target is None:  # the query protocol: STS and EC2
+            form = dict(urllib.parse.parse_qsl(body.decode()))
+            return "text/xml", self._query(form)
+        params = json.loads(body or b"{}")
+        json_type = "application/x-amz-json-1.1"
+        operation = target.rpartition(".")[2]
+        if operation == "DescribeOrganization":
+            management = {
+                "Id": "o-bench00000",
+                "Arn": f"arn:aws:organizations::{ORG_MANAGEMENT}:organization/o-bench00000",
+                "FeatureSet": "ALL",
+                "MasterAccountArn": f"arn:aws:organizations::{ORG_MANAGEMENT}:account/"
+                f"o-bench00000/{ORG_MANAGEMENT}",
+                "MasterAccountId": ORG_MANAGEMENT,
+                "MasterAccountEmail": "bench@example.com",
+            }
+            return json_type, json.dumps({"Organization": management}).encode()
+        if operation == "ListAccounts":
+            first = int(params.get("NextToken") or 0)
+            last = min(first + _ORG_ACCOUNTS_PER_PAGE, self._accounts)
+            listed: dict[str, Any] = {
+                "Accounts": [
+                    {
+                        "Id": org_account(n),
+                        "Arn": f"arn:aws:organizations::{ORG_MANAGEMENT}:account/"
+                        f"o-bench00000/{org_account(n)}",
+                        "Name": f"account-{n}",
+                        "Email": f"a{n}@example.com",
+                        "Status": "ACTIVE",
+                        "State": "ACTIVE",
+                    }
+                    for n in range(first, last)
+                ]
+            }
+            if last < self._accounts:
+                listed["NextToken"] = str(last)
+            return json_type, json.dumps(listed).encode()
+        for service, (listing, input_token, _, _) in ORG_LISTINGS.items():
+            if target == listing:
+                page = self._pages.get((service, params.get(input_token)))
+                if page is not None:
+                    return "application/x-amz-json-1.0", page
+        error = {"__type": "UnknownOperationException", "message": f"{target} {params}"}
+        return json_type, json.dumps(error).encode()
+
+    def _query(self, form: Mapping[str, str]) -> bytes:
+        action = form.get("Action")
+        if action == "AssumeRole":
+            account = form["RoleArn"].split(":")[4]
+            expires = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+            result = (
+                "<Credentials>"
+                f"<AccessKeyId>ASIA{account}</AccessKeyId>"
+                "<SecretAccessKey>bench</SecretAccessKey>"
+                "<SessionToken>bench</SessionToken>"
+                f"<Expiration>{expires.strftime('%Y-%m-%dT%H:%M:%SZ')}</Expiration>"
+                "</Credentials><AssumedRoleUser>"
+                f"<AssumedRoleId>AROA{account}:bench</AssumedRoleId>"
+                f"<Arn>arn:aws:sts::{account}:assumed-role/bench/bench</Arn>"
+                "</AssumedRoleUser>"
+            )
+        elif action == "GetCallerIdentity":
+            result = (
+                f"<Arn>arn:aws:iam::{ORG_MANAGEMENT}:user/bench</Arn>"
+                f"<UserId>AIDABENCH</UserId><Account>{ORG_MANAGEMENT}</Account>"
+            )
+        elif action == "DescribeRegions":
+            items = "".join(
+                f"<item><regionName>{region}</regionName>"
+                f"<regionEndpoint>ec2.{region}.amazonaws.com</regionEndpoint>"
+                "<optInStatus>opt-in-not-required</optInStatus></item>"
+                for region in self._regions
+            )
+            return (
+                '<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+                f"<requestId>bench</requestId><regionInfo>{items}</regionInfo>"
+                "</DescribeRegionsResponse>"
+            ).encode()
+        else:
+            raise ValueError(f"the organization endpoint does not serve {action}")
+        return (
+            f'<{action}Response xmlns="{_STS_XMLNS}"><{action}Result>{result}</{action}Result>'
+            f"<ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        ).encode()
+
+    def set_latency(self, seconds: float) -> None:
+        self.latency = seconds
+
+    def requests(self) -> int:
+        with self._lock:
+            return self._count
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class OrgServer(_ChildProcess):
+    """An Organization of ``accounts`` accounts, listings of ``pages`` x ``items``, in a child.
+
+    Every account's every (service, region) lists the same canned pages (:data:`ORG_LISTINGS`);
+    what differs between accounts is the credentials (AssumeRole) and the endpoint keys.
+    """
+
+    _start = _Org
+
+    def __init__(self, accounts: int, regions: list[str], pages: int, items: int) -> None:
+        super().__init__(accounts=accounts, regions=regions, pages=pages, items=items)

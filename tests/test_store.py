@@ -56,6 +56,38 @@ def rows(db: Path) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
+def summary(err: str) -> dict[str, tuple[int, int]]:
+    """``{"REGION SERVICE.OPERATION": (items, pages)}`` from the summary table, and "total"."""
+    lines = err.splitlines()
+    top = next(n for n, line in enumerate(lines) if line.startswith("REGION "))
+    found: dict[str, tuple[int, int]] = {}
+    for line in lines[top + 2 :]:
+        if line.startswith("---"):
+            continue
+        cells = line.split()
+        region, operation = cells[:2]
+        items, pages = cells[3:5] if region == "total" else cells[2:4]  # "total  6 sources"
+        name = "total" if region == "total" else f"{region} {operation}"
+        found[name] = (int(items.replace(",", "")), int(pages.replace(",", "")))
+        if region == "total":
+            return found
+    raise AssertionError(f"no total row in {err}")
+
+
+def stored_sources(db: Path, run: int) -> dict[str, tuple[int, int]]:
+    """What the store counted for each source of ``run``, keyed as :func:`summary` keys rows."""
+    with sqlite3.connect(db) as connection:
+        found = {
+            f"{region} {service}.{operation}": (items, pages)
+            for region, service, operation, items, pages in connection.execute(
+                "SELECT region, service, operation, items, pages FROM sources WHERE run = ?",
+                (run,),
+            )
+        }
+    found["total"] = (sum(i for i, _ in found.values()), sum(p for _, p in found.values()))
+    return found
+
+
 def argv(endpoint: str, db: Path, *more: str, page_size: int = 3) -> list[str]:
     return [
         "inventory", "--endpoint-url", endpoint, "--regions", ",".join(REGIONS),
@@ -165,6 +197,9 @@ def test_kill_9_at_random_moments_then_resume_stores_every_resource_exactly_once
     assert finished[0] == (1,), context
     assert counted == (total,), context
     assert any(0 < stored < total for _, stored in kills), context
+    # The last attempt's summary counts the whole run, as the store does: the pages of the
+    # attempts killed before it too, not only its own, beside the items of all of them.
+    assert summary(err) == stored_sources(db, 1), context
 
 
 def test_resume_lists_no_finished_source_again(

@@ -25,6 +25,8 @@ costs tens of KiB, a client about 0.25 MiB (``benchmarks/accounts.py`` measures 
 from __future__ import annotations
 
 import datetime
+import re
+import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -42,13 +44,16 @@ from ._retry import error_code
 
 __all__ = [
     "DEFAULT_ROLE_NAME",
+    "DEFAULT_SESSION_NAME",
     "Account",
     "AccountSessions",
     "AssumeRole",
+    "assume_failure",
     "organization_accounts",
 ]
 
 DEFAULT_ROLE_NAME: Final = "OrganizationAccountAccessRole"
+DEFAULT_SESSION_NAME: Final = "asyncpage-inventory"
 _CONCURRENT_ASSUMES: Final = 8
 
 
@@ -64,25 +69,81 @@ class Account:
 class AssumeRole:
     """How to get credentials for an account that is not the caller's own.
 
-    ``role_arn`` is a template (``"arn:aws:iam::{account}:role/Inventory"``) and wins over
-    ``role_name``. ``hub_role_arn``: assume this role first, with the caller's
-    credentials, then each account's role with the hub's (role chaining; AWS caps a
-    chained session at an hour, which refreshing makes harmless). ``duration_seconds``
-    goes to every AssumeRole (at least 900).
+    ``role_arn`` is a template (``"arn:aws:iam::{account}:role/Inventory"``, with
+    ``{account}`` and optionally ``{partition}``) and wins over ``role_name``.
+    ``hub_role_arn``: assume this role first, with the caller's credentials, then each
+    account's role with the hub's (role chaining; AWS caps a chained session at an hour,
+    which refreshing makes harmless; the hub's credentials refresh too). ``external_id``
+    goes to every account's AssumeRole, not to the hub's. ``duration_seconds`` goes to
+    every AssumeRole (900 to 43,200).
+
+    Raises :class:`ValueError`, with a message fit for the command line, for what AWS
+    would refuse anyway, before any request: a template without ``{account}`` or with
+    other fields, a role name, template or hub ARN that is not an IAM role ARN, a session
+    name or external ID AWS does not accept.
     """
 
     role_name: str = DEFAULT_ROLE_NAME
     role_arn: str | None = None
     external_id: str | None = None
-    session_name: str = "asyncpage-inventory"
+    session_name: str = DEFAULT_SESSION_NAME
     hub_role_arn: str | None = None
     duration_seconds: int = 3600
+
+    def __post_init__(self) -> None:
+        if self.role_arn is not None:
+            try:
+                parsed = list(string.Formatter().parse(self.role_arn))
+            except ValueError as exc:
+                raise ValueError(f"role ARN template {self.role_arn!r}: {exc}") from None
+            fields = {name for _, name, _, _ in parsed if name}
+            if "account" not in fields:
+                raise ValueError(
+                    f"role ARN template {self.role_arn!r} has no {{account}} "
+                    "(e.g. arn:aws:iam::{account}:role/Audit)"
+                )
+            extra = fields - {"account", "partition"}
+            if extra:
+                unknown = ", ".join(f"{{{name}}}" for name in sorted(extra))
+                raise ValueError(
+                    f"role ARN template {self.role_arn!r}: unknown {unknown} "
+                    "(only {account} and {partition})"
+                )
+            example = self.arn_for("111122223333")
+            _check_role_arn(example, f"role ARN template {self.role_arn!r} (it gives {example!r})")
+        elif not _ROLE_PATH.fullmatch(self.role_name):
+            raise ValueError(f"role name {self.role_name!r} is not an IAM role name (or path)")
+        if self.hub_role_arn is not None:
+            _check_role_arn(self.hub_role_arn, f"hub role ARN {self.hub_role_arn!r}")
+        if not _SESSION_NAME.fullmatch(self.session_name):
+            raise ValueError(
+                f"session name {self.session_name!r}: 2 to 64 letters, digits and +=,.@_-"
+            )
+        if self.external_id is not None and not _EXTERNAL_ID.fullmatch(self.external_id):
+            raise ValueError(
+                f"external ID {self.external_id!r}: 2 to 1,224 letters, digits and +=,.@:/_-"
+            )
+        if not 900 <= self.duration_seconds <= 43_200:
+            raise ValueError(f"duration {self.duration_seconds} s: 900 to 43,200 seconds")
 
     def arn_for(self, account: str, partition: str = "aws") -> str:
         """The ARN of the role to assume in ``account``."""
         if self.role_arn is not None:
             return self.role_arn.format(account=account, partition=partition)
         return f"arn:{partition}:iam::{account}:role/{self.role_name}"
+
+
+# IAM's own patterns: a role name (with an optional path), a role ARN, RoleSessionName
+# and ExternalId as sts:AssumeRole documents them.
+_ROLE_PATH: Final = re.compile(r"(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}")
+_ROLE_ARN: Final = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}")
+_SESSION_NAME: Final = re.compile(r"[\w+=,.@-]{2,64}")
+_EXTERNAL_ID: Final = re.compile(r"[\w+=,.@:/-]{2,1224}")
+
+
+def _check_role_arn(arn: str, what: str) -> None:
+    if not _ROLE_ARN.fullmatch(arn):
+        raise ValueError(f"{what} is not an IAM role ARN (arn:aws:iam::111122223333:role/NAME)")
 
 
 async def organization_accounts(
@@ -172,6 +233,7 @@ class AccountSessions:
         self._errors: dict[str, BaseException] = {}
         self._locks: dict[str, anyio.Lock] = {}
         self._hub: AioRefreshableCredentials | None = None
+        self._hub_lock = anyio.Lock()
         self._assumed: dict[str, int] = {}
 
     @property
@@ -193,8 +255,15 @@ class AccountSessions:
         An account in the result cannot be listed (its role does not exist, does not trust
         the caller, the external ID is wrong...): the reason is one line, with the AWS
         error code. The others' sessions are ready.
+
+        With a hub role, the hub is assumed first. If that fails no account could be
+        listed, and this raises botocore's error (``ClientError``, ``BotoCoreError``) instead
+        of calling every account unavailable (:func:`assume_failure` says it in a line).
         """
-        await self.caller_account()
+        own = await self.caller_account()
+        accounts = list(dict.fromkeys(accounts))
+        if any(account != own for account in accounts):
+            await self._source_credentials()
         unavailable: dict[str, str] = {}
         limiter = anyio.CapacityLimiter(_CONCURRENT_ASSUMES)
 
@@ -203,10 +272,10 @@ class AccountSessions:
                 try:
                     await self.session_for(account)
                 except (ClientError, BotoCoreError) as exc:
-                    unavailable[account] = _reason(exc, self.assume.arn_for(account))
+                    unavailable[account] = assume_failure(exc, self.assume.arn_for(account))
 
         async with anyio.create_task_group() as tasks:
-            for account in dict.fromkeys(accounts):
+            for account in accounts:
                 tasks.start_soon(one, account)
         return unavailable
 
@@ -228,7 +297,9 @@ class AccountSessions:
             if found is None:
                 try:
                     source = await self._source_credentials()
-                    credentials = await self._credentials(self.assume.arn_for(account), source)
+                    credentials = await self._credentials(
+                        self.assume.arn_for(account), source, external_id=self.assume.external_id
+                    )
                 except (ClientError, BotoCoreError) as exc:
                     self._errors[account] = exc
                     raise
@@ -236,22 +307,30 @@ class AccountSessions:
         return found
 
     async def _source_credentials(self) -> Any:
-        """The credentials AssumeRole is called with: the caller's, or the hub role's."""
+        """The credentials AssumeRole is called with: the caller's, or the hub role's.
+
+        The hub's are refreshing credentials too: every account's refresh signs its
+        AssumeRole with them, which refreshes them first when they are about to expire.
+        """
         hub = self.assume.hub_role_arn
         if hub is None:
             return await self.session.get_credentials()
-        if self._hub is None:
-            self._hub = await self._credentials(hub, await self.session.get_credentials())
+        async with self._hub_lock:
+            if self._hub is None:
+                caller = await self.session.get_credentials()
+                self._hub = await self._credentials(hub, caller, external_id=None)
         return self._hub
 
-    async def _credentials(self, role_arn: str, source: Any) -> AioRefreshableCredentials:
+    async def _credentials(
+        self, role_arn: str, source: Any, *, external_id: str | None
+    ) -> AioRefreshableCredentials:
         assume = self.assume
         extra: dict[str, Any] = {
             "RoleSessionName": assume.session_name,
             "DurationSeconds": assume.duration_seconds,
         }
-        if assume.external_id is not None:
-            extra["ExternalId"] = assume.external_id
+        if external_id is not None:
+            extra["ExternalId"] = external_id
         # aiobotocore enters what client_creator returns (`async with`); its stubs keep
         # botocore's type for it, a function returning a client.
         sts: Any = self._sts
@@ -287,7 +366,8 @@ class AccountSessions:
         return session
 
 
-def _reason(error: BaseException, role_arn: str) -> str:
+def assume_failure(error: BaseException, role_arn: str) -> str:
+    """``cannot assume ARN: AccessDenied: ...``: why AssumeRole into ``role_arn`` failed."""
     code = error_code(error)
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
     prefix = f"{code}: " if code is not None and code not in message else ""

@@ -283,10 +283,17 @@ class SourceState:
     seconds: float
     error: str | None = None
     """Why the source failed or was skipped, in one line."""
+    pages_before: int = 0
+    """Pages earlier attempts at this run stored (``--resume``), not in ``statistics``."""
 
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+    @property
+    def pages(self) -> int:
+        """Pages of the whole run, as ``items`` counts its resources: earlier attempts too."""
+        return self.pages_before + self.statistics.pages
 
 
 Record = dict[str, Any]
@@ -521,14 +528,20 @@ class Inventory:
         return [self._state(key) for key in self._targets]
 
     def _state(self, key: SourceKey) -> SourceState:
+        before = self._stored.get(key.stored)
+        pages_before = before.pages if before is not None else 0
         settled = self._settled.get(key)
         if settled is not None:
             status, error = settled
-            return SourceState(key, status, self._items[key], PageStatistics(), 0.0, error)
+            return SourceState(
+                key, status, self._items[key], PageStatistics(), 0.0, error, pages_before
+            )
         outcome = self._outcomes.get(key)
         if outcome is None:
             status = "cancelled" if self._finished is not None else "waiting"
-            return SourceState(key, status, self._items[key], PageStatistics(), 0.0)
+            return SourceState(
+                key, status, self._items[key], PageStatistics(), 0.0, None, pages_before
+            )
         statistics = outcome.statistics
         if outcome.status == "pending":
             started = statistics.requests > 0 or outcome.seconds > 0
@@ -540,7 +553,9 @@ class Inventory:
             status = outcome.status
         reason = outcome.reason if outcome.status == "skipped" else None
         error = describe_error(outcome.error) if outcome.error is not None else reason
-        return SourceState(key, status, self._items[key], statistics, outcome.seconds, error)
+        return SourceState(
+            key, status, self._items[key], statistics, outcome.seconds, error, pages_before
+        )
 
 
 def describe_error(error: BaseException) -> str:

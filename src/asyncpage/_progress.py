@@ -29,9 +29,11 @@ __all__ = [
     "SeedDisplay",
     "format_summary",
     "refresh",
+    "refresh_interval",
 ]
 
 REFRESH_SECONDS: Final = 0.2
+_SOURCES_PER_SECOND: Final = 2_000
 _CLEAR_LINE: Final = "\r\x1b[2K"
 
 
@@ -112,7 +114,7 @@ class LiveLine:
             f"{done}/{len(states)} done",
             f"{len(running)} running",
             f"{sum(state.items for state in states):,} items",
-            f"{sum(state.statistics.pages for state in states):,} pages",
+            f"{sum(state.pages for state in states):,} pages",
             f"{retries} retries ({throttles} throttled)",
         ]
         if failed:
@@ -155,13 +157,23 @@ class FinishLines:
 
 def _finish_line(state: SourceState) -> str:
     key = state.key
-    items, pages = state.items, state.statistics.pages
+    items, pages = state.items, state.pages
     what = f"{items} item{'s' * (items != 1)}, {pages} page{'s' * (pages != 1)}"
     if state.statistics.retries:
         what += f", {state.statistics.retries} retries"
     where = f"{key.region} {key.account}" if key.account else key.region
     line = f"{state.status:<7} {key.service}.{key.operation} {where}: {what}"
     return f"{line} ({state.error})" if state.error else line
+
+
+def refresh_interval(sources: int) -> float:
+    """Seconds between refreshes: :data:`REFRESH_SECONDS`, longer for thousands of sources.
+
+    A refresh reads every source's state: at 2,400 sources about 10 ms of CPU (measured
+    mid-run, load 11), 5% of a core at five refreshes a second; an organization-sized run
+    refreshes about once a second instead.
+    """
+    return max(REFRESH_SECONDS, sources / _SOURCES_PER_SECOND)
 
 
 async def refresh(
@@ -264,7 +276,9 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
     """The closing table: one row per region and operation, a total row, then the reasons.
 
     Rows are sorted by region (``global`` first), then by operation. ``SECONDS`` is each
-    source's own time; the total row shows the run's wall time.
+    source's own time; the total row shows the run's wall time. ``ITEMS`` and ``PAGES`` are
+    the whole run's (after ``--resume``, what earlier attempts stored too); ``RETRIES``,
+    ``THROTTLES`` and ``SECONDS`` this attempt's.
     """
     ordered = sorted(
         states,
@@ -276,7 +290,7 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
             f"{state.key.account}/{state.key.region}" if state.key.account else state.key.region,
             f"{state.key.service}.{state.key.operation}",
             f"{state.items:,}",
-            f"{state.statistics.pages:,}",
+            f"{state.pages:,}",
             f"{state.statistics.retries:,}",
             f"{state.statistics.throttles:,}",
             f"{state.seconds:.2f}",
@@ -291,7 +305,7 @@ def format_summary(states: Sequence[SourceState], elapsed: float) -> str:
             "total",
             f"{len(states)} source{'s' * (len(states) != 1)}",
             f"{sum(s.items for s in states):,}",
-            f"{sum(s.statistics.pages for s in states):,}",
+            f"{sum(s.pages for s in states):,}",
             f"{sum(s.statistics.retries for s in states):,}",
             f"{sum(s.statistics.throttles for s in states):,}",
             f"{elapsed:.2f}",
@@ -336,7 +350,7 @@ def _account_totals(accounts: Sequence[str], states: Sequence[SourceState]) -> l
                 account,
                 f"{len(mine)}",
                 f"{sum(s.items for s in mine):,}",
-                f"{sum(s.statistics.pages for s in mine):,}",
+                f"{sum(s.pages for s in mine):,}",
                 f"{sum(s.statistics.retries for s in mine):,}",
                 ", ".join(f"{statuses[name]} {name}" for name in order if statuses[name]),
             ]

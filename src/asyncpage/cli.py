@@ -34,8 +34,10 @@ from jmespath.parser import ParsedResult
 from . import __version__
 from ._accounts import (
     DEFAULT_ROLE_NAME,
+    DEFAULT_SESSION_NAME,
     AccountSessions,
     AssumeRole,
+    assume_failure,
     organization_accounts,
     parse_accounts,
 )
@@ -60,6 +62,7 @@ from ._progress import (
     SeedDisplay,
     format_summary,
     refresh,
+    refresh_interval,
 )
 from ._regions import ClientPool, regions_for
 from ._store import SourceId, Store, StoredSource
@@ -145,6 +148,9 @@ examples:
   asyncpage inventory --demo --chaos              the same through a fault proxy
   asyncpage inventory --demo --chaos --seed 4242  replay the faults of a run
   asyncpage inventory --regions 'eu-*' --services ec2,lambda -o eu.jsonl
+  asyncpage inventory --org --db org.db           every account; resume with --resume
+  asyncpage inventory --org --hub-role-arn arn:aws:iam::999988887777:role/Hub \\
+      --role-arn-template 'arn:aws:iam::{account}:role/Audit'
   asyncpage inventory --operation iam:list_users --query '{name: UserName}'
   asyncpage inventory --operation s3:list_objects_v2 --param Bucket=logs --regions us-east-1
   asyncpage inventory --demo | jq -r 'select(.service=="ec2") | .id'
@@ -190,10 +196,23 @@ class Options:
     accounts: tuple[str, ...] = ()
     role_name: str = DEFAULT_ROLE_NAME
     external_id: str | None = None
+    role_arn_template: str | None = None
+    hub_role_arn: str | None = None
+    session_name: str = DEFAULT_SESSION_NAME
     db: str | None = None
     resume: bool = False
     argv: tuple[str, ...] = ()
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def assume_role(self) -> AssumeRole:
+        """How each account's credentials are made (checked by :func:`_validate`)."""
+        return AssumeRole(
+            role_name=self.role_name,
+            role_arn=self.role_arn_template,
+            external_id=self.external_id,
+            session_name=self.session_name,
+            hub_role_arn=self.hub_role_arn,
+        )
 
 
 def _positive_int(text: str) -> int:
@@ -285,10 +304,33 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     who.add_argument(
         "--role-name",
         metavar="NAME",
-        default=DEFAULT_ROLE_NAME,
         help=f"the role to assume in each account (default: {DEFAULT_ROLE_NAME})",
     )
-    who.add_argument("--external-id", metavar="ID", help="the ExternalId AssumeRole sends")
+    who.add_argument(
+        "--role-arn-template",
+        metavar="ARN",
+        help="the role to assume in each account as an ARN with {account} (and optionally "
+        "{partition}) in it, e.g. 'arn:aws:iam::{account}:role/audit/Inventory'; instead "
+        "of --role-name",
+    )
+    who.add_argument(
+        "--hub-role-arn",
+        metavar="ARN",
+        help="role chaining: assume this role first with the caller's credentials, then "
+        "each account's role with the hub's (both refreshed before they expire). A hub "
+        "that cannot be assumed fails the run before anything is listed",
+    )
+    who.add_argument(
+        "--external-id",
+        metavar="ID",
+        help="the ExternalId sent with each account's AssumeRole (not the hub's)",
+    )
+    who.add_argument(
+        "--session-name",
+        metavar="NAME",
+        help=f"the RoleSessionName of every AssumeRole, as CloudTrail shows it (default: "
+        f"{DEFAULT_SESSION_NAME})",
+    )
     what = inventory.add_argument_group("what")
     what.add_argument(
         "--services",
@@ -424,8 +466,30 @@ def _validate(
     if args.demo and (args.org or args.accounts is not None):
         usage("--demo is an Organization already: drop --org/--accounts")
     named_accounts = args.org or args.accounts is not None or args.demo
-    if not named_accounts and (args.role_name != DEFAULT_ROLE_NAME or args.external_id):
-        usage("--role-name and --external-id need --org or --accounts")
+    role_options = {
+        "--role-name": args.role_name,
+        "--role-arn-template": args.role_arn_template,
+        "--hub-role-arn": args.hub_role_arn,
+        "--external-id": args.external_id,
+        "--session-name": args.session_name,
+    }
+    given_roles = [name for name, value in role_options.items() if value is not None]
+    if not named_accounts and given_roles:
+        verb = "needs" if len(given_roles) == 1 else "need"
+        usage(f"{' and '.join(given_roles)} {verb} --org or --accounts (accounts to assume into)")
+    if args.role_name is not None and args.role_arn_template is not None:
+        usage("--role-name and --role-arn-template both name the role: give one")
+    assume = AssumeRole()
+    try:
+        assume = AssumeRole(
+            role_name=args.role_name or DEFAULT_ROLE_NAME,
+            role_arn=args.role_arn_template,
+            external_id=args.external_id,
+            session_name=args.session_name or DEFAULT_SESSION_NAME,
+            hub_role_arn=args.hub_role_arn,
+        )
+    except ValueError as exc:
+        usage(str(exc))
     accounts: tuple[str, ...] = ()
     if args.accounts is not None:
         try:
@@ -504,8 +568,11 @@ def _validate(
         progress=not args.no_progress,
         org=args.org,
         accounts=accounts,
-        role_name=args.role_name,
-        external_id=args.external_id,
+        role_name=assume.role_name,
+        external_id=assume.external_id,
+        role_arn_template=assume.role_arn,
+        hub_role_arn=assume.hub_role_arn,
+        session_name=assume.session_name,
         db=args.db,
         resume=args.resume,
         argv=tuple(argv),
@@ -590,7 +657,7 @@ class _Run:
                 accounts_config = _CHAOS_ACCOUNT_CALLS if options.chaos else config
                 sessions = AccountSessions(
                     session,
-                    assume=AssumeRole(role_name=options.role_name, external_id=options.external_id),
+                    assume=options.assume_role(),
                     own_account=MANAGEMENT_ACCOUNT if options.demo else None,
                     endpoint_url=endpoint_url,
                     region=home,
@@ -600,7 +667,18 @@ class _Run:
                 if listed is None:
                     return EXIT_FAILED
                 account_ids = listed
-                unavailable = await sessions.check(account_ids)
+                try:
+                    await sessions.caller_account()
+                except (BotoCoreError, ClientError) as exc:
+                    self.say(f"asyncpage inventory: cannot tell the caller's account: {exc}")
+                    return EXIT_FAILED
+                try:
+                    unavailable = await sessions.check(account_ids)
+                except (BotoCoreError, ClientError) as exc:
+                    # Only the hub role's failure gets here: no account could be listed.
+                    hub = options.hub_role_arn or ""
+                    self.say(f"asyncpage inventory: {assume_failure(exc, hub)} (the hub role)")
+                    return EXIT_FAILED
                 for account, reason in unavailable.items():
                     self.say(f"asyncpage inventory: skipping account {account}: {reason}")
             targets = plan_targets(
@@ -647,7 +725,13 @@ class _Run:
                 unavailable=unavailable,
             )
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
+                if options.progress:
+                    every = refresh_interval(len(targets))
+                    tasks.start_soon(
+                        partial(refresh, interval=every),
+                        display,
+                        lambda: (inventory.states(), inventory.elapsed),
+                    )
                 try:
                     await inventory.run()
                 except BaseException as exc:

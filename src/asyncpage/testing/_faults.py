@@ -61,7 +61,9 @@ ErrorKind = Literal["throttle", "server_error", "error"]
 Wire = Literal["json", "query", "ec2", "s3", "rest-xml", "rest-json"]
 """The error envelope a client expects, named after the protocol it speaks."""
 
-_CREDENTIAL_SCOPE: Final = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request")
+_CREDENTIAL_SCOPE: Final = re.compile(
+    r"Credential=([^/,\s]+)/\d{8}/[^/,\s]+/([^/,\s]+)/aws4_request"
+)
 _S3_SERVICES: Final = frozenset({"s3", "s3-outposts", "s3express"})
 _REST_XML_SERVICES: Final = frozenset({"route53", "cloudfront"})
 _QUERY_COMPATIBLE: Final = frozenset({"sqs"})
@@ -79,6 +81,8 @@ class RequestFacts:
     """The envelope an error response to this request must use."""
     content_type: str
     """The request's ``Content-Type``, echoed in JSON error responses."""
+    access_key: str | None = None
+    """The access key id that signed the request (SigV4 ``Credential=``), if signed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,13 +159,21 @@ def read_request_facts(target: str, headers: Mapping[str, str], body: bytes) -> 
         wire = "rest-xml"
     else:
         wire = "rest-json"
-    return RequestFacts(service, operation, wire, content_type)
+    return RequestFacts(service, operation, wire, content_type, _access_key_of(target, headers))
+
+
+def _access_key_of(target: str, headers: Mapping[str, str]) -> str | None:
+    match = _CREDENTIAL_SCOPE.search(headers.get("authorization", ""))
+    if match is not None:
+        return match.group(1)
+    credential = parse_qs(urlsplit(target).query).get("X-Amz-Credential")
+    return credential[0].split("/")[0] if credential else None
 
 
 def _service_of(target: str, headers: Mapping[str, str]) -> str | None:
     match = _CREDENTIAL_SCOPE.search(headers.get("authorization", ""))
     if match is not None:
-        return match.group(1)
+        return match.group(2)
     # A presigned URL carries the same scope in its query string.
     credential = parse_qs(urlsplit(target).query).get("X-Amz-Credential")
     if credential:

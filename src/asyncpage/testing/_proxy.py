@@ -119,6 +119,8 @@ class ProxyEvent:
     operation: str | None
     action: Action
     delay: float
+    access_key: str | None = None
+    """The access key id that signed the request, if signed: who made the call."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -659,7 +661,13 @@ class FaultProxy:
             if decision.action != "forward":
                 self._counts[decision.action] += 1
             self._events.append(
-                ProxyEvent(facts.service, facts.operation, decision.action, decision.delay)
+                ProxyEvent(
+                    facts.service,
+                    facts.operation,
+                    decision.action,
+                    decision.delay,
+                    facts.access_key,
+                )
             )
             return decision, hold
 
