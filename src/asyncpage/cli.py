@@ -40,6 +40,7 @@ from ._accounts import (
     parse_accounts,
 )
 from ._demo import DEMO_REGIONS, MANAGEMENT_ACCOUNT
+from ._distribute import Coordinator, DaskWorkers, ProcessWorkers, Workers
 from ._inventory import (
     DEFAULT_LISTINGS,
     GLOBAL_REGION,
@@ -63,6 +64,7 @@ from ._progress import (
 )
 from ._regions import ClientPool, regions_for
 from ._store import SourceId, Store, StoredSource
+from ._tasks import Connection
 
 __all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
 
@@ -97,8 +99,11 @@ CHAOS: Final = ChaosRates()
 #: ``--chaos`` without ``--seed`` draws a seed below this: short enough to retype.
 CHAOS_SEEDS: Final = 1_000_000
 DEMO_PAGE_SIZE: Final = 10
+#: ``--workers`` by default: one process per core from this many sources on, else one.
+AUTO_WORKERS_FROM: Final = 400
 _DEMO_CREDENTIALS: Final = {"access_key": "demo", "secret_key": "demo"}
-_CHAOS_ACCOUNT_CALLS: Final = AioConfig(retries={"mode": "standard", "total_max_attempts": 10})
+_CHAOS_ACCOUNT_RETRIES: Final = {"mode": "standard", "total_max_attempts": 10}
+_CHAOS_ACCOUNT_CALLS: Final = AioConfig(retries=_CHAOS_ACCOUNT_RETRIES)
 _REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
 
 _DESCRIPTION = """\
@@ -192,6 +197,8 @@ class Options:
     external_id: str | None = None
     db: str | None = None
     resume: bool = False
+    workers: int | None = None  # None: auto (see workers_for)
+    dask: str | None = None
     argv: tuple[str, ...] = ()
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
@@ -359,6 +366,23 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="items per page request (default: each service's own; with --demo, "
         f"{DEMO_PAGE_SIZE}, so that its small listings take several pages)",
     )
+    spread = inventory.add_argument_group("beyond one process")
+    spread.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        help="list in N worker processes, sources sharded by account, service and region "
+        "(limits split between them, one store and one summary); 1: one process. Default: "
+        f"one per core from {AUTO_WORKERS_FROM} sources on, else 1 (starting workers costs "
+        "about a second)",
+    )
+    spread.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the shards as tasks on the Dask cluster whose scheduler is ADDRESS "
+        "(tcp://host:8786); needs the dask extra here and asyncpage on the workers, whose "
+        "own AWS credentials are used; the store and the output stay here",
+    )
     # Hidden: a smaller demo for tests and quick looks.
     tuning.add_argument("--demo-scale", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
     return parser, inventory
@@ -419,6 +443,8 @@ def _validate(
         usage("--demo-scale needs --demo")
     if args.resume and not args.db:
         usage("--resume needs --db (the store whose unfinished run to continue)")
+    if args.dask is not None and args.workers is not None:
+        usage("--dask runs the tasks on the cluster's workers: drop --workers")
     if args.org and args.accounts is not None:
         usage("--org lists the Organization's accounts: drop --accounts (or --org)")
     if args.demo and (args.org or args.accounts is not None):
@@ -508,6 +534,8 @@ def _validate(
         external_id=args.external_id,
         db=args.db,
         resume=args.resume,
+        workers=args.workers,
+        dask=args.dask,
         argv=tuple(argv),
     )
 
@@ -546,7 +574,7 @@ class _Run:
         self.options = options
         self.writer = writer
         self.output_is_terminal = output_is_terminal
-        self.inventory: Inventory | None = None
+        self.inventory: Inventory | Coordinator | None = None
         self.chaos_seed: int | None = None
         #: The reader of stdout went away (``| head``): print nothing more.
         self.output_closed = False
@@ -583,11 +611,13 @@ class _Run:
             sessions: AccountSessions | None = None
             account_ids: list[str] = [""]
             unavailable: dict[str, str] = {}
+            accounts_retries = retries
             if options.org or options.accounts or options.demo:
                 # STS and Organizations calls are not pages: with botocore's retries off
                 # (--chaos), they get botocore's own, or a throttled AssumeRole would skip
                 # a whole account.
                 accounts_config = _CHAOS_ACCOUNT_CALLS if options.chaos else config
+                accounts_retries = _CHAOS_ACCOUNT_RETRIES if options.chaos else retries
                 sessions = AccountSessions(
                     session,
                     assume=AssumeRole(role_name=options.role_name, external_id=options.external_id),
@@ -634,18 +664,53 @@ class _Run:
                 else:
                     self.writer.write(records)
 
-            inventory = self.inventory = Inventory(
-                targets,
-                pool=pool,
-                write=write if self.writes_lines else None,
-                page_size=options.page_size,
-                query=options.query,
-                concurrency=options.concurrency,
-                per_endpoint=options.per_endpoint,
-                store=store,
-                stored=stored,
-                unavailable=unavailable,
-            )
+            inventory: Inventory | Coordinator
+            if options.dask is not None or workers_for(options, len(targets)) > 1:
+
+                def write_lines(lines: list[str]) -> None:
+                    if self.output_is_terminal:
+                        display.print_above(partial(self.writer.write_lines, lines))
+                    else:
+                        self.writer.write_lines(lines)
+
+                connection = Connection(
+                    endpoint_url=endpoint_url,
+                    profile=options.profile,
+                    credentials=(_DEMO_CREDENTIALS["access_key"], _DEMO_CREDENTIALS["secret_key"])
+                    if options.demo
+                    else None,
+                    retries=retries,
+                    account_retries=dict(accounts_retries),
+                    assume=None if sessions is None else sessions.assume,
+                    own_account=None if sessions is None else await sessions.caller_account(),
+                    home_region=home,
+                )
+                inventory = self.inventory = Coordinator(
+                    targets,
+                    workers=await self._workers(stack, len(targets)),
+                    connection=connection,
+                    write_lines=write_lines if self.writes_lines else None,
+                    page_size=options.page_size,
+                    query=options.query,
+                    concurrency=options.concurrency,
+                    per_endpoint=options.per_endpoint,
+                    store=store,
+                    stored=stored,
+                    unavailable=unavailable,
+                )
+            else:
+                inventory = self.inventory = Inventory(
+                    targets,
+                    pool=pool,
+                    write=write if self.writes_lines else None,
+                    page_size=options.page_size,
+                    query=options.query,
+                    concurrency=options.concurrency,
+                    per_endpoint=options.per_endpoint,
+                    store=store,
+                    stored=stored,
+                    unavailable=unavailable,
+                )
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(refresh, display, lambda: (inventory.states(), inventory.elapsed))
                 try:
@@ -666,6 +731,31 @@ class _Run:
                 file=options.stderr,
             )
         return exit_status(states)
+
+    async def _workers(self, stack: AsyncExitStack, sources: int) -> Workers:
+        """The worker processes, or the Dask cluster's workers, closed when the run ends."""
+        address = self.options.dask
+        if address is None:
+            processes = workers_for(self.options, sources)
+            self.say(f"asyncpage inventory: {_count(processes, 'worker process')}")
+            return ProcessWorkers(processes)
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ImportError(
+                "--dask needs dask.distributed: pip install 'asyncpage[dask]'"
+            ) from None
+        client = await anyio.to_thread.run_sync(partial(Client, address, timeout="30s"))
+
+        async def close() -> None:
+            await anyio.to_thread.run_sync(client.close)
+
+        stack.push_async_callback(close)
+        workers = DaskWorkers(client)
+        self.say(
+            f"asyncpage inventory: Dask cluster {address}, {_count(workers.slots, 'worker thread')}"
+        )
+        return workers
 
     async def _accounts(
         self,
@@ -840,6 +930,17 @@ def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
         return "us-east-1"
     configured = session.get_config_variable("region")
     return configured if configured in listed else listed[0]
+
+
+def workers_for(options: Options, sources: int) -> int:
+    """``--workers``, or by default one process per core for {AUTO_WORKERS_FROM}+ sources.
+
+    A worker process costs about a second to start (spawn, imports, service models), more
+    than a small inventory (the demo's 100 sources) takes in one process.
+    """
+    if options.workers is not None:
+        return options.workers
+    return (os.cpu_count() or 1) if sources >= AUTO_WORKERS_FROM else 1
 
 
 def exit_status(states: Sequence[SourceState]) -> int:
