@@ -737,7 +737,7 @@ class _Run:
         address = self.options.dask
         if address is None:
             processes = workers_for(self.options, sources)
-            self.say(f"asyncpage inventory: {_count(processes, 'worker process')}")
+            self.say(f"asyncpage inventory: {processes} worker processes")
             return ProcessWorkers(processes)
         try:
             from distributed import Client
