@@ -27,7 +27,7 @@ from distributed import Client, LocalCluster
 from asyncpage._distribute import Coordinator, DaskWorkers, ProcessWorkers, Workers, plan_shards
 from asyncpage._inventory import DEFAULT_LISTINGS, Inventory, Target, plan_targets
 from asyncpage._regions import ClientPool
-from asyncpage._store import Store
+from asyncpage._store import SourcePages, Store
 from asyncpage._tasks import Connection
 from asyncpage.cli import main
 from asyncpage.testing import FaultProxy
@@ -146,6 +146,34 @@ def test_workers_and_dask_store_exactly_what_one_process_stores(
     assert summary == [["total", "9", "sources", str(len(resources))]]
     assert results["two"] == results["one"]
     assert results["dask"] == results["one"]
+
+    # A run that stopped half-way, resumed with workers: the other half is listed, and the
+    # store ends as the clean run's.
+    resumed = tmp_path / "resumed.db"
+    half = sources[::2]
+
+    async def stopped() -> None:
+        async with Store(resumed) as store:
+            await store.begin([tuple(s[:4]) for s in sources], resume=False)
+            await store.commit_pages(
+                [
+                    SourcePages(
+                        tuple(source[:4]),
+                        [(r[4], r[5]) for r in resources if r[:4] == source[:4]],
+                        source[5],
+                        None,
+                        "ok",
+                    )
+                    for source in half
+                ]
+            )
+
+    anyio.run(stopped)
+    status = main([*common, "--workers", "2", "--db", str(resumed), "--resume"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert f"resuming run 1: {len(half)} of 9 sources finished before" in err
+    assert stored(resumed) == (resources, sources)
 
 
 def test_shards_keep_each_endpoint_whole_and_balance_sources() -> None:

@@ -33,11 +33,12 @@ import json
 import multiprocessing
 import signal
 import time
+import weakref
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
 import anyio
@@ -110,7 +111,10 @@ class ProcessWorkers:
         self._processes = processes
         self._context = multiprocessing.get_context("spawn")
         self._executor = self._new()
-        self._current: set[Future[TaskResult]] = set()
+        #: The pool each future in flight was sent to (entries go with the futures).
+        self._pool_of: weakref.WeakKeyDictionary[Future[TaskResult], Any] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @property
     def slots(self) -> int:
@@ -121,21 +125,29 @@ class ProcessWorkers:
             self._processes, mp_context=self._context, initializer=_ignore_interrupts
         )
 
+    def _renew(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
+        """A new pool in place of ``broken``, once (every task on it fails the same way)."""
+        if self._executor is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new()
+
     def submit(self, task: Task) -> Future[TaskResult]:
-        future = self._executor.submit(run_task, task)
-        self._current.add(future)
-        future.add_done_callback(self._current.discard)
+        executor = self._executor
+        try:
+            future = executor.submit(run_task, task)
+        except BrokenProcessPool:  # a worker died since the last task came back
+            self._renew(executor)
+            executor = self._executor
+            future = executor.submit(run_task, task)
+        self._pool_of[future] = executor
         return future
 
     def lost(self, future: Future[TaskResult], error: BaseException) -> bool:
         if not isinstance(error, BrokenProcessPool):
             return False
-        if future in self._current or not self._current:
-            # The pool this future ran on is broken: every task on it fails the same way.
-            # A new pool, once.
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new()
-            self._current = set()
+        broken = self._pool_of.get(future)
+        if broken is not None:
+            self._renew(broken)
         return True
 
     def pids(self) -> list[int]:
@@ -395,7 +407,9 @@ class Coordinator:
             source = self._sources[part.key]
             source.token = part.resume_token
             source.items += len(part.rows)
-            source.statistics = source.statistics + part.statistics
+            # Pages received, as one process counts them: a page a task fetched after its
+            # budget ran out was not returned, and is counted when it comes again.
+            source.statistics = source.statistics + replace(part.statistics, pages=part.pages)
             source.seconds += part.seconds
             if part.status != UNFINISHED:
                 source.status, source.error = part.status, part.error  # type: ignore[assignment]

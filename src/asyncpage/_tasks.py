@@ -18,15 +18,21 @@ after exactly those rows (pages are cut whole: a page fetched after the budget r
 not returned, and is listed again by the next task).
 
 Each thread that runs tasks keeps one event loop and, per :class:`Connection`, one
-aiobotocore session (its loaded service models) and one set of account sessions (their
-AssumeRole credentials, refreshed as they near expiry), for as long as the thread lives;
-clients are opened and closed within each task.
+aiobotocore session (its loaded service models), one set of account sessions (their
+AssumeRole credentials, refreshed as they near expiry) and one client pool, whose clients
+keep their connections from one task to the next (a new connection per task would cost
+a TLS handshake, and against a small local server, refused connections): at most
+:data:`CLIENT_CAP` clients are kept for endpoints the task at hand does not list. All of
+it is closed when the process ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
+import multiprocessing.util
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -190,7 +196,16 @@ def run_task(task: Task) -> TaskResult:
     return _local_runner().run(_run(task))
 
 
-# -- per thread: one event loop, a session per connection ---------------------------------
+# -- per thread: one event loop; per connection a session, account sessions, clients -------
+
+
+@dataclass(slots=True)
+class _Context:
+    session: AioSession
+    accounts: AccountSessions | None
+    pool: ClientPool
+    #: The clients this thread's tasks asked for: the stale ones are closed past the cap.
+    used: set[tuple[str, str, str]] = field(default_factory=set)
 
 
 class _Local(threading.local):
@@ -199,24 +214,49 @@ class _Local(threading.local):
 
     def __init__(self) -> None:
         self.contexts = {}
+        with _THREADS_LOCK:
+            _THREADS.append(self)
 
 
+_THREADS: list[_Local] = []
+_THREADS_LOCK = threading.Lock()
 _LOCAL = _Local()
+#: Clients a thread keeps open between tasks (about 0.25 MiB each) before it closes those
+#: the task at hand does not use.
+CLIENT_CAP: Final = 128
 
 
 def _local_runner() -> asyncio.Runner:
     if _LOCAL.runner is None:
         _LOCAL.runner = asyncio.Runner()
+        _close_at_exit()
     return _LOCAL.runner
 
 
-@dataclass(slots=True)
-class _Context:
-    session: AioSession
-    accounts: AccountSessions | None
+@lru_cache(maxsize=1)
+def _close_at_exit() -> None:
+    """Close every thread's clients and loop when the process ends (once per process)."""
+    # A pool's worker process ends through multiprocessing, which runs its finalizers but
+    # not always atexit; a plain process runs atexit. Closing twice is harmless.
+    multiprocessing.util.Finalize(None, _close_all, exitpriority=10)
+    atexit.register(_close_all)
 
 
-def _context(connection: Connection) -> _Context:
+def _close_all() -> None:
+    with _THREADS_LOCK:
+        threads = list(_THREADS)
+    for local in threads:
+        runner, local.runner = local.runner, None
+        if runner is None:
+            continue
+        contexts, local.contexts = local.contexts, {}
+        with contextlib.suppress(Exception):
+            for context in contexts.values():
+                runner.run(context.pool.__aexit__(None, None, None))
+            runner.close()
+
+
+async def _context(connection: Connection) -> _Context:
     key = connection.key()
     context = _LOCAL.contexts.get(key)
     if context is None:
@@ -235,8 +275,27 @@ def _context(connection: Connection) -> _Context:
                 region=connection.home_region,
                 config=AioConfig(retries=dict(retries)),
             )
-        context = _LOCAL.contexts[key] = _Context(session, accounts)
+        config = AioConfig(retries=dict(connection.retries)) if connection.retries else None
+        pool = ClientPool(
+            session=session,
+            endpoint_url=connection.endpoint_url,
+            config=config,
+            accounts=accounts,
+            speedups=connection.speedups,
+        )
+        await pool.__aenter__()
+        context = _LOCAL.contexts[key] = _Context(session, accounts, pool)
     return context
+
+
+async def _trim(context: _Context, needed: set[tuple[str, str, str]]) -> None:
+    """Past :data:`CLIENT_CAP` clients, close those this task does not need."""
+    context.used |= needed
+    if context.pool.open_clients <= CLIENT_CAP:
+        return
+    for account, service, region in context.used - needed:
+        await context.pool.release(service, region, account=account or None)
+    context.used = set(needed)
 
 
 # -- the task ------------------------------------------------------------------------------
@@ -248,7 +307,7 @@ def _dumps(value: Any) -> str:
 
 async def _run(task: Task) -> TaskResult:
     connection, settings = task.connection, task.settings
-    context = _context(connection)
+    context = await _context(connection)
     specs = {spec.key: spec for spec in task.sources}
     targets = [
         Target(spec.key, spec.listing.listing(), spec.client_region) for spec in task.sources
@@ -272,28 +331,24 @@ async def _run(task: Task) -> TaskResult:
             budget.cancel()
 
     query = jmespath.compile(settings.query) if settings.query is not None else None
-    config = AioConfig(retries=dict(connection.retries)) if connection.retries else None
-    async with ClientPool(
-        session=context.session,
-        endpoint_url=connection.endpoint_url,
-        config=config,
-        accounts=context.accounts,
-        speedups=connection.speedups,
-    ) as pool:
-        inventory = Inventory(
-            targets,
-            pool=pool,
-            write=collect,
-            page_size=settings.page_size,
-            query=query,
-            retry=settings.retry,
-            concurrency=settings.concurrency,
-            per_endpoint=settings.per_endpoint,
-            stored=stored,
-        )
-        with budget:
-            budget.deadline = anyio.current_time() + settings.seconds
-            await inventory.run()
+    await _trim(context, {(t.key.account, t.key.service, t.client_region) for t in targets})
+    # The thread's pool, kept open between tasks: its clients keep their connections (and
+    # TLS sessions) for the next task of the same endpoints. Inventory still closes a
+    # client once every source of it has ended.
+    inventory = Inventory(
+        targets,
+        pool=context.pool,
+        write=collect,
+        page_size=settings.page_size,
+        query=query,
+        retry=settings.retry,
+        concurrency=settings.concurrency,
+        per_endpoint=settings.per_endpoint,
+        stored=stored,
+    )
+    with budget:
+        budget.deadline = anyio.current_time() + settings.seconds
+        await inventory.run()
     outcomes = inventory.outcomes
     results: list[SourceResult] = []
     for state in inventory.states():

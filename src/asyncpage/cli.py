@@ -157,8 +157,12 @@ examples:
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``asyncpage`` command with ``argv`` (default ``sys.argv[1:]``); return its status."""
+def main(argv: Sequence[str] | None = None, *, dask_client: Any = None) -> int:
+    """Run the ``asyncpage`` command with ``argv`` (default ``sys.argv[1:]``); return its status.
+
+    ``dask_client``: a ``distributed.Client`` whose cluster runs the inventory's tasks, as
+    ``--dask ADDRESS`` would (see :func:`asyncpage.cluster.inventory`).
+    """
     parser, command = _parser()
     try:
         # Known args first: argparse would report what the subcommand does not know with
@@ -167,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             command.error(_unrecognized(command, unknown))
         options = _validate(command, args, argv if argv is not None else sys.argv[1:])
+        if dask_client is not None:
+            if options.workers is not None or options.dask is not None:
+                command.error("a Dask client runs the tasks: drop --workers and --dask")
+            options.dask_client = dask_client
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     return _inventory(options)
@@ -199,6 +207,7 @@ class Options:
     resume: bool = False
     workers: int | None = None  # None: auto (see workers_for)
     dask: str | None = None
+    dask_client: Any = None  # a distributed.Client (asyncpage.cluster.inventory)
     argv: tuple[str, ...] = ()
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
@@ -665,7 +674,8 @@ class _Run:
                     self.writer.write(records)
 
             inventory: Inventory | Coordinator
-            if options.dask is not None or workers_for(options, len(targets)) > 1:
+            distributed = options.dask is not None or options.dask_client is not None
+            if distributed or workers_for(options, len(targets)) > 1:
 
                 def write_lines(lines: list[str]) -> None:
                     if self.output_is_terminal:
@@ -735,6 +745,10 @@ class _Run:
     async def _workers(self, stack: AsyncExitStack, sources: int) -> Workers:
         """The worker processes, or the Dask cluster's workers, closed when the run ends."""
         address = self.options.dask
+        if self.options.dask_client is not None:
+            workers = DaskWorkers(self.options.dask_client)
+            self.say(f"asyncpage inventory: Dask cluster, {_count(workers.slots, 'worker thread')}")
+            return workers
         if address is None:
             processes = workers_for(self.options, sources)
             self.say(f"asyncpage inventory: {processes} worker processes")
