@@ -98,10 +98,18 @@ def coordinated(make: Callable[[], Workers]) -> Callable[..., Awaitable[tuple[in
         finally:
             await store.__aexit__(None, None, None)
         run.tasks = coordinator.tasks  # type: ignore[attr-defined]
+        run.worker_cpu = coordinator.worker_cpu  # type: ignore[attr-defined]
         states = coordinator.states()
         return sum(s.items for s in states), sum(s.statistics.pages for s in states)
 
     return run
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used, from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
@@ -134,6 +142,9 @@ def main() -> None:
         }
         wall: dict[str, list[float]] = {name: [] for name in contenders}
         cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        workers_cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        endpoint_cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        endpoint = server._process.pid
         tasks: dict[str, int] = {}
         records = pages = 0
         loads = [load()]
@@ -144,9 +155,12 @@ def main() -> None:
             for name in order:
                 db = Path(tmp) / f"{rep}-{name}.db"
                 started, cpu_started = time.perf_counter(), time.process_time()
+                served = process_cpu(endpoint)
                 records, pages = anyio.run(contenders[name], server.endpoint_url, targets, db)
                 wall[name].append(time.perf_counter() - started)
                 cpu[name].append(time.process_time() - cpu_started)
+                endpoint_cpu[name].append(process_cpu(endpoint) - served)
+                workers_cpu[name].append(getattr(contenders[name], "worker_cpu", 0.0))
                 tasks[name] = getattr(contenders[name], "tasks", 0)
             loads.append(load())
 
@@ -158,16 +172,32 @@ def main() -> None:
     print(f"{records:,} records in {pages:,} pages a run; load average: {', '.join(loads)}\n")
     print(
         "| contender | records/s (median) | spread (s a run) | x one process "
-        "| this process's CPU per page | tasks |"
+        "| CPU per page: this process | workers | endpoint | tasks |"
     )
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     base = records / median(wall["one process"])
+
+    def ms(values: list[float]) -> str:
+        return f"{median(values) / pages * 1e3:.2f} ms" if any(values) else "-"
+
     for name in contenders:
         rate = records / median(wall[name])
         print(
             f"| {name} | {rate:,.0f} | {spread(wall[name], digits=2)} | {rate / base:.2f}x "
-            f"| {median(cpu[name]) / pages * 1e3:.3f} ms | {tasks.get(name) or '-'} |"
+            f"| {ms(cpu[name])} | {ms(workers_cpu[name])} | {ms(endpoint_cpu[name])} "
+            f"| {tasks.get(name) or '-'} |"
         )
+    one = median(cpu["one process"]) / pages
+    total = (
+        median(cpu["2 workers"])
+        + median(workers_cpu["2 workers"])
+        + median(endpoint_cpu["2 workers"])
+    ) / pages
+    print(
+        f"\nOn 2 idle cores, from CPU alone: one process lists at most {1 / one:,.0f} pages/s "
+        f"(its own CPU, the endpoint on the other core); 2 workers at most {2 / total:,.0f} "
+        f"(every process's CPU on 2 cores): {2 * one / total:.2f}x."
+    )
     one_cpu = median(cpu["one process"]) / pages
     coordinator_cpu = median(cpu["2 workers"]) / pages
     print(

@@ -84,7 +84,9 @@ def seed(endpoint_url: str, *, queues: int = 25) -> None:
             )
         ssm = boto3.client("ssm", **kwargs)
         for i in range(9):
-            ssm.put_parameter(Name=f"/app/{region}/p{i}", Value="v", Type="String")
+            ssm.put_parameter(
+                Name=f"/app/{region}/p{i}", Value="v", Type="String", Description="café ☕"
+            )
 
 
 def stored(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -143,6 +145,7 @@ def test_workers_and_dask_store_exactly_what_one_process_stores(
     assert len(resources) == len(REGIONS) * (25 + 7 + 9)
     assert {source[4] for source in sources} == {"ok"} and len(sources) == 9
     assert len(records) == len(set(records)) == len(resources)
+    assert any("café ☕" in record for record in records)  # as text, not escaped
     assert summary == [["total", "9", "sources", str(len(resources))]]
     assert results["two"] == results["one"]
     assert results["dask"] == results["one"]

@@ -309,9 +309,11 @@ class Coordinator:
         self._prefixes: dict[SourceKey, str] = {}
         self._started: float | None = None
         self._finished: float | None = None
-        #: Tasks committed, and tasks sent again after their worker was lost.
+        #: Tasks committed, tasks sent again after their worker was lost, and the CPU
+        #: seconds the committed tasks spent in their workers.
         self.tasks = 0
         self.resent = 0
+        self.worker_cpu = 0.0
 
     @property
     def keys(self) -> list[SourceKey]:
@@ -417,6 +419,7 @@ class Coordinator:
             elif part.pages or part.statistics.requests:
                 source.status = "running"
         self.tasks += 1
+        self.worker_cpu += result.cpu
 
     def _prefix(self, key: SourceKey) -> str:
         """``{"account":...,"service":...,"region":...,"operation":...,"id":`` for ``key``."""

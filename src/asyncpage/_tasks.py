@@ -34,8 +34,9 @@ import contextlib
 import json
 import multiprocessing.util
 import threading
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Final
 
@@ -189,11 +190,15 @@ class SourceResult:
 class TaskResult:
     shard: int
     sources: list[SourceResult]
+    cpu: float = 0.0
+    """CPU seconds the task's thread spent (for benchmarks/workers.py)."""
 
 
 def run_task(task: Task) -> TaskResult:
     """Run ``task`` to its budget in this thread's event loop; see the module docs."""
-    return _local_runner().run(_run(task))
+    started = time.thread_time()
+    result = _local_runner().run(_run(task))
+    return replace(result, cpu=time.thread_time() - started)
 
 
 # -- per thread: one event loop; per connection a session, account sessions, clients -------

@@ -695,9 +695,12 @@ class _Run:
                     own_account=None if sessions is None else await sessions.caller_account(),
                     home_region=home,
                 )
+                workers = await self._workers(stack, len(targets))
+                if workers is None:
+                    return EXIT_FAILED
                 inventory = self.inventory = Coordinator(
                     targets,
-                    workers=await self._workers(stack, len(targets)),
+                    workers=workers,
                     connection=connection,
                     write_lines=write_lines if self.writes_lines else None,
                     page_size=options.page_size,
@@ -742,8 +745,8 @@ class _Run:
             )
         return exit_status(states)
 
-    async def _workers(self, stack: AsyncExitStack, sources: int) -> Workers:
-        """The worker processes, or the Dask cluster's workers, closed when the run ends."""
+    async def _workers(self, stack: AsyncExitStack, sources: int) -> Workers | None:
+        """The worker processes, or the Dask cluster's workers (None: it cannot be reached)."""
         address = self.options.dask
         if self.options.dask_client is not None:
             workers = DaskWorkers(self.options.dask_client)
@@ -759,7 +762,11 @@ class _Run:
             raise ImportError(
                 "--dask needs dask.distributed: pip install 'asyncpage[dask]'"
             ) from None
-        client = await anyio.to_thread.run_sync(partial(Client, address, timeout="30s"))
+        try:
+            client = await anyio.to_thread.run_sync(partial(Client, address, timeout="30s"))
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+            self.say(f"asyncpage inventory: cannot reach the Dask scheduler at {address}: {exc}")
+            return None
 
         async def close() -> None:
             await anyio.to_thread.run_sync(client.close)
