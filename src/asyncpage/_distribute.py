@@ -263,7 +263,7 @@ class Coordinator:
         stored: Mapping[SourceId, StoredSource] | None = None,
         unavailable: Mapping[str, str] | None = None,
         shards: int | None = None,
-        task_seconds: float = 1.0,
+        task_seconds: float = 2.0,
         task_records: int = 20_000,
     ) -> None:
         self._workers = workers

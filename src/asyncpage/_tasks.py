@@ -103,7 +103,7 @@ class Settings:
     retry: Retry | None = None
     concurrency: int = 8
     per_endpoint: int = 4
-    seconds: float = 1.0
+    seconds: float = 2.0
     """Stop after this long (pages received by then are returned)."""
     records: int = 20_000
     """...or once this many records are held (bounds a result's size)."""
@@ -197,7 +197,7 @@ class TaskResult:
 def run_task(task: Task) -> TaskResult:
     """Run ``task`` to its budget in this thread's event loop; see the module docs."""
     started = time.thread_time()
-    result = _local_runner().run(_run(task))
+    result = _thread().runner.run(_run(task))
     return replace(result, cpu=time.thread_time() - started)
 
 
@@ -213,57 +213,69 @@ class _Context:
     used: set[tuple[str, str, str]] = field(default_factory=set)
 
 
+@dataclass(slots=True)
+class _Thread:
+    """What one thread keeps between its tasks; closed when the process ends."""
+
+    thread: threading.Thread = field(default_factory=threading.current_thread)
+    runner: asyncio.Runner = field(default_factory=asyncio.Runner)
+    contexts: dict[str, _Context] = field(default_factory=dict)
+
+
 class _Local(threading.local):
-    runner: asyncio.Runner | None = None
-    contexts: dict[str, _Context]
-
-    def __init__(self) -> None:
-        self.contexts = {}
-        with _THREADS_LOCK:
-            _THREADS.append(self)
+    state: _Thread | None = None
 
 
-_THREADS: list[_Local] = []
-_THREADS_LOCK = threading.Lock()
 _LOCAL = _Local()
+#: Every thread's state, whether its thread still runs or not (Dask closes its threads
+#: before the process ends): all closed at exit.
+_THREADS: list[_Thread] = []
+_THREADS_LOCK = threading.Lock()
 #: Clients a thread keeps open between tasks (about 0.25 MiB each) before it closes those
 #: the task at hand does not use.
 CLIENT_CAP: Final = 128
 
 
-def _local_runner() -> asyncio.Runner:
-    if _LOCAL.runner is None:
-        _LOCAL.runner = asyncio.Runner()
-        _close_at_exit()
-    return _LOCAL.runner
-
-
-@lru_cache(maxsize=1)
-def _close_at_exit() -> None:
-    """Close every thread's clients and loop when the process ends (once per process)."""
-    # A pool's worker process ends through multiprocessing, which runs its finalizers but
-    # not always atexit; a plain process runs atexit. Closing twice is harmless.
-    multiprocessing.util.Finalize(None, _close_all, exitpriority=10)
-    atexit.register(_close_all)
+def _thread() -> _Thread:
+    state = _LOCAL.state
+    if state is None:
+        state = _LOCAL.state = _Thread()
+        with _THREADS_LOCK:
+            if not _THREADS:
+                # A pool's worker process ends through multiprocessing, which runs its
+                # finalizers but not always atexit; a plain process runs atexit.
+                multiprocessing.util.Finalize(None, _close_all, exitpriority=10)
+                atexit.register(_close_all)
+            ended = [other for other in _THREADS if not other.thread.is_alive()]
+            _THREADS[:] = [other for other in _THREADS if other.thread.is_alive()]
+            _THREADS.append(state)
+        # Threads that ran tasks and ended (a Dask cluster closed in this process): their
+        # clients and loops are closed here, in this thread, before its own loop runs.
+        _close(ended)
+    return state
 
 
 def _close_all() -> None:
+    """Close every thread's clients and event loop (harmless a second time)."""
     with _THREADS_LOCK:
-        threads = list(_THREADS)
-    for local in threads:
-        runner, local.runner = local.runner, None
-        if runner is None:
-            continue
-        contexts, local.contexts = local.contexts, {}
+        threads, _THREADS[:] = list(_THREADS), []
+    _close(threads)
+
+
+def _close(threads: list[_Thread]) -> None:
+    for state in threads:
+        contexts, state.contexts = state.contexts, {}
         with contextlib.suppress(Exception):
             for context in contexts.values():
-                runner.run(context.pool.__aexit__(None, None, None))
-            runner.close()
+                state.runner.run(context.pool.__aexit__(None, None, None))
+        with contextlib.suppress(Exception):
+            state.runner.close()
 
 
 async def _context(connection: Connection) -> _Context:
     key = connection.key()
-    context = _LOCAL.contexts.get(key)
+    contexts = _thread().contexts
+    context = contexts.get(key)
     if context is None:
         session = AioSession(profile=connection.profile)
         if connection.credentials is not None:
@@ -289,7 +301,7 @@ async def _context(connection: Connection) -> _Context:
             speedups=connection.speedups,
         )
         await pool.__aenter__()
-        context = _LOCAL.contexts[key] = _Context(session, accounts, pool)
+        context = contexts[key] = _Context(session, accounts, pool)
     return context
 
 
