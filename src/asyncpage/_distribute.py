@@ -348,18 +348,26 @@ class Coordinator:
         ready = deque(i for i, shard in enumerate(self._shards) if self._open(shard))
         in_flight: dict[Future[TaskResult], int] = {}
         losses: Counter[int] = Counter()
-        slots = self._workers.slots
-        while ready or in_flight:
-            while ready and len(in_flight) < slots:
+        # One task more than the slots waits in the executor's queue, so that a worker
+        # starts its next task while the coordinator commits the last one's result. Only
+        # ``slots`` run at once: the limits are split by ``slots``.
+        queue = self._workers.slots + 1
+
+        def fill() -> None:
+            while ready and len(in_flight) < queue:
                 index = ready.popleft()
                 in_flight[self._workers.submit(self._task(index))] = index
+
+        while ready or in_flight:
+            fill()
             done = await anyio.to_thread.run_sync(
                 _wait_any, list(in_flight), abandon_on_cancel=True
             )
+            results: list[tuple[int, TaskResult]] = []
             for future in done:
                 index = in_flight.pop(future)
                 try:
-                    result = future.result()
+                    results.append((index, future.result()))
                 except BaseException as exc:
                     if not self._workers.lost(future, exc):
                         raise
@@ -369,7 +377,8 @@ class Coordinator:
                         self._fail(index, f"its worker was lost {losses[index]} times: {exc!r}")
                     else:
                         ready.append(index)
-                    continue
+            fill()  # other shards go on while these results are committed
+            for index, result in results:
                 losses[index] = 0
                 await self._commit(result)
                 if self._open(self._shards[index]):
