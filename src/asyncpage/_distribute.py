@@ -9,8 +9,9 @@ client's executor, :class:`DaskWorkers`), sending :class:`~asyncpage._tasks.Task
   shard (:func:`plan_shards`), and at most one task per shard is in flight, so
   ``--per-endpoint`` and the backoff gate that sources of one endpoint share hold exactly
   as in one process. Shards are balanced by source count, a few per worker.
-* **Limits split, never multiplied.** At most one task per worker slot is in flight, and
-  each gets ``max(1, concurrency // slots)`` sources at once.
+* **Limits split, never multiplied.** At most one task per worker slot runs (one more
+  waits in the executor's queue), and each gets ``max(1, concurrency // slots)`` sources
+  at once.
 * **Exactly once.** A task lists its shard from the tokens the coordinator committed last,
   for a second or so, and returns the rows and each source's next token. The coordinator
   commits a task's result, every page of it and every token, in one SQLite transaction
