@@ -27,6 +27,7 @@ MODULES = (
     "asyncpage.testing.plugin",
     "asyncpage.fastapi",
     "asyncpage.cli",
+    "asyncpage.cluster",
 )
 OUTPUT = Path(__file__).resolve().parent / "api"
 

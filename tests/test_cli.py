@@ -454,6 +454,8 @@ def test_bad_params_exit_2_with_botocores_report_before_anything_starts(
         (["inventory", "--operation", "nosuch:list_x"], "unknown AWS service 'nosuch'"),
         (["inventory", "--operation", "iam"], "not SERVICE:OPERATION"),
         (["inventory", "--concurrency", "0"], "must be at least 1"),
+        (["inventory", "--workers", "0"], "must be at least 1"),
+        (["inventory", "--workers", "2", "--dask", "tcp://127.0.0.1:9"], "drop --workers"),
         (["inventory", "--page-size", "ten"], "not a whole number"),
         (["inventory", "--regions", "EU West"], "is not a region or pattern"),
         (["inventory", "--demo", "--regions", "sa-*"], "matches none of the demo's regions"),

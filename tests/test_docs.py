@@ -135,7 +135,7 @@ DESIGN = ROOT / "docs" / "design.md"
 def test_the_design_page_names_every_module_and_only_real_ones() -> None:
     (flow,) = [block for block in blocks(DESIGN) if block.language == "text"]
     # Modules are named in parentheses: (_walk), (cli, _inventory), (testing/, _demo).
-    module = r"(?<=[(\s])(_[a-z][a-z0-9]*|cli|fastapi|speedups|testing/)(?=[,)])"
+    module = r"(?<=[(\s])(_[a-z][a-z0-9]*|cli|cluster|fastapi|speedups|testing/)(?=[,)])"
     named = set(re.findall(module, flow.source))
     package = ROOT / "src" / "asyncpage"
     modules = {path.stem for path in package.glob("*.py")} - {"__init__", "__main__"}
@@ -155,7 +155,13 @@ def test_the_api_reference_documents_every_public_name_and_renders_its_markup(
     spec.loader.exec_module(build_api)
     written = build_api.build(tmp_path)  # a warning from pdoc fails the test too
     assert tmp_path / "index.html" in written
-    for name in ("asyncpage", "asyncpage.testing", "asyncpage.fastapi", "asyncpage.cli"):
+    for name in (
+        "asyncpage",
+        "asyncpage.testing",
+        "asyncpage.fastapi",
+        "asyncpage.cli",
+        "asyncpage.cluster",
+    ):
         module = importlib.import_module(name)
         page = (tmp_path / f"{name.replace('.', '/')}.html").read_text()
         for public in module.__all__:

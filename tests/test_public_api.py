@@ -129,7 +129,7 @@ def test_no_public_module_besides_the_integrations() -> None:
 
     modules = {m.name for m in pkgutil.iter_modules(asyncpage.__path__)}
     public = {name for name in modules if not name.startswith("_")}
-    assert public <= {"cli", "fastapi", "speedups", "testing"}, public
+    assert public <= {"cli", "cluster", "fastapi", "speedups", "testing"}, public
 
 
 def test_speedups_exports_what_its_docs_name() -> None:
@@ -142,6 +142,12 @@ def test_speedups_exports_what_its_docs_name() -> None:
         "parse_timestamp",
         "statistics",
     ]
+
+
+def test_cluster_exports_its_entry_point() -> None:
+    import asyncpage.cluster
+
+    assert asyncpage.cluster.__all__ == ["inventory"]
 
 
 def test_version_is_a_string() -> None:

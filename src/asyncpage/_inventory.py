@@ -322,6 +322,19 @@ class JsonLinesWriter:
         self._stream.flush()
         self.records += len(records)
 
+    def write_lines(self, lines: Sequence[str]) -> None:
+        """Write records already encoded as compact JSON (one per line, UTF-8 text), and flush.
+
+        What worker processes send back (:mod:`asyncpage._distribute`): the same lines
+        :meth:`write` would have made, escaped here if the stream is not UTF-8.
+        """
+        for line in lines:
+            if self._ascii and not line.isascii():
+                line = json.dumps(json.loads(line), ensure_ascii=True, separators=(",", ":"))
+            self._stream.write(line + "\n")
+        self._stream.flush()
+        self.records += len(lines)
+
 
 class Inventory:
     """One run of the inventory: every target listed concurrently through one fan-out.
@@ -401,6 +414,15 @@ class Inventory:
     def keys(self) -> list[SourceKey]:
         """Every source, in plan order."""
         return list(self._targets)
+
+    @property
+    def outcomes(self) -> Mapping[SourceKey, Outcome]:
+        """The fan-out's :class:`Outcome` of every source it ran, resume tokens included.
+
+        Empty before :meth:`run`; sources settled before it (finished, unavailable) have
+        none. :mod:`asyncpage._tasks` reads it to hand each source's token back.
+        """
+        return self._outcomes
 
     @property
     def elapsed(self) -> float:

@@ -38,7 +38,7 @@ from typing import Any, Final, Self, TypeVar
 import anyio
 import anyio.to_thread
 
-__all__ = ["Resumed", "SourceId", "Store", "StoredSource", "json_default"]
+__all__ = ["Resumed", "SourceId", "SourcePages", "Store", "StoredSource", "json_default"]
 
 T = TypeVar("T")
 
@@ -78,6 +78,13 @@ CREATE TABLE IF NOT EXISTS resources (
 CREATE INDEX IF NOT EXISTS resources_by_run ON resources (run);
 """
 
+_UPSERT: Final = (
+    "INSERT INTO resources (account, region, service, operation, id, item, run)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (account, region, service, operation, id)"
+    " DO UPDATE SET item = excluded.item, run = excluded.run"
+)
+
 #: (account, region, service, operation): how the store names a source.
 SourceId = tuple[str, str, str, str]
 
@@ -95,6 +102,23 @@ class StoredSource:
     @property
     def finished(self) -> bool:
         return self.status in FINISHED
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePages:
+    """Several pages of one source, as a worker sent them: for :meth:`Store.commit_pages`.
+
+    ``rows`` are ``(id, item as compact JSON text)``; ``resume_token`` is the token of the
+    page after the last of them; ``status`` is ``running`` (more to list), ``ok``,
+    ``skipped`` or ``failed`` (with ``error``).
+    """
+
+    source: SourceId
+    rows: Sequence[tuple[str, str]]
+    pages: int
+    resume_token: str | None
+    status: str
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,19 +251,47 @@ class Store:
 
         def commit(db: sqlite3.Connection) -> None:
             with _transaction(db):
-                db.executemany(
-                    "INSERT INTO resources (account, region, service, operation, id, item, run)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (account, region, service, operation, id)"
-                    " DO UPDATE SET item = excluded.item, run = excluded.run",
-                    rows,
-                )
+                db.executemany(_UPSERT, rows)
                 db.execute(
                     "UPDATE sources SET status = ?, pages = pages + 1, items = items + ?,"
                     " resume_token = ?, error = NULL"
                     " WHERE run = ? AND account = ? AND region = ? AND service = ?"
                     " AND operation = ?",
                     (status, len(rows), resume_token, run, *source),
+                )
+
+        await self._call(commit)
+
+    async def commit_pages(self, batch: Sequence[SourcePages]) -> None:
+        """Store the pages of several sources and each one's next token and status, atomically.
+
+        One transaction for the whole batch (a worker's task): a crash leaves all of it or
+        none, so a source resumes from exactly the token of its last batch stored.
+        """
+        run = self.run
+        rows = [(*part.source, rid, item, run) for part in batch for rid, item in part.rows]
+        updates = [
+            (
+                part.status,
+                part.pages,
+                len(part.rows),
+                part.resume_token,
+                part.error,
+                run,
+                *part.source,
+            )
+            for part in batch
+        ]
+
+        def commit(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.executemany(_UPSERT, rows)
+                db.executemany(
+                    "UPDATE sources SET status = ?, pages = pages + ?, items = items + ?,"
+                    " resume_token = ?, error = ?"
+                    " WHERE run = ? AND account = ? AND region = ? AND service = ?"
+                    " AND operation = ?",
+                    updates,
                 )
 
         await self._call(commit)

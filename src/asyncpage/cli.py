@@ -42,6 +42,7 @@ from ._accounts import (
     parse_accounts,
 )
 from ._demo import DEMO_REGIONS, MANAGEMENT_ACCOUNT
+from ._distribute import Coordinator, DaskWorkers, ProcessWorkers, Workers
 from ._inventory import (
     DEFAULT_LISTINGS,
     GLOBAL_REGION,
@@ -66,6 +67,7 @@ from ._progress import (
 )
 from ._regions import ClientPool, regions_for
 from ._store import SourceId, Store, StoredSource
+from ._tasks import Connection
 
 __all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
 
@@ -100,8 +102,11 @@ CHAOS: Final = ChaosRates()
 #: ``--chaos`` without ``--seed`` draws a seed below this: short enough to retype.
 CHAOS_SEEDS: Final = 1_000_000
 DEMO_PAGE_SIZE: Final = 10
+#: ``--workers`` by default: one process per core from this many sources on, else one.
+AUTO_WORKERS_FROM: Final = 400
 _DEMO_CREDENTIALS: Final = {"access_key": "demo", "secret_key": "demo"}
-_CHAOS_ACCOUNT_CALLS: Final = AioConfig(retries={"mode": "standard", "total_max_attempts": 10})
+_CHAOS_ACCOUNT_RETRIES: Final = {"mode": "standard", "total_max_attempts": 10}
+_CHAOS_ACCOUNT_CALLS: Final = AioConfig(retries=_CHAOS_ACCOUNT_RETRIES)
 _REGION_PATTERN: Final = re.compile(r"^[a-z0-9*?\[\]-]+$")
 
 _DESCRIPTION = """\
@@ -158,8 +163,12 @@ examples:
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``asyncpage`` command with ``argv`` (default ``sys.argv[1:]``); return its status."""
+def main(argv: Sequence[str] | None = None, *, dask_client: Any = None) -> int:
+    """Run the ``asyncpage`` command with ``argv`` (default ``sys.argv[1:]``); return its status.
+
+    ``dask_client``: a ``distributed.Client`` whose cluster runs the inventory's tasks, as
+    ``--dask ADDRESS`` would (see :func:`asyncpage.cluster.inventory`).
+    """
     parser, command = _parser()
     try:
         # Known args first: argparse would report what the subcommand does not know with
@@ -168,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if unknown:
             command.error(_unrecognized(command, unknown))
         options = _validate(command, args, argv if argv is not None else sys.argv[1:])
+        if dask_client is not None:
+            if options.workers is not None or options.dask is not None:
+                command.error("a Dask client runs the tasks: drop --workers and --dask")
+            options.dask_client = dask_client
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
     return _inventory(options)
@@ -201,6 +214,9 @@ class Options:
     session_name: str = DEFAULT_SESSION_NAME
     db: str | None = None
     resume: bool = False
+    workers: int | None = None  # None: auto (see workers_for)
+    dask: str | None = None
+    dask_client: Any = None  # a distributed.Client (asyncpage.cluster.inventory)
     argv: tuple[str, ...] = ()
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
 
@@ -401,6 +417,23 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="items per page request (default: each service's own; with --demo, "
         f"{DEMO_PAGE_SIZE}, so that its small listings take several pages)",
     )
+    spread = inventory.add_argument_group("beyond one process")
+    spread.add_argument(
+        "--workers",
+        metavar="N",
+        type=_positive_int,
+        help="list in N worker processes, sources sharded by account, service and region "
+        "(limits split between them, one store and one summary); 1: one process. Default: "
+        f"one per core from {AUTO_WORKERS_FROM} sources on, else 1 (starting workers costs "
+        "about a second)",
+    )
+    spread.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="run the shards as tasks on the Dask cluster whose scheduler is ADDRESS "
+        "(tcp://host:8786); needs the dask extra here and asyncpage on the workers, whose "
+        "own AWS credentials are used; the store and the output stay here",
+    )
     # Hidden: a smaller demo for tests and quick looks.
     tuning.add_argument("--demo-scale", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
     return parser, inventory
@@ -461,6 +494,8 @@ def _validate(
         usage("--demo-scale needs --demo")
     if args.resume and not args.db:
         usage("--resume needs --db (the store whose unfinished run to continue)")
+    if args.dask is not None and args.workers is not None:
+        usage("--dask runs the tasks on the cluster's workers: drop --workers")
     if args.org and args.accounts is not None:
         usage("--org lists the Organization's accounts: drop --accounts (or --org)")
     if args.demo and (args.org or args.accounts is not None):
@@ -575,6 +610,8 @@ def _validate(
         session_name=assume.session_name,
         db=args.db,
         resume=args.resume,
+        workers=args.workers,
+        dask=args.dask,
         argv=tuple(argv),
     )
 
@@ -613,7 +650,7 @@ class _Run:
         self.options = options
         self.writer = writer
         self.output_is_terminal = output_is_terminal
-        self.inventory: Inventory | None = None
+        self.inventory: Inventory | Coordinator | None = None
         self.chaos_seed: int | None = None
         #: The reader of stdout went away (``| head``): print nothing more.
         self.output_closed = False
@@ -650,11 +687,13 @@ class _Run:
             sessions: AccountSessions | None = None
             account_ids: list[str] = [""]
             unavailable: dict[str, str] = {}
+            accounts_retries = retries
             if options.org or options.accounts or options.demo:
                 # STS and Organizations calls are not pages: with botocore's retries off
                 # (--chaos), they get botocore's own, or a throttled AssumeRole would skip
                 # a whole account.
                 accounts_config = _CHAOS_ACCOUNT_CALLS if options.chaos else config
+                accounts_retries = _CHAOS_ACCOUNT_RETRIES if options.chaos else retries
                 sessions = AccountSessions(
                     session,
                     assume=options.assume_role(),
@@ -712,18 +751,57 @@ class _Run:
                 else:
                     self.writer.write(records)
 
-            inventory = self.inventory = Inventory(
-                targets,
-                pool=pool,
-                write=write if self.writes_lines else None,
-                page_size=options.page_size,
-                query=options.query,
-                concurrency=options.concurrency,
-                per_endpoint=options.per_endpoint,
-                store=store,
-                stored=stored,
-                unavailable=unavailable,
-            )
+            inventory: Inventory | Coordinator
+            distributed = options.dask is not None or options.dask_client is not None
+            if distributed or workers_for(options, len(targets)) > 1:
+
+                def write_lines(lines: list[str]) -> None:
+                    if self.output_is_terminal:
+                        display.print_above(partial(self.writer.write_lines, lines))
+                    else:
+                        self.writer.write_lines(lines)
+
+                connection = Connection(
+                    endpoint_url=endpoint_url,
+                    profile=options.profile,
+                    credentials=(_DEMO_CREDENTIALS["access_key"], _DEMO_CREDENTIALS["secret_key"])
+                    if options.demo
+                    else None,
+                    retries=retries,
+                    account_retries=dict(accounts_retries),
+                    assume=None if sessions is None else sessions.assume,
+                    own_account=None if sessions is None else await sessions.caller_account(),
+                    home_region=home,
+                )
+                workers = await self._workers(stack, len(targets))
+                if workers is None:
+                    return EXIT_FAILED
+                inventory = self.inventory = Coordinator(
+                    targets,
+                    workers=workers,
+                    connection=connection,
+                    write_lines=write_lines if self.writes_lines else None,
+                    page_size=options.page_size,
+                    query=options.query,
+                    concurrency=options.concurrency,
+                    per_endpoint=options.per_endpoint,
+                    store=store,
+                    stored=stored,
+                    unavailable=unavailable,
+                )
+            else:
+                inventory = self.inventory = Inventory(
+                    targets,
+                    pool=pool,
+                    write=write if self.writes_lines else None,
+                    page_size=options.page_size,
+                    query=options.query,
+                    concurrency=options.concurrency,
+                    per_endpoint=options.per_endpoint,
+                    store=store,
+                    stored=stored,
+                    unavailable=unavailable,
+                )
             async with anyio.create_task_group() as tasks:
                 if options.progress:
                     every = refresh_interval(len(targets))
@@ -750,6 +828,39 @@ class _Run:
                 file=options.stderr,
             )
         return exit_status(states)
+
+    async def _workers(self, stack: AsyncExitStack, sources: int) -> Workers | None:
+        """The worker processes, or the Dask cluster's workers (None: it cannot be reached)."""
+        address = self.options.dask
+        if self.options.dask_client is not None:
+            workers = DaskWorkers(self.options.dask_client)
+            self.say(f"asyncpage inventory: Dask cluster, {_count(workers.slots, 'worker thread')}")
+            return workers
+        if address is None:
+            processes = workers_for(self.options, sources)
+            self.say(f"asyncpage inventory: {processes} worker processes")
+            return ProcessWorkers(processes)
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ImportError(
+                "--dask needs dask.distributed: pip install 'asyncpage[dask]'"
+            ) from None
+        try:
+            client = await anyio.to_thread.run_sync(partial(Client, address, timeout="30s"))
+        except (OSError, ValueError) as exc:  # TimeoutError is an OSError
+            self.say(f"asyncpage inventory: cannot reach the Dask scheduler at {address}: {exc}")
+            return None
+
+        async def close() -> None:
+            await anyio.to_thread.run_sync(client.close)
+
+        stack.push_async_callback(close)
+        workers = DaskWorkers(client)
+        self.say(
+            f"asyncpage inventory: Dask cluster {address}, {_count(workers.slots, 'worker thread')}"
+        )
+        return workers
 
     async def _accounts(
         self,
@@ -924,6 +1035,17 @@ def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
         return "us-east-1"
     configured = session.get_config_variable("region")
     return configured if configured in listed else listed[0]
+
+
+def workers_for(options: Options, sources: int) -> int:
+    """``--workers``, or by default one process per core for {AUTO_WORKERS_FROM}+ sources.
+
+    A worker process costs about a second to start (spawn, imports, service models), more
+    than a small inventory (the demo's 100 sources) takes in one process.
+    """
+    if options.workers is not None:
+        return options.workers
+    return (os.cpu_count() or 1) if sources >= AUTO_WORKERS_FROM else 1
 
 
 def exit_status(states: Sequence[SourceState]) -> int:

@@ -1,0 +1,480 @@
+"""The inventory beyond one process: shards of sources, tasks on workers, one coordinator.
+
+``asyncpage inventory --workers N`` and ``--dask ADDRESS`` run the same code: a
+:class:`Coordinator` in the main process, written against ``concurrent.futures``
+executors (a ``ProcessPoolExecutor`` of N processes, :class:`ProcessWorkers`; or a Dask
+client's executor, :class:`DaskWorkers`), sending :class:`~asyncpage._tasks.Task` s.
+
+* **Shards by endpoint.** Every source of one (account, service, region) is in the same
+  shard (:func:`plan_shards`), and at most one task per shard is in flight, so
+  ``--per-endpoint`` and the backoff gate that sources of one endpoint share hold exactly
+  as in one process. Shards are balanced by source count, a few per worker.
+* **Limits split, never multiplied.** At most one task per worker slot runs (one more
+  waits in the executor's queue), and each gets ``max(1, concurrency // slots)`` sources
+  at once.
+* **Exactly once.** A task lists its shard from the tokens the coordinator committed last,
+  for a second or so, and returns the rows and each source's next token. The coordinator
+  commits a task's result, every page of it and every token, in one SQLite transaction
+  (:meth:`~asyncpage._store.Store.commit_pages`), then writes its JSON lines, then sends
+  the shard's next task from the new tokens. A task lost with its worker (SIGKILL, a lost
+  machine) has committed nothing: it is sent again from the same tokens (a broken process
+  pool is replaced first; Dask reschedules lost tasks by itself, and a task it gives up on
+  comes back here). So no page is stored twice or skipped, and ``--resume`` after a crash
+  of the coordinator itself continues from the store as with one process.
+
+The coordinator feeds the same :class:`~asyncpage._inventory.SourceState` s to the
+progress display and the summary as :class:`~asyncpage._inventory.Inventory` does. It
+is the only writer of its per-source records.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import multiprocessing
+import signal
+import time
+import weakref
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from typing import Any, Final, Protocol
+
+import anyio
+import anyio.to_thread
+from jmespath.parser import ParsedResult
+
+from ._inventory import SourceKey, SourceState, Status, Target
+from ._iterator import PageStatistics
+from ._retry import Retry
+from ._store import SourceId, SourcePages, Store, StoredSource
+from ._tasks import (
+    UNFINISHED,
+    Connection,
+    ListingSpec,
+    Settings,
+    SourceSpec,
+    Task,
+    TaskResult,
+    run_task,
+)
+
+__all__ = [
+    "Coordinator",
+    "DaskWorkers",
+    "ProcessWorkers",
+    "Workers",
+    "plan_shards",
+]
+
+#: Shards per worker slot: enough to balance uneven shards, few enough to keep tasks full.
+SHARDS_PER_SLOT: Final = 4
+#: A shard whose task is lost this many times in a row fails (its sources keep their token).
+MAX_LOSSES: Final = 3
+_POLL_SECONDS: Final = 0.5
+
+
+class Workers(Protocol):
+    """Where tasks run: a ``concurrent.futures`` executor and what a lost task looks like."""
+
+    @property
+    def slots(self) -> int:
+        """Tasks that run at once (worker processes, or Dask worker threads)."""
+        ...
+
+    def submit(self, task: Task) -> Future[TaskResult]: ...
+
+    def lost(self, future: Future[TaskResult], error: BaseException) -> bool:
+        """True if ``future`` failed because its worker went away (send the task again)."""
+        ...
+
+    def close(self, *, interrupted: bool) -> None: ...
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C on a terminal reaches the whole process group: the coordinator handles it,
+    # the workers' tasks are cancelled with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class ProcessWorkers:
+    """``processes`` worker processes (a ``ProcessPoolExecutor``), replaced if one dies.
+
+    They are spawned (not forked from a forkserver): each starts from the environment
+    and working directory of the moment the pool is made, as a user expects of the
+    credentials in the environment, at the cost of importing aiobotocore in each (about a
+    second of CPU; see benchmarks/README.md).
+    """
+
+    def __init__(self, processes: int) -> None:
+        self._processes = processes
+        self._context = multiprocessing.get_context("spawn")
+        self._executor = self._new()
+        #: The pool each future in flight was sent to (entries go with the futures).
+        self._pool_of: weakref.WeakKeyDictionary[Future[TaskResult], Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @property
+    def slots(self) -> int:
+        return self._processes
+
+    def _new(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            self._processes, mp_context=self._context, initializer=_ignore_interrupts
+        )
+
+    def _renew(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
+        """A new pool in place of ``broken``, once (every task on it fails the same way)."""
+        if self._executor is broken:
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new()
+
+    def submit(self, task: Task) -> Future[TaskResult]:
+        executor = self._executor
+        try:
+            future = executor.submit(run_task, task)
+        except BrokenProcessPool:  # a worker died since the last task came back
+            self._renew(executor)
+            executor = self._executor
+            future = executor.submit(run_task, task)
+        self._pool_of[future] = executor
+        return future
+
+    def lost(self, future: Future[TaskResult], error: BaseException) -> bool:
+        if not isinstance(error, BrokenProcessPool):
+            return False
+        broken = self._pool_of.get(future)
+        if broken is not None:
+            self._renew(broken)
+        return True
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids now (for tests that kill one)."""
+        processes = self._executor._processes or {}  # noqa: SLF001 - the stdlib's own map
+        return list(processes)
+
+    def close(self, *, interrupted: bool) -> None:
+        if interrupted:
+            # Tasks are pure: nothing of theirs is lost by stopping them now.
+            for process in list((self._executor._processes or {}).values()):  # noqa: SLF001
+                process.terminate()
+        self._executor.shutdown(wait=not interrupted, cancel_futures=True)
+
+
+class DaskWorkers:
+    """The workers of a Dask cluster, through ``client.get_executor()``.
+
+    Tasks are submitted impure (a new key each time), so a task sent again runs again.
+    Dask reschedules a task whose worker died; one it gives up on (``KilledWorker``)
+    is sent again by the coordinator.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._executor = client.get_executor(pure=False)
+        self._slots = max(1, sum(client.nthreads().values()))
+
+    @property
+    def slots(self) -> int:
+        return int(self._slots)
+
+    def submit(self, task: Task) -> Future[TaskResult]:
+        future: Future[TaskResult] = self._executor.submit(run_task, task)
+        return future
+
+    def lost(self, future: Future[TaskResult], error: BaseException) -> bool:
+        from distributed import KilledWorker
+
+        return isinstance(error, (KilledWorker, concurrent.futures.CancelledError))
+
+    def close(self, *, interrupted: bool) -> None:
+        self._executor.shutdown(wait=False)
+
+
+def plan_shards(targets: Sequence[Target], shards: int) -> list[list[Target]]:
+    """``targets`` cut into at most ``shards`` shards; one endpoint's sources stay together.
+
+    An endpoint is (account, service, client region). Endpoints go, largest first, to the
+    shard with the fewest sources so far; within a shard, sources keep their plan order.
+    """
+    by_endpoint: dict[tuple[str, str, str], list[int]] = {}
+    for index, target in enumerate(targets):
+        endpoint = (target.key.account, target.key.service, target.client_region)
+        by_endpoint.setdefault(endpoint, []).append(index)
+    count = max(1, min(shards, len(by_endpoint)))
+    loads = [0] * count
+    members: list[list[int]] = [[] for _ in range(count)]
+    for group in sorted(by_endpoint.values(), key=len, reverse=True):
+        lightest = loads.index(min(loads))
+        members[lightest] += group
+        loads[lightest] += len(group)
+    return [[targets[i] for i in sorted(group)] for group in members if group]
+
+
+@dataclass(slots=True)
+class _Source:
+    """Where one source stands, as the coordinator committed it."""
+
+    target: Target
+    spec: ListingSpec
+    token: str | None
+    items: int
+    status: Status = "waiting"
+    error: str | None = None
+    statistics: PageStatistics = field(default_factory=PageStatistics)
+    seconds: float = 0.0
+    recorded: bool = False
+    """Its end is in the store already (or needs no record)."""
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("waiting", "running")
+
+
+class Coordinator:
+    """Runs an inventory's targets as tasks on ``workers``; see the module docs.
+
+    The arguments are :class:`~asyncpage._inventory.Inventory`'s, but for ``pool``
+    (each worker makes its own clients, from ``connection``) and ``write``:
+    ``write_lines`` gets each task's records as encoded JSON lines. ``task_seconds``
+    and ``task_records`` bound one task. :meth:`run`, :meth:`states` and
+    :attr:`elapsed` are :class:`~asyncpage._inventory.Inventory`'s.
+
+    Raises:
+        ValueError: a listing that workers cannot rebuild by name (see
+            :meth:`~asyncpage._tasks.ListingSpec.of`).
+    """
+
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        *,
+        workers: Workers,
+        connection: Connection,
+        write_lines: Callable[[list[str]], None] | None = None,
+        page_size: int | None = None,
+        query: ParsedResult | None = None,
+        retry: Retry | None = None,
+        concurrency: int = 8,
+        per_endpoint: int = 4,
+        store: Store | None = None,
+        stored: Mapping[SourceId, StoredSource] | None = None,
+        unavailable: Mapping[str, str] | None = None,
+        shards: int | None = None,
+        task_seconds: float = 2.0,
+        task_records: int = 20_000,
+    ) -> None:
+        self._workers = workers
+        self._connection = connection
+        self._write_lines = write_lines
+        self._store = store
+        slots = workers.slots
+        self._settings = Settings(
+            page_size=page_size,
+            query=query.expression if query is not None else None,
+            retry=retry,
+            concurrency=max(1, concurrency // slots),
+            per_endpoint=per_endpoint,
+            seconds=task_seconds,
+            records=task_records,
+        )
+        specs: dict[tuple[str, str], ListingSpec] = {}
+        stored = dict(stored or {})
+        unavailable = dict(unavailable or {})
+        self._sources: dict[SourceKey, _Source] = {}
+        for target in targets:
+            listing = target.listing
+            spec = specs.get((listing.name, repr(dict(listing.params))))
+            if spec is None:
+                spec = specs[listing.name, repr(dict(listing.params))] = ListingSpec.of(listing)
+            before = stored.get(target.key.stored)
+            source = _Source(
+                target,
+                spec,
+                before.resume_token if before is not None else None,
+                before.items if before is not None else 0,
+            )
+            if target.key.account in unavailable:
+                source.status, source.error = "skipped", unavailable[target.key.account]
+            elif before is not None and before.finished:
+                source.status, source.error = before.status, before.error  # type: ignore[assignment]
+                source.recorded = True
+            self._sources[target.key] = source
+        count = shards if shards is not None else slots * SHARDS_PER_SLOT
+        self._shards = [
+            [target.key for target in shard] for shard in plan_shards(list(targets), count)
+        ]
+        self._prefixes: dict[SourceKey, str] = {}
+        self._started: float | None = None
+        self._finished: float | None = None
+        #: Tasks committed, tasks sent again after their worker was lost, and the CPU
+        #: seconds the committed tasks spent in their workers.
+        self.tasks = 0
+        self.resent = 0
+        self.worker_cpu = 0.0
+
+    @property
+    def keys(self) -> list[SourceKey]:
+        return list(self._sources)
+
+    @property
+    def shards(self) -> list[list[SourceKey]]:
+        """The shards, as lists of source keys."""
+        return [list(shard) for shard in self._shards]
+
+    @property
+    def elapsed(self) -> float:
+        if self._started is None:
+            return 0.0
+        end = self._finished if self._finished is not None else time.monotonic()
+        return end - self._started
+
+    async def run(self) -> None:
+        """List every target on the workers; return when all are done. May be cancelled."""
+        self._started = time.monotonic()
+        interrupted = True
+        try:
+            await self._drive()
+            interrupted = False
+        finally:
+            self._finished = time.monotonic()
+            with anyio.CancelScope(shield=True):
+                self._workers.close(interrupted=interrupted)
+                await self._record_ends()
+
+    async def _drive(self) -> None:
+        ready = deque(i for i, shard in enumerate(self._shards) if self._open(shard))
+        in_flight: dict[Future[TaskResult], int] = {}
+        losses: Counter[int] = Counter()
+        # One task more than the slots waits in the executor's queue, so that a worker
+        # starts its next task while the coordinator commits the last one's result. Only
+        # ``slots`` run at once: the limits are split by ``slots``.
+        queue = self._workers.slots + 1
+
+        def fill() -> None:
+            while ready and len(in_flight) < queue:
+                index = ready.popleft()
+                in_flight[self._workers.submit(self._task(index))] = index
+
+        while ready or in_flight:
+            fill()
+            done = await anyio.to_thread.run_sync(
+                _wait_any, list(in_flight), abandon_on_cancel=True
+            )
+            results: list[tuple[int, TaskResult]] = []
+            for future in done:
+                index = in_flight.pop(future)
+                try:
+                    results.append((index, future.result()))
+                except BaseException as exc:
+                    if not self._workers.lost(future, exc):
+                        raise
+                    losses[index] += 1
+                    self.resent += 1
+                    if losses[index] >= MAX_LOSSES:
+                        self._fail(index, f"its worker was lost {losses[index]} times: {exc!r}")
+                    else:
+                        ready.append(index)
+            fill()  # other shards go on while these results are committed
+            for index, result in results:
+                losses[index] = 0
+                await self._commit(result)
+                if self._open(self._shards[index]):
+                    ready.append(index)
+
+    def _open(self, shard: Sequence[SourceKey]) -> bool:
+        return any(self._sources[key].open for key in shard)
+
+    def _task(self, index: int) -> Task:
+        specs = []
+        for key in self._shards[index]:
+            source = self._sources[key]
+            if source.open:
+                target = source.target
+                specs.append(SourceSpec(key, target.client_region, source.spec, source.token))
+        return Task(index, specs, self._connection, self._settings)
+
+    async def _commit(self, result: TaskResult) -> None:
+        batch = [
+            SourcePages(
+                part.key.stored, part.rows, part.pages, part.resume_token, part.status, part.error
+            )
+            for part in result.sources
+            if part.pages or part.status != UNFINISHED
+        ]
+        if self._store is not None and batch:
+            await self._store.commit_pages(batch)
+        if self._write_lines is not None:
+            lines = [
+                f'{self._prefix(part.key)}{json.dumps(rid, ensure_ascii=False)},"item":{item}}}'
+                for part in result.sources
+                for rid, item in part.rows
+            ]
+            if lines:
+                self._write_lines(lines)
+        for part in result.sources:
+            source = self._sources[part.key]
+            source.token = part.resume_token
+            source.items += len(part.rows)
+            # Pages received, as one process counts them: a page a task fetched after its
+            # budget ran out was not returned, and is counted when it comes again.
+            source.statistics = source.statistics + replace(part.statistics, pages=part.pages)
+            source.seconds += part.seconds
+            if part.status != UNFINISHED:
+                source.status, source.error = part.status, part.error  # type: ignore[assignment]
+                source.recorded = True
+            elif part.pages or part.statistics.requests:
+                source.status = "running"
+        self.tasks += 1
+        self.worker_cpu += result.cpu
+
+    def _prefix(self, key: SourceKey) -> str:
+        """``{"account":...,"service":...,"region":...,"operation":...,"id":`` for ``key``."""
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            named = {"account": key.account} if key.account else {}
+            head = {**named, "service": key.service, "region": key.region}
+            head["operation"] = key.operation
+            encoded = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+            prefix = self._prefixes[key] = encoded[:-1] + ',"id":'
+        return prefix
+
+    def _fail(self, index: int, error: str) -> None:
+        for key in self._shards[index]:
+            source = self._sources[key]
+            if source.open:
+                source.status, source.error = "failed", error
+
+    async def _record_ends(self) -> None:
+        store = self._store
+        if store is None:
+            return
+        for key, source in self._sources.items():
+            if not source.open and not source.recorded:
+                await store.end_source(key.stored, source.status, error=source.error)
+                source.recorded = True
+        await store.finish()
+
+    def states(self) -> list[SourceState]:
+        """Every source's state now, in plan order."""
+        states = []
+        for key, source in self._sources.items():
+            status: Status = source.status
+            if self._finished is not None and source.open:
+                status = "cancelled"
+            states.append(
+                SourceState(
+                    key, status, source.items, source.statistics, source.seconds, source.error
+                )
+            )
+        return states
+
+
+def _wait_any(futures: list[Future[TaskResult]]) -> set[Future[TaskResult]]:
+    done, _ = concurrent.futures.wait(
+        futures, timeout=_POLL_SECONDS, return_when=concurrent.futures.FIRST_COMPLETED
+    )
+    return done
