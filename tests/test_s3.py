@@ -8,6 +8,7 @@ Page sizes are small so that a few hundred keys make many pages and many ranges.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 import asyncpage
 from _seed_moto import boto3_client
 from asyncpage import KeyRange, PageFetchError
-from asyncpage.testing import FaultProxyFactory, ListObjectsServer
+from asyncpage.testing import FaultProxyFactory, ListObjectsServer, MotoServer
 
 MakeClient = Callable[..., Any]
 BUCKET = "bucket"
@@ -281,25 +282,43 @@ async def test_bad_arguments_raise_before_any_request(make_client: MakeClient) -
 # -- moto: exact equality on a real S3 implementation ---------------------------------
 
 
+#: What moto_bucket tags its bucket with: a reset of moto (any other test's) removes it.
+_SEEDED_BY = {"Key": "seeded-by", "Value": f"test_s3-{uuid.uuid4()}"}
+
+
 @pytest.fixture
-def moto_bucket(moto_endpoint: str) -> list[str]:
+def moto_bucket(moto_server: MotoServer, aws_credentials: None) -> tuple[str, list[str]]:
+    """The session moto server's URL and the keys of its BUCKET, which only tests here read.
+
+    moto seeds a few hundred objects a second: the bucket is seeded once per process (each
+    xdist worker has its own moto), and again, after a reset, whenever another test has
+    reset moto since (its tag is then gone).
+    """
     keys = [*nested(900), *odd_characters(150)]
-    client = boto3_client("s3", moto_endpoint)
-    client.create_bucket(Bucket=BUCKET)
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda k: client.put_object(Bucket=BUCKET, Key=k, Body=b""), keys))
-    return sorted(keys)
+    client = boto3_client("s3", moto_server.endpoint_url)
+    try:
+        tags = client.get_bucket_tagging(Bucket=BUCKET)["TagSet"]
+    except client.exceptions.ClientError:  # no such bucket, or one without tags
+        tags = []
+    if tags != [_SEEDED_BY]:
+        moto_server.reset()
+        client.create_bucket(Bucket=BUCKET)
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda k: client.put_object(Bucket=BUCKET, Key=k, Body=b""), keys))
+        client.put_bucket_tagging(Bucket=BUCKET, Tagging={"TagSet": [_SEEDED_BY]})
+    return moto_server.endpoint_url, sorted(keys)
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("params", [{}, {"Delimiter": "/"}, {"Prefix": "a1/", "Delimiter": "/"}])
 async def test_moto_listing_equals_one_chain(
-    make_client: MakeClient, moto_endpoint: str, moto_bucket: list[str], params: dict[str, str]
+    make_client: MakeClient, moto_bucket: tuple[str, list[str]], params: dict[str, str]
 ) -> None:
+    moto_endpoint, keys = moto_bucket
     s3 = await make_client("s3", moto_endpoint)
     expected = await chain(s3, 100, **params)
     if not params:
-        assert expected[0] == moto_bucket
+        assert expected[0] == keys
     got_keys, got_prefixes, _ = await sharded(s3, 100, shards=6, ordered=True, **params)
     assert (got_keys, got_prefixes) == expected
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -118,3 +119,48 @@ def test_server_lifecycle() -> None:
         _ = server.endpoint_url
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", urlsplit(url).port or 0)).close()
+
+
+USERS_SUITE = """
+import os
+from pathlib import Path
+
+import boto3
+import pytest
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_a_bucket_of_its_own(moto_endpoint, fault_proxy, n):
+    s3 = boto3.client("s3", endpoint_url=fault_proxy.endpoint_url)
+    assert s3.list_buckets()["Buckets"] == []  # reset for this test, whatever others do
+    s3.create_bucket(Bucket=f"bucket-{n}")
+    direct = boto3.client("s3", endpoint_url=moto_endpoint)
+    assert [b["Name"] for b in direct.list_buckets()["Buckets"]] == [f"bucket-{n}"]
+    worker = os.environ["PYTEST_XDIST_WORKER"]
+    (Path(os.environ["RAN"]) / f"{n}").write_text(f"{worker} {moto_endpoint}")
+"""
+
+
+def test_the_plugin_works_under_xdist(tmp_path: Path) -> None:
+    """A user's suite run with ``pytest -n 2``: each worker a moto server of its own."""
+    project, ran = tmp_path / "project", tmp_path / "ran"
+    project.mkdir()
+    ran.mkdir()
+    (project / "test_users.py").write_text(USERS_SUITE)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "AWS_"))} | {
+        "RAN": str(ran)
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout, done.stdout
+    servers = dict(path.read_text().split() for path in ran.iterdir())
+    assert sorted(servers) == ["gw0", "gw1"]  # both workers ran tests...
+    assert len(set(servers.values())) == 2  # ...each against its own moto server

@@ -90,6 +90,11 @@ class ListObjectsServer:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The status line and headers go out before the body, in a write of their
+            # own: with Nagle's algorithm on, the body then waited for the client's
+            # delayed ACK, about 40 ms a response on loopback (a 30-page listing took
+            # 1.6 s instead of 0.4 s).
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 status, body = server.answer(self.path)
