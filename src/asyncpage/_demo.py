@@ -298,8 +298,8 @@ class DemoEndpoint:
     so that demos run one after another each see exactly the seeded inventory; do not run it
     beside another user of moto in the same process. Seeding, too, goes to moto in this
     process without HTTP: the requests :func:`seed` makes, answered by moto's own request
-    handlers (the same resources and ids), a few times faster; the server answers whatever
-    comes after over HTTP.
+    handlers (the same resources and ids) with half the CPU once moto has loaded its
+    services; the server answers whatever comes after over HTTP.
 
     Entering raises :class:`ImportError` saying how to install the ``demo`` extra if moto's
     server is not installed; the sync ``with`` raises :class:`RuntimeError` inside a running
@@ -471,8 +471,8 @@ async def seed(
     region's environment has its own, counted in that region); us-east-1 holds the most and
     ap-southeast-2 almost nothing. ``scale`` multiplies every count, and a count that is not
     zero stays at least 1. The requests go over HTTP, one at a time, so the server may be in
-    any process (:class:`DemoEndpoint` seeds its own moto in-process instead, the same
-    requests without HTTP: a few times faster). ``on_progress`` is called after each step
+    any process (:class:`DemoEndpoint` seeds its own moto in-process instead: the same
+    requests without HTTP, for about half the CPU). ``on_progress`` is called after each step
     with a :class:`SeedProgress`, in the event loop's thread; an exception it raises stops
     the seeding.
 
