@@ -14,6 +14,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,7 +34,9 @@ from asyncpage._demo import (
     SeedProgress,
     SeedSummary,
     resources_listed_by,
+    seed,
 )
+from asyncpage.testing import MotoServer
 
 # Small pages, so that every count below is gathered across several pages.
 _PAGE = 3
@@ -443,11 +446,17 @@ def _organization_ids(demo: DemoEndpoint, summary: SeedSummary) -> dict[Any, Any
             ssm = boto3.client("ssm", **kwargs)
             pages = ssm.get_paginator("describe_parameters").paginate()
             parameters = [p["Name"] for page in pages for p in page["Parameters"]]
-            for client in (ec2, lam, sqs, ssm):
+            iam = boto3.client("iam", **kwargs)  # global: every region sees the same users
+            users = iam.list_users()["Users"]
+            for client in (ec2, lam, sqs, ssm, iam):
                 client.close()
             found[account, region] = {
-                "instances": sorted(i["InstanceId"] for i in instances),
+                # moto's random ids: an instance's subnet and addresses too
+                "instances": sorted(
+                    (i["InstanceId"], i["SubnetId"], i["PrivateIpAddress"]) for i in instances
+                ),
                 "functions": sorted(f["FunctionArn"] for f in functions),
+                "users": sorted((u["UserName"], u["UserId"]) for u in users),
                 "queues": len(queues),
                 "parameters": len(parameters),
             }
@@ -456,19 +465,25 @@ def _organization_ids(demo: DemoEndpoint, summary: SeedSummary) -> dict[Any, Any
 
 def test_an_organization_is_seeded_account_by_account_with_the_same_ids_every_run() -> None:
     """Each member's resources are its own (made with its AssumeRole credentials), and a
-    second seeding has the same account ids and instance ids."""
+    second seeding has the same account ids, instance ids and user ids; so does seeding
+    over HTTP: the demo's seeding in-process makes what the same requests over HTTP make."""
     runs = []
-    for _ in range(2):
-        with DemoEndpoint.start(
-            seed=True, scale=0.1, organization=True, regions=DEMO_REGIONS[:2]
-        ) as demo:
+    for over_http in (False, False, True):
+        arguments: dict[str, Any] = {"scale": 0.1, "organization": True}
+        arguments["regions"] = DEMO_REGIONS[:2]
+        with DemoEndpoint.start(seed=not over_http, **arguments) as demo:
+            if over_http:  # moto's data is per process: forget the runs before
+                with MotoServer() as moto:
+                    moto.reset()
+                demo.summary = anyio.run(partial(seed, demo.endpoint_url, **arguments))
             summary = demo.summary
             assert summary is not None
             runs.append((summary, _organization_ids(demo, summary)))
-    (summary, found), (again, found_again) = runs
+    (summary, found), (again, found_again), (http, found_over_http) = runs
 
-    assert found == found_again
-    assert dict(summary.accounts) == dict(again.accounts)
+    assert found == found_again == found_over_http
+    assert dict(summary.accounts) == dict(again.accounts) == dict(http.accounts)
+    assert summary.account_counts == http.account_counts
     assert list(summary.accounts.values()) == ["management", "payments", "data", "sandbox"]
     assert set(found["accounts"]) == set(summary.accounts)
     members = {a: n for a, n in found["accounts"].items() if a != MANAGEMENT_ACCOUNT}
@@ -480,6 +495,9 @@ def test_an_organization_is_seeded_account_by_account_with_the_same_ids_every_ru
             assert len(seen["functions"]) == summary.count("lambda.functions", region, account)
             assert seen["queues"] == summary.count("sqs.queues", region, account)
             assert seen["parameters"] == summary.count("ssm.parameters", region, account)
+        assert len(found[account, "us-east-1"]["users"]) == summary.count(
+            "iam.users", None, account
+        )
     # Every account holds something; the members less than the management account.
     totals = {a: sum(n for (b, _, _), n in summary.account_counts.items() if b == a) for a in
               summary.accounts}  # fmt: skip

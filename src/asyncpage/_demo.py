@@ -14,28 +14,16 @@ import hashlib
 import io
 import json
 import math
-import sys
 import time
 import urllib.request
 import zipfile
-from collections.abc import (
-    Awaitable,
-    Callable,
-    Collection,
-    Coroutine,
-    Iterable,
-    Mapping,
-    Sequence,
-)
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from types import MappingProxyType, TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypedDict, cast, get_args
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypedDict, get_args
 
 import anyio
 import anyio.to_thread
-from aiobotocore.session import get_session
 
 if TYPE_CHECKING:
     # Imported when an endpoint starts: asyncpage.testing re-exports this module, so a
@@ -73,9 +61,6 @@ DemoResource = Literal[
 _RESOURCES: Final[tuple[DemoResource, ...]] = get_args(DemoResource)
 _RESOURCE_SET: Final = frozenset(_RESOURCES)
 
-# Requests in flight at once while seeding. moto runs in this process, so moto and the client
-# share one GIL: more than this only adds threads (werkzeug opens one per connection).
-_CONCURRENCY: Final = 8
 _AMI_ID: Final = "ami-760aaa0f"  # amzn-ami-hvm-2017.09.1, which moto loads in every region
 _LAMBDA_ROLE: Final = "asyncpage-demo-lambda"
 #: moto's account for credentials it does not know: the demo's own, and in an organization
@@ -277,8 +262,8 @@ class SeedProgress:
     A step is one service in one region (``"s3 us-east-1"``), or, seeding an organization,
     one service in one account across the regions (``"s3 payments"``); besides these,
     ``"organization"`` (its accounts made) and ``"moto"`` (moto's first use of the services
-    seeded concurrently: it loads their models, a good part of the time). EC2 and IAM come
-    first, one request at a time, for the same random ids on every run.
+    seeded after EC2 and IAM, which come first: it imports them and loads their models).
+    The steps run one after another, in a fixed order, for the same ids on every run.
     ``created`` is what the step made (keys are :data:`DemoResource` names), ``done`` the
     steps finished so far out of ``total``, ``seconds`` the time since seeding began.
     ``str()`` gives the line ``asyncpage inventory --demo`` shows, so ``on_progress=print``
@@ -301,7 +286,7 @@ ProgressCallback = Callable[[SeedProgress], None]
 
 
 class DemoEndpoint:
-    """moto's server on 127.0.0.1 (a free port), optionally seeded by :func:`seed`.
+    """moto's server on 127.0.0.1 (a free port), optionally seeded as by :func:`seed`.
 
     Create it with :meth:`start` and enter it with ``with`` or ``async with``: entering starts
     the server (in a worker thread under ``async with``) and seeds it; leaving calls
@@ -311,7 +296,10 @@ class DemoEndpoint:
     moto keeps its data per *process*, shared by every moto server and ``mock_aws`` in it. A
     seeded endpoint therefore clears that data (moto's ``/moto-api/reset``) when it starts,
     so that demos run one after another each see exactly the seeded inventory; do not run it
-    beside another user of moto in the same process.
+    beside another user of moto in the same process. Seeding, too, goes to moto in this
+    process without HTTP: the requests :func:`seed` makes, answered by moto's own request
+    handlers (the same resources and ids) with half the CPU once moto has loaded its
+    services; the server answers whatever comes after over HTTP.
 
     Entering raises :class:`ImportError` saying how to install the ``demo`` extra if moto's
     server is not installed; the sync ``with`` raises :class:`RuntimeError` inside a running
@@ -408,8 +396,10 @@ class DemoEndpoint:
             self._server.reset()
 
     async def _seed_server(self) -> None:
-        self.summary = await seed(
+        # moto answers in this process: the same requests, without HTTP in between.
+        self.summary = await _seed(
             self.endpoint_url,
+            in_process=True,
             regions=self._regions,
             scale=self._scale,
             on_progress=self._on_progress,
@@ -456,29 +446,6 @@ class DemoEndpoint:
             await anyio.to_thread.run_sync(self.stop)
 
 
-def _loop_config() -> Any:
-    """The client config for this loop: aiohttp on asyncio, httpx (``asyncpage[trio]``) on trio."""
-    from aiobotocore.config import AioConfig
-
-    if _running_trio():
-        from aiobotocore.httpxsession import HttpxSession
-
-        # types-aiobotocore 3.10 types http_session_cls as aiohttp's session class only.
-        return AioConfig(http_session_cls=cast(Any, HttpxSession))
-    return None
-
-
-def _running_trio() -> bool:
-    trio = sys.modules.get("trio")
-    if trio is None:
-        return False
-    try:
-        trio.lowlevel.current_task()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _check_seed_arguments(regions: Sequence[str], scale: float) -> None:
     if not (scale > 0 and math.isfinite(scale)):
         raise ValueError(f"scale must be a positive number, not {scale!r}")
@@ -503,10 +470,11 @@ async def seed(
     functions, CloudWatch Logs log groups, SSM parameters and IAM users (global, but each
     region's environment has its own, counted in that region); us-east-1 holds the most and
     ap-southeast-2 almost nothing. ``scale`` multiplies every count, and a count that is not
-    zero stays at least 1. At ``scale=1.0`` it takes about 5-8 s of CPU, half of which is
-    moto's first use of each service in the process (EC2's above all).
-    ``on_progress`` is called after each step with a :class:`SeedProgress`, in the event
-    loop's thread; an exception it raises stops the seeding.
+    zero stays at least 1. The requests go over HTTP, one at a time, so the server may be in
+    any process (:class:`DemoEndpoint` seeds its own moto in-process instead: the same
+    requests without HTTP, for about half the CPU). ``on_progress`` is called after each step
+    with a :class:`SeedProgress`, in the event loop's thread; an exception it raises stops
+    the seeding.
 
     ``organization=True`` seeds an AWS Organization instead: the management account
     (``123456789012``, the caller's) and three member accounts made with
@@ -517,14 +485,37 @@ async def seed(
     (and what they need: buckets for objects, tables for items); ``None``: everything.
 
     The ids are the same on every run: moto's random generator is seeded first
-    (``POST /moto-api/seed``), and the resources listed with random ids (accounts, EC2
-    instances, IAM users) are made one request at a time, in a fixed order, before the
-    others (every response draws a request id from the same generator). What is not listed
-    may differ (a Lambda function's ``RevisionId``, an S3 object's version).
+    (``POST /moto-api/seed``) and every request is made in a fixed order (every response
+    draws its request id from the same generator), the resources listed with random ids
+    (accounts, EC2 instances, IAM users) first. What botocore makes up itself still differs
+    from run to run (the ``ClientToken`` of an EC2 instance), and so do the timestamps.
 
     Raises :class:`ValueError` for a region outside :data:`DEMO_REGIONS` or a scale that is
     not a positive number, and botocore's ``ClientError`` if the data is already there.
     """
+    return await _seed(
+        endpoint_url,
+        in_process=False,
+        regions=regions,
+        scale=scale,
+        on_progress=on_progress,
+        organization=organization,
+        resources=resources,
+    )
+
+
+async def _seed(
+    endpoint_url: str,
+    *,
+    in_process: bool,
+    regions: Sequence[str],
+    scale: float,
+    on_progress: ProgressCallback | None,
+    organization: bool,
+    resources: Collection[DemoResource] | None,
+) -> SeedSummary:
+    """:func:`seed`; ``in_process``: through this process's moto without HTTP, which is
+    right only for a moto server that runs in this process."""
     _check_seed_arguments(regions, scale)
     started = time.perf_counter()
     seeder = _Seeder(
@@ -534,6 +525,7 @@ async def seed(
         on_progress,
         organization=organization,
         resources=_RESOURCE_SET if resources is None else _wanted(resources),
+        in_process=in_process,
     )
     await seeder.run()
     accounts = {account.id: account.name for account in seeder.accounts}
@@ -576,7 +568,6 @@ class _Account:
         self.id, self.name, self.share, self.credentials = account_id, name, share, credentials
         self.regions = regions
         self.role_arn = ""
-        self.role_lock = anyio.Lock()
 
     def prefixed(self, name: str) -> str:
         """A resource name in this account: members prefix theirs with the account's name."""
@@ -584,11 +575,13 @@ class _Account:
 
 
 class _Seeder:
-    """One seeding run: its clients, its concurrency limit and what it has created so far.
+    """One seeding run: its clients and what it has created so far.
 
     moto draws every random id (account, instance, IAM user, Lambda revision, S3 version)
-    from one generator, seeded first: the calls that draw from it run one after another in
-    a fixed order, beside the others, which draw nothing; S3 objects come last.
+    from one generator, seeded first, and so does every response (its request id): every
+    request is made one after another, in a fixed order. The steps run in a worker thread
+    (botocore's clients are synchronous; moto answers in this process or over HTTP), and
+    each is reported from the event loop's thread when it is done.
     """
 
     def __init__(
@@ -600,10 +593,12 @@ class _Seeder:
         *,
         organization: bool = False,
         resources: frozenset[DemoResource] = frozenset(_RESOURCES),
+        in_process: bool = False,
     ) -> None:
         self.url, self.scale, self.regions = url, scale, regions
         self.on_progress = on_progress
         self.organization, self.resources = organization, resources
+        self.in_process = in_process
         self.services = [
             service for service in _STEPS if any(r.startswith(f"{service}.") for r in resources)
         ]
@@ -613,7 +608,6 @@ class _Seeder:
             self.total = 2 + (1 + len(_MEMBERS)) * len(self.services)
         else:  # moto, then each service in each region
             self.total = 1 + len(regions) * len(self.services)
-        self.limiter = anyio.CapacityLimiter(_CONCURRENCY)
         self.accounts: list[_Account] = [
             _Account(MANAGEMENT_ACCOUNT, "management", 1.0, dict(_DEMO_KEYS))
         ]
@@ -625,9 +619,7 @@ class _Seeder:
         self.table_accounts: dict[tuple[str, str], str] = {}
         if organization:
             self.accounts[0].share = _MANAGEMENT_SHARE
-        self.s3_puts: list[Callable[[], Awaitable[object]]] = []
-        self.session = get_session()
-        self.stack = AsyncExitStack()
+        self.session: Any = None  # made in the worker thread: it loads botocore's data
         self.clients: dict[tuple[str, str, str], Any] = {}
 
     def scaled(self, count: int, account: _Account) -> int:
@@ -637,73 +629,57 @@ class _Seeder:
         key = (account.id, resource, region)
         self.counts[key] = self.counts.get(key, 0) + n
 
-    async def call_all(self, calls: Iterable[Callable[[], Awaitable[object]]]) -> None:
-        async def one(call: Callable[[], Awaitable[object]]) -> None:
-            async with self.limiter:
-                await call()
-
-        async with anyio.create_task_group() as tg:
-            for call in calls:
-                tg.start_soon(one, call)
-
-    async def client(self, service: str, region: str, account: _Account) -> Any:
+    def client(self, service: str, region: str, account: _Account) -> Any:
         key = (account.id, service, region)
         if key not in self.clients:
-            self.clients[key] = await self.stack.enter_async_context(
-                self.session.create_client(
-                    cast(Any, service),  # the stubs know only literal service names
-                    endpoint_url=self.url,
-                    region_name=region,
-                    # Plain HTTP on 127.0.0.1: nothing to verify, and skipping it spares
-                    # every client from loading the CA bundle.
-                    verify=False,
-                    config=_loop_config(),
-                    **cast(Any, account.credentials),
-                )
+            if self.session is None:
+                self.session = _session(self.in_process)
+            # Plain HTTP on 127.0.0.1: nothing to verify, and skipping it spares every
+            # client from loading the CA bundle.
+            where = {} if self.in_process else {"endpoint_url": self.url, "verify": False}
+            self.clients[key] = self.session.create_client(
+                service, region_name=region, **where, **account.credentials
             )
         return self.clients[key]
 
     async def run(self) -> None:
-        async with self.stack:
+        try:
             await anyio.to_thread.run_sync(_post, f"{self.url}/moto-api/seed?a={_RANDOM_SEED}")
-            management = self.accounts[0]
             if self.organization:
-                await self.create_organization(management)
-            # Every response draws its request id from moto's one generator: the resources
-            # with random ids are made first, one request at a time.
+                await anyio.to_thread.run_sync(self.create_organization)
+                self.report("organization", {})
+            # The resources with random ids first, for the same ids whatever is seeded next.
             for account in self.accounts:
                 for service in self.services:
                     if service in _RANDOM_STEPS:
                         await self.step(service, account)
-            # moto imports a service and loads its botocore model on that service's first
-            # request, and again for every request that arrives before that is done: one
-            # request per service first spares the steps below from doing it many times over.
-            first = self.regions[0]
-            async with anyio.create_task_group() as tg:
+            # moto imports a service and loads its botocore model on the service's first
+            # request: a step of its own, so that the steps below show what they make.
+            await anyio.to_thread.run_sync(self.first_requests)
+            self.report("moto", {})
+            for account in self.accounts:
                 for service in self.services:
                     if service not in _RANDOM_STEPS:
-                        warm = getattr(
-                            await self.client(service, first, management), _FIRST_REQUESTS[service]
-                        )
-                        tg.start_soon(warm)
-            self.report("moto", {})
-            async with anyio.create_task_group() as tg:
-                for account in self.accounts:
-                    for service in self.services:
-                        if service not in _RANDOM_STEPS:
-                            tg.start_soon(self.step, service, account)
-            await self.call_all(self.s3_puts)
+                        await self.step(service, account)
+        finally:
+            for client in self.clients.values():
+                client.close()
 
-    async def create_organization(self, management: _Account) -> None:
-        organizations = await self.client("organizations", "us-east-1", management)
-        sts = await self.client("sts", "us-east-1", management)
-        await organizations.create_organization(FeatureSet="ALL")
+    def first_requests(self) -> None:
+        for service in self.services:
+            if service not in _RANDOM_STEPS:
+                client = self.client(service, self.regions[0], self.accounts[0])
+                getattr(client, _FIRST_REQUESTS[service])()
+
+    def create_organization(self) -> None:
+        management = self.accounts[0]
+        organizations = self.client("organizations", "us-east-1", management)
+        sts = self.client("sts", "us-east-1", management)
+        organizations.create_organization(FeatureSet="ALL")
         for name, share, regions in _MEMBERS:
-            made = await organizations.create_account(
-                AccountName=name, Email=f"aws+{name}@example.com"
-            )
+            made = organizations.create_account(AccountName=name, Email=f"aws+{name}@example.com")
             account_id = made["CreateAccountStatus"]["AccountId"]
-            assumed = await sts.assume_role(
+            assumed = sts.assume_role(
                 RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
                 RoleSessionName="asyncpage-demo-seed",
             )
@@ -714,37 +690,22 @@ class _Seeder:
                 "aws_session_token": credentials["SessionToken"],
             }
             self.accounts.append(_Account(account_id, name, share, keys, regions))
-        self.report("organization", {})
-
-    def regions_of(self, service: str) -> tuple[str, ...]:
-        return ("us-east-1",) if service == "iam" else self.regions
 
     async def step(self, service: str, account: _Account) -> None:
         seed_step = self.steps()[service]
         regions = tuple(region for region in self.regions if region in account.regions)
-        if self.organization:
-            if service in _RANDOM_STEPS:
+        if self.organization:  # a step per account, across its regions
+
+            def all_regions() -> None:
                 for region in regions:
-                    await seed_step(account, region, _PLANS[region])
-            else:
-                async with anyio.create_task_group() as tg:
-                    for region in regions:
-                        tg.start_soon(seed_step, account, region, _PLANS[region])
+                    seed_step(account, region, _PLANS[region])
+
+            await anyio.to_thread.run_sync(all_regions)
             self.report_step(f"{service} {account.name}", service, account, regions)
             return
-
-        # One account: a step per region, as each finishes (random ones in order).
-        async def one(region: str) -> None:
-            await seed_step(account, region, _PLANS[region])
+        for region in regions:  # one account: a step per region
+            await anyio.to_thread.run_sync(seed_step, account, region, _PLANS[region])
             self.report_step(f"{service} {region}", service, account, (region,))
-
-        if service in _RANDOM_STEPS:
-            for region in regions:
-                await one(region)
-        else:
-            async with anyio.create_task_group() as tg:
-                for region in regions:
-                    tg.start_soon(one, region)
 
     def report_step(
         self, step: str, service: str, account: _Account, regions: tuple[str, ...]
@@ -765,9 +726,7 @@ class _Seeder:
                 SeedProgress(step, MappingProxyType(created), self.done, self.total, seconds)
             )
 
-    def steps(
-        self,
-    ) -> dict[str, Callable[[_Account, str, _RegionPlan], Coroutine[Any, Any, None]]]:
+    def steps(self) -> dict[str, Callable[[_Account, str, _RegionPlan], None]]:
         return {
             "s3": self.s3,
             "dynamodb": self.dynamodb,
@@ -782,8 +741,8 @@ class _Seeder:
     def env(self, account: _Account, plan: _RegionPlan) -> str:
         return account.prefixed(plan.env)
 
-    async def s3(self, account: _Account, region: str, plan: _RegionPlan) -> None:
-        s3 = await self.client("s3", region, account)
+    def s3(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        s3 = self.client("s3", region, account)
         # us-east-1 is the one region that rejects a LocationConstraint naming itself.
         where = {"CreateBucketConfiguration": {"LocationConstraint": region}}
         if region == "us-east-1":
@@ -791,25 +750,22 @@ class _Seeder:
         env = self.env(account, plan)
         for bucket, layout, objects in plan.buckets[: _share(len(plan.buckets), account)]:
             bucket = account.prefixed(bucket)
-            await s3.create_bucket(Bucket=bucket, **where)
+            s3.create_bucket(Bucket=bucket, **where)
             count = self.scaled(objects, account) if "s3.objects" in self.resources else 0
-            self.s3_puts += [
-                partial(s3.put_object, Bucket=bucket, **_s3_object(layout, i, env))
-                for i in range(count)
-            ]
+            for i in range(count):
+                s3.put_object(Bucket=bucket, **_s3_object(layout, i, env))
             self.bucket_regions[bucket] = region
             self.bucket_accounts[bucket] = account.id
             self.objects_per_bucket[bucket] = count
             self.add(account, "s3.buckets", region, 1)
             self.add(account, "s3.objects", region, count)
 
-    async def dynamodb(self, account: _Account, region: str, plan: _RegionPlan) -> None:
-        ddb = await self.client("dynamodb", region, account)
-        writes = []
+    def dynamodb(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+        ddb = self.client("dynamodb", region, account)
         for table, layout, items in plan.tables[: _share(len(plan.tables), account)]:
             table = account.prefixed(table)
             keys = _TABLE_KEYS[layout]
-            await ddb.create_table(
+            ddb.create_table(
                 TableName=table,
                 BillingMode="PAY_PER_REQUEST",
                 KeySchema=[
@@ -820,24 +776,21 @@ class _Seeder:
             )
             count = self.scaled(items, account) if "dynamodb.items" in self.resources else 0
             rows = [_dynamodb_item(layout, i, plan.currency) for i in range(count)]
-            writes += [
-                partial(_batch_write, ddb, table, rows[start : start + 25])
-                for start in range(0, count, 25)
-            ]
+            for start in range(0, count, 25):
+                _batch_write(ddb, table, rows[start : start + 25])
             self.items_per_table[region, table] = count
             self.table_accounts[region, table] = account.id
             self.add(account, "dynamodb.tables", region, 1)
             self.add(account, "dynamodb.items", region, count)
-        await self.call_all(writes)
 
-    async def ec2(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+    def ec2(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         reservations = plan.reservations[: self.scaled(len(plan.reservations), account)]
         if not reservations:
             return
-        ec2 = await self.client("ec2", region, account)
+        ec2 = self.client("ec2", region, account)
         env = self.env(account, plan)
-        for name, instance_type, count in reservations:  # one at a time: random ids
-            await ec2.run_instances(
+        for name, instance_type, count in reservations:
+            ec2.run_instances(
                 ImageId=_AMI_ID,
                 InstanceType=instance_type,
                 MinCount=count,
@@ -847,36 +800,33 @@ class _Seeder:
         self.add(account, "ec2.reservations", region, len(reservations))
         self.add(account, "ec2.instances", region, sum(count for _, _, count in reservations))
 
-    async def sqs(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+    def sqs(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         names = [f"{plan.env}-{s}-{kind}" for s in _SERVICES for kind in ("events", "events-dlq")]
         names = [account.prefixed(n) for n in names[: self.scaled(plan.queues, account)]]
         if not names:
             return
-        sqs = await self.client("sqs", region, account)
+        sqs = self.client("sqs", region, account)
         env = self.env(account, plan)
-        await self.call_all(
-            partial(sqs.create_queue, QueueName=name, tags={"env": env}) for name in names
-        )
+        for name in names:
+            sqs.create_queue(QueueName=name, tags={"env": env})
         self.add(account, "sqs.queues", region, len(names))
 
-    async def lambda_(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+    def lambda_(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         names = _function_names(self.scaled(plan.functions, account))
         if not names:
             return
-        async with account.role_lock:  # one role per account, for all its regions
-            if not account.role_arn:
-                iam = await self.client("iam", "us-east-1", account)
-                role = await iam.create_role(
-                    RoleName=_LAMBDA_ROLE,
-                    Path="/service-role/",
-                    AssumeRolePolicyDocument=_LAMBDA_TRUST_POLICY,
-                )
-                account.role_arn = role["Role"]["Arn"]
-        lam = await self.client("lambda", region, account)
+        if not account.role_arn:  # one role per account, for all its regions
+            iam = self.client("iam", "us-east-1", account)
+            role = iam.create_role(
+                RoleName=_LAMBDA_ROLE,
+                Path="/service-role/",
+                AssumeRolePolicyDocument=_LAMBDA_TRUST_POLICY,
+            )
+            account.role_arn = role["Role"]["Arn"]
+        lam = self.client("lambda", region, account)
         env = self.env(account, plan)
-        await self.call_all(
-            partial(
-                lam.create_function,
+        for i, name in enumerate(names):
+            lam.create_function(
                 FunctionName=name,
                 Runtime="python3.12",
                 Role=account.role_arn,
@@ -887,41 +837,48 @@ class _Seeder:
                 Environment={"Variables": {"ENV": env}},
                 Tags={"env": env},
             )
-            for i, name in enumerate(names)
-        )
         self.add(account, "lambda.functions", region, len(names))
 
-    async def logs(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+    def logs(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         ecs = [f"/ecs/{self.env(account, plan)}/{s}-{c}" for c in _COMPONENTS for s in _SERVICES]
         functions = _function_names(self.scaled(plan.functions, account))
         names = [f"/aws/lambda/{name}" for name in functions]
         names += ecs[: self.scaled(plan.ecs_log_groups, account)]
-        logs = await self.client("logs", region, account)
+        logs = self.client("logs", region, account)
         env = self.env(account, plan)
-        await self.call_all(
-            partial(logs.create_log_group, logGroupName=name, tags={"env": env}) for name in names
-        )
+        for name in names:
+            logs.create_log_group(logGroupName=name, tags={"env": env})
         self.add(account, "logs.log_groups", region, len(names))
 
-    async def ssm(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+    def ssm(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         pairs = [(s, key) for s in _SERVICES for key in _PARAMETER_KEYS]
         pairs = pairs[: self.scaled(plan.parameters, account)]
         if not pairs:
             return
-        ssm = await self.client("ssm", region, account)
+        ssm = self.client("ssm", region, account)
         env = self.env(account, plan)
-        await self.call_all(
-            partial(ssm.put_parameter, **_parameter(env, service, key)) for service, key in pairs
-        )
+        for service, key in pairs:
+            ssm.put_parameter(**_parameter(env, service, key))
         self.add(account, "ssm.parameters", region, len(pairs))
 
-    async def iam(self, account: _Account, region: str, plan: _RegionPlan) -> None:
+    def iam(self, account: _Account, region: str, plan: _RegionPlan) -> None:
         env = self.env(account, plan)
         names = [f"{env}-{name}" for name in _USERS[: self.scaled(plan.users, account)]]
-        iam = await self.client("iam", "us-east-1", account)  # IAM is global
-        for name in names:  # one at a time: each draws a random user id
-            await iam.create_user(UserName=name, Path=f"/{env}/", Tags=_tags(env=env))
+        iam = self.client("iam", "us-east-1", account)  # IAM is global
+        for name in names:
+            iam.create_user(UserName=name, Path=f"/{env}/", Tags=_tags(env=env))
         self.add(account, "iam.users", region, len(names))
+
+
+def _session(in_process: bool) -> Any:
+    """A botocore session for seeding: over HTTP, or answered by this process's moto."""
+    if in_process:
+        from .testing._moto import in_process_session
+
+        return in_process_session()
+    import botocore.session
+
+    return botocore.session.Session()
 
 
 #: What each listing of ``asyncpage inventory`` lists, as the demo seeds it.
@@ -1056,10 +1013,10 @@ def _dynamodb_item(layout: str, i: int, currency: str) -> dict[str, dict[str, An
     return {"flag": {"S": f"flag-{i:03d}"}, "enabled": {"BOOL": i % 3 == 0}}
 
 
-async def _batch_write(ddb: Any, table: str, rows: list[dict[str, dict[str, Any]]]) -> None:
+def _batch_write(ddb: Any, table: str, rows: list[dict[str, dict[str, Any]]]) -> None:
     requests: Any = {table: [{"PutRequest": {"Item": row}} for row in rows]}
     while requests:  # moto never leaves items unprocessed; DynamoDB may
-        response = await ddb.batch_write_item(RequestItems=requests)
+        response = ddb.batch_write_item(RequestItems=requests)
         requests = response.get("UnprocessedItems")
 
 

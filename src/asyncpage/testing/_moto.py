@@ -143,3 +143,32 @@ def _silence_request_log(server: Any) -> None:
 
 def _no_request_log(self: object, code: int | str = "-", size: int | str = "-") -> None:
     """Log nothing for a request that succeeded or failed inside moto."""
+
+
+def in_process_session() -> Any:
+    """A botocore session whose clients this process's moto answers, without HTTP.
+
+    moto keeps its data per process, shared by every moto server in it: a client of this
+    session makes the same requests as a client of such a server (signed, serialized by
+    botocore, parsed by moto's own request handlers: the same request ids and resources),
+    only without a socket or a server thread in between. A request that moto does not
+    serve raises :class:`RuntimeError` rather than leave the process. Needs moto.
+    """
+    import botocore.session
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    session = botocore.session.Session()
+    # Clients name AWS's own endpoints, which moto recognises: no endpoint from the
+    # environment or a config file may send them elsewhere.
+    session.set_config_variable("ignore_configured_endpoint_urls", True)
+    stubber = BotocoreStubber()
+    stubber.enabled = True  # this session's own, beside moto's process-wide one (off)
+
+    def answer(**kwargs: Any) -> Any:
+        response = stubber(**kwargs)  # event_name, request
+        if response is None:
+            raise RuntimeError(f"moto in this process does not serve {kwargs['request'].url}")
+        return response
+
+    session.register("before-send", answer)
+    return session
