@@ -177,6 +177,9 @@ def test_workers_and_dask_store_exactly_what_one_process_stores(
     assert status == 0, err
     assert f"resuming run 1: {len(half)} of 9 sources finished before" in err
     assert stored(resumed) == (resources, sources)
+    # The summary counts the whole run's items and pages, those stored before included.
+    (total,) = [line.split()[:5] for line in err.splitlines() if line.startswith("total")]
+    assert total == ["total", "9", "sources", str(len(resources)), str(sum(s[5] for s in sources))]
 
 
 def test_shards_keep_each_endpoint_whole_and_balance_sources() -> None:

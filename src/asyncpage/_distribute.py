@@ -228,6 +228,8 @@ class _Source:
     seconds: float = 0.0
     recorded: bool = False
     """Its end is in the store already (or needs no record)."""
+    pages_before: int = 0
+    """Pages an earlier attempt at the run stored (``--resume``)."""
 
     @property
     def open(self) -> bool:
@@ -296,6 +298,7 @@ class Coordinator:
                 spec,
                 before.resume_token if before is not None else None,
                 before.items if before is not None else 0,
+                pages_before=before.pages if before is not None else 0,
             )
             if target.key.account in unavailable:
                 source.status, source.error = "skipped", unavailable[target.key.account]
@@ -467,7 +470,13 @@ class Coordinator:
                 status = "cancelled"
             states.append(
                 SourceState(
-                    key, status, source.items, source.statistics, source.seconds, source.error
+                    key,
+                    status,
+                    source.items,
+                    source.statistics,
+                    source.seconds,
+                    source.error,
+                    source.pages_before,
                 )
             )
         return states
