@@ -32,7 +32,7 @@ import zlib
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Final, Self
 
 ITEMS_PER_PAGE = 100
 """ListBackups' default (and maximum) ``Limit``."""
@@ -189,19 +189,25 @@ class BackupsServer(_ChildProcess):
 # -- Scan: pre-rendered pages ----------------------------------------------------------
 
 
-class _ScanHandler(http.server.BaseHTTPRequestHandler):
+_JSON_1_0: Final = "application/x-amz-json-1.0"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """POSTs answered by the server's :class:`_HTTPEndpoint`, after its latency."""
+
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
-    server: _ScanHTTPServer
+    server: _HTTPServer
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         app = self.server.app
-        status, payload = app.answer(self.headers.get("X-Amz-Target"), body)
+        app.count_request()
+        status, content_type, payload = app.answer(self.headers.get("X-Amz-Target"), body)
         if app.latency > 0:
             time.sleep(app.latency)
         self.send_response_only(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.0")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("x-amz-crc32", str(zlib.crc32(payload)))
         self.end_headers()
@@ -211,15 +217,56 @@ class _ScanHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class _ScanHTTPServer(http.server.ThreadingHTTPServer):
+class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, app: _Scan) -> None:
+    def __init__(self, app: _HTTPEndpoint) -> None:
         self.app = app
-        super().__init__(("127.0.0.1", 0), _ScanHandler)
+        self.request_queue_size = app.backlog
+        super().__init__(("127.0.0.1", 0), _Handler)
 
 
-class _Scan(_Endpoint):
+class _HTTPEndpoint(_Endpoint):
+    """An endpoint on an HTTP server of its own: subclasses say how to :meth:`answer`.
+
+    A subclass sets up what it serves, then calls :meth:`_listen`.
+    """
+
+    #: Connections the listening socket queues before it refuses more.
+    backlog = 5
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+        self.latency = 0.0
+
+    def _listen(self) -> None:
+        self._server = _HTTPServer(self)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def answer(self, target: str | None, body: bytes) -> tuple[int, str, bytes]:
+        """(status, content type, body) for a POST with ``X-Amz-Target`` ``target``."""
+        raise NotImplementedError
+
+    def count_request(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def set_latency(self, seconds: float) -> None:
+        self.latency = seconds
+
+    def requests(self) -> int:
+        with self._lock:
+            return self._count
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _Scan(_HTTPEndpoint):
     """``Scan`` of one table of ``items`` items; item *i* is in segment ``i % TotalSegments``.
 
     A page is rendered the first time it is asked for and served from memory after that.
@@ -228,20 +275,13 @@ class _Scan(_Endpoint):
     def __init__(self, items: int) -> None:
         self._items = [scan_item(i) for i in range(items)]
         self._rendered: dict[tuple[int, int, int, str | None], bytes] = {}
-        self._lock = threading.Lock()
-        self._count = 0
-        self.latency = 0.0
-        self._server = _ScanHTTPServer(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
+        self._listen()
 
-    def answer(self, target: str | None, body: bytes) -> tuple[int, bytes]:
-        with self._lock:
-            self._count += 1
+    def answer(self, target: str | None, body: bytes) -> tuple[int, str, bytes]:
         if target != "DynamoDB_20120810.Scan":
             error = {"__type": "UnknownOperationException", "message": str(target)}
-            return 400, json.dumps(error).encode()
+            return 400, _JSON_1_0, json.dumps(error).encode()
         params = json.loads(body)
         start = params.get("ExclusiveStartKey", {}).get("pk", {}).get("S")
         key = (
@@ -254,7 +294,7 @@ class _Scan(_Endpoint):
             page = self._rendered.get(key)
             if page is None:
                 page = self._rendered[key] = self._render(*key)
-        return 200, page
+        return 200, _JSON_1_0, page
 
     def _render(self, segment: int, total: int, limit: int, start: str | None) -> bytes:
         first = segment if start is None else int(start.removeprefix("item-")) + total
@@ -267,17 +307,6 @@ class _Scan(_Endpoint):
         if numbers and numbers[-1] + total < len(self._items):
             payload["LastEvaluatedKey"] = {"pk": self._items[numbers[-1]]["pk"]}
         return json.dumps(payload, separators=(",", ":")).encode()
-
-    def set_latency(self, seconds: float) -> None:
-        self.latency = seconds
-
-    def requests(self) -> int:
-        with self._lock:
-            return self._count
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class ScanServer(_ChildProcess):
@@ -426,38 +455,9 @@ def _org_item(service: str, page: int, number: int) -> Any:
     }
 
 
-class _OrgHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _OrgHTTPServer
+class _Org(_HTTPEndpoint):
+    backlog = 256
 
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        app = self.server.app
-        content_type, payload = app.answer(self.headers.get("X-Amz-Target"), body)
-        if app.latency > 0:
-            time.sleep(app.latency)
-        self.send_response_only(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.send_header("x-amz-crc32", str(zlib.crc32(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _OrgHTTPServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-
-    def __init__(self, app: _Org) -> None:
-        self.app = app
-        super().__init__(("127.0.0.1", 0), _OrgHandler)
-
-
-class _Org(_Endpoint):
     """An Organization of ``accounts`` accounts; every account and region lists the same pages.
 
     Serves Organizations ``DescribeOrganization`` and ``ListAccounts`` (20 a page), STS
@@ -469,9 +469,7 @@ class _Org(_Endpoint):
     def __init__(self, accounts: int, regions: list[str], pages: int, items: int) -> None:
         self._accounts = accounts
         self._regions = regions
-        self._lock = threading.Lock()
-        self._count = 0
-        self.latency = 0.0
+        super().__init__()
         self._pages: dict[tuple[str, str | None], bytes] = {}
         for service, (_, _, output_token, result_key) in ORG_LISTINGS.items():
             for page in range(pages):
@@ -482,14 +480,12 @@ class _Org(_Endpoint):
                     payload[output_token] = f"{service}-page-{page + 1:04d}"
                 token = None if page == 0 else f"{service}-page-{page:04d}"
                 self._pages[service, token] = json.dumps(payload).encode()
-        self._server = _OrgHTTPServer(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._listen()
 
-    def answer(self, target: str | None, body: bytes) -> tuple[str, bytes]:
-        with self._lock:
-            self._count += 1
+    def answer(self, target: str | None, body: bytes) -> tuple[int, str, bytes]:
+        return 200, *self._answer(target, body)
+
+    def _answer(self, target: str | None, body: bytes) -> tuple[str, bytes]:
         if target is None:  # the query protocol: STS and EC2
             form = dict(urllib.parse.parse_qsl(body.decode()))
             return "text/xml", self._query(form)
@@ -575,17 +571,6 @@ class _Org(_Endpoint):
             f"<ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata>"
             f"</{action}Response>"
         ).encode()
-
-    def set_latency(self, seconds: float) -> None:
-        self.latency = seconds
-
-    def requests(self) -> int:
-        with self._lock:
-            return self._count
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 class OrgServer(_ChildProcess):

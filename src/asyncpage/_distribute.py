@@ -46,7 +46,7 @@ import anyio
 import anyio.to_thread
 from jmespath.parser import ParsedResult
 
-from ._inventory import SourceKey, SourceState, Status, Target
+from ._inventory import SourceKey, SourceState, Status, Target, record_head, settled_before
 from ._iterator import PageStatistics
 from ._retry import Retry
 from ._store import SourceId, SourcePages, Store, StoredSource
@@ -300,11 +300,12 @@ class Coordinator:
                 before.items if before is not None else 0,
                 pages_before=before.pages if before is not None else 0,
             )
-            if target.key.account in unavailable:
-                source.status, source.error = "skipped", unavailable[target.key.account]
-            elif before is not None and before.finished:
-                source.status, source.error = before.status, before.error  # type: ignore[assignment]
-                source.recorded = True
+            settled = settled_before(target.key, stored, unavailable)
+            if settled is not None:
+                source.status, source.error = settled
+                # A finished source's end is in the store already; a skipped account's is
+                # stored by _record_ends.
+                source.recorded = target.key.account not in unavailable
             self._sources[target.key] = source
         count = shards if shards is not None else slots * SHARDS_PER_SLOT
         self._shards = [
@@ -438,9 +439,7 @@ class Coordinator:
         """``{"account":...,"service":...,"region":...,"operation":...,"id":`` for ``key``."""
         prefix = self._prefixes.get(key)
         if prefix is None:
-            named = {"account": key.account} if key.account else {}
-            head = {**named, "service": key.service, "region": key.region}
-            head["operation"] = key.operation
+            head = record_head(key)
             encoded = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
             prefix = self._prefixes[key] = encoded[:-1] + ',"id":'
         return prefix

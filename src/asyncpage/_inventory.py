@@ -46,6 +46,8 @@ __all__ = [
     "Target",
     "listing_for",
     "plan_targets",
+    "record_head",
+    "settled_before",
 ]
 
 #: The ``region`` of sources and records for resources that belong to no region.
@@ -299,6 +301,32 @@ class SourceState:
 Record = dict[str, Any]
 
 
+def record_head(key: SourceKey) -> dict[str, str]:
+    """The fields a record of ``key``'s resources starts with, in order, before ``id``.
+
+    ``{"account", "service", "region", "operation"}``, ``account`` only when the source
+    names one (a plain single-account inventory has none).
+    """
+    named = {"account": key.account} if key.account else {}
+    return {**named, "service": key.service, "region": key.region, "operation": key.operation}
+
+
+def settled_before(
+    key: SourceKey, stored: Mapping[SourceId, StoredSource], unavailable: Mapping[str, str]
+) -> tuple[Status, str | None] | None:
+    """How ``key`` is settled before a run lists anything, with why; ``None`` if it is not.
+
+    ``skipped`` with the reason if its account is unavailable (AssumeRole denied); else
+    as an earlier attempt at the run ended it (``--resume``), if that attempt finished it.
+    """
+    if key.account in unavailable:
+        return "skipped", unavailable[key.account]
+    before = stored.get(key.stored)
+    if before is not None and before.finished:
+        return before.status, before.error  # type: ignore[return-value]
+    return None
+
+
 class JsonLinesWriter:
     """Writes inventory records as JSON Lines (compact); counts what it wrote.
 
@@ -394,15 +422,11 @@ class Inventory:
             key: (self._stored[key.stored].items if key.stored in self._stored else 0)
             for key in self._targets
         }
-        # Sources settled before this run listed anything: finished by an earlier attempt
-        # (--resume), or their account is unavailable.
-        self._settled: dict[SourceKey, tuple[Status, str | None]] = {}
-        for key in self._targets:
-            before = self._stored.get(key.stored)
-            if key.account in self._unavailable:
-                self._settled[key] = ("skipped", self._unavailable[key.account])
-            elif before is not None and before.finished:
-                self._settled[key] = (before.status, before.error)  # type: ignore[assignment]
+        self._settled = {
+            key: settled
+            for key in self._targets
+            if (settled := settled_before(key, self._stored, self._unavailable)) is not None
+        }
         # How many unfinished sources use each client, to close it after the last one.
         self._users: dict[tuple[str, str, str], int] = {}
         self._open: set[SourceKey] = set()
@@ -508,13 +532,10 @@ class Inventory:
         found = listing.items.search(page)
         resources = found if isinstance(found, list) else [] if found is None else [found]
         query = self._query
-        named = {"account": key.account} if key.account else {}
+        head = record_head(key)
         records = [
             {
-                **named,
-                "service": key.service,
-                "region": key.region,
-                "operation": key.operation,
+                **head,
                 "id": listing.resource_id(resource),
                 "item": resource if query is None else query.search(resource),
             }

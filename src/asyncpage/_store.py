@@ -38,7 +38,15 @@ from typing import Any, Final, Self, TypeVar
 import anyio
 import anyio.to_thread
 
-__all__ = ["Resumed", "SourceId", "SourcePages", "Store", "StoredSource", "json_default"]
+__all__ = [
+    "Resumed",
+    "SourceId",
+    "SourcePages",
+    "Store",
+    "StoredSource",
+    "encode_item",
+    "json_default",
+]
 
 T = TypeVar("T")
 
@@ -245,22 +253,9 @@ class Store:
         ``resume_token`` is the token of the page after this one; ``done`` marks the
         source ``ok`` (its last page).
         """
-        run = self.run
-        rows = [(*source, rid, _dumps(item), run) for rid, item in records]
+        rows = [(rid, encode_item(item)) for rid, item in records]
         status = "ok" if done else "running"
-
-        def commit(db: sqlite3.Connection) -> None:
-            with _transaction(db):
-                db.executemany(_UPSERT, rows)
-                db.execute(
-                    "UPDATE sources SET status = ?, pages = pages + 1, items = items + ?,"
-                    " resume_token = ?, error = NULL"
-                    " WHERE run = ? AND account = ? AND region = ? AND service = ?"
-                    " AND operation = ?",
-                    (status, len(rows), resume_token, run, *source),
-                )
-
-        await self._call(commit)
+        await self.commit_pages([SourcePages(source, rows, 1, resume_token, status)])
 
     async def commit_pages(self, batch: Sequence[SourcePages]) -> None:
         """Store the pages of several sources and each one's next token and status, atomically.
@@ -347,7 +342,8 @@ class _transaction:
         self._db.execute("COMMIT" if exc is None else "ROLLBACK")
 
 
-def _dumps(item: Any) -> str:
+def encode_item(item: Any) -> str:
+    """``item`` as the store keeps it: compact JSON text, unescaped (see :func:`json_default`)."""
     return json.dumps(item, default=json_default, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -50,7 +50,7 @@ from ._inventory import Inventory, Listing, SourceKey, Target, listing_for
 from ._iterator import PageStatistics
 from ._regions import ClientPool
 from ._retry import Retry
-from ._store import StoredSource, json_default
+from ._store import StoredSource, encode_item
 
 __all__ = [
     "Connection",
@@ -318,10 +318,6 @@ async def _trim(context: _Context, needed: set[tuple[str, str, str]]) -> None:
 # -- the task ------------------------------------------------------------------------------
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, default=json_default, ensure_ascii=False, separators=(",", ":"))
-
-
 async def _run(task: Task) -> TaskResult:
     connection, settings = task.connection, task.settings
     context = await _context(connection)
@@ -342,7 +338,7 @@ async def _run(task: Task) -> TaskResult:
             key = SourceKey(
                 record["service"], record["region"], record["operation"], record.get("account", "")
             )
-            rows[key].append((record["id"], _dumps(record["item"])))
+            rows[key].append((record["id"], encode_item(record["item"])))
         held += len(records)
         if held >= settings.records:
             budget.cancel()

@@ -17,11 +17,11 @@ import os
 import re
 import secrets
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, TypeVar
 
 import anyio
 import jmespath
@@ -70,6 +70,8 @@ from ._store import SourceId, Store, StoredSource
 from ._tasks import Connection
 
 __all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
+
+T = TypeVar("T")
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -738,29 +740,26 @@ class _Run:
                 )
                 stored = begun.sources
                 self.say(_store_line(options, begun.run, begun.resumed, stored))
-            pool = await stack.enter_async_context(
-                ClientPool(
-                    session=session, endpoint_url=endpoint_url, config=config, accounts=sessions
-                )
-            )
             display = self._display()
 
-            def write(records: list[dict[str, Any]]) -> None:
-                if self.output_is_terminal:  # most likely the terminal stderr draws on
-                    display.print_above(partial(self.writer.write, records))
-                else:
-                    self.writer.write(records)
+            def shown(write: Callable[[T], None]) -> Callable[[T], None]:
+                """``write`` to the output, above the progress display if they share a terminal."""
+                if not self.output_is_terminal:
+                    return write
+                return lambda records: display.print_above(partial(write, records))
 
+            limits: dict[str, Any] = {
+                "page_size": options.page_size,
+                "query": options.query,
+                "concurrency": options.concurrency,
+                "per_endpoint": options.per_endpoint,
+                "store": store,
+                "stored": stored,
+                "unavailable": unavailable,
+            }
             inventory: Inventory | Coordinator
             distributed = options.dask is not None or options.dask_client is not None
             if distributed or workers_for(options, len(targets)) > 1:
-
-                def write_lines(lines: list[str]) -> None:
-                    if self.output_is_terminal:
-                        display.print_above(partial(self.writer.write_lines, lines))
-                    else:
-                        self.writer.write_lines(lines)
-
                 connection = Connection(
                     endpoint_url=endpoint_url,
                     profile=options.profile,
@@ -780,27 +779,21 @@ class _Run:
                     targets,
                     workers=workers,
                     connection=connection,
-                    write_lines=write_lines if self.writes_lines else None,
-                    page_size=options.page_size,
-                    query=options.query,
-                    concurrency=options.concurrency,
-                    per_endpoint=options.per_endpoint,
-                    store=store,
-                    stored=stored,
-                    unavailable=unavailable,
+                    write_lines=shown(self.writer.write_lines) if self.writes_lines else None,
+                    **limits,
                 )
             else:
+                # Each worker makes its own clients: a pool only for the one-process path.
+                pool = await stack.enter_async_context(
+                    ClientPool(
+                        session=session, endpoint_url=endpoint_url, config=config, accounts=sessions
+                    )
+                )
                 inventory = self.inventory = Inventory(
                     targets,
                     pool=pool,
-                    write=write if self.writes_lines else None,
-                    page_size=options.page_size,
-                    query=options.query,
-                    concurrency=options.concurrency,
-                    per_endpoint=options.per_endpoint,
-                    store=store,
-                    stored=stored,
-                    unavailable=unavailable,
+                    write=shown(self.writer.write) if self.writes_lines else None,
+                    **limits,
                 )
             async with anyio.create_task_group() as tasks:
                 if options.progress:
