@@ -12,7 +12,7 @@ answering) and its memory stay out of the client's ``time.process_time()`` and
   :class:`~asyncpage.testing._proxy.FaultProxy`, which adds the latency;
 * :class:`OrgServer`: an Organization of N accounts (``ListAccounts``, ``AssumeRole``,
   ``GetCallerIdentity``, ``DescribeRegions``) whose every account and region lists the
-  same canned DynamoDB, SQS and Logs pages, for ``benchmarks/org.py``.
+  same canned DynamoDB, SQS and Logs pages, for ``benchmarks/organization.py``.
 
     with BackupsServer({"listing": 20}) as server:
         server.set_latency(0.02)

@@ -1,7 +1,7 @@
 """An organization-sized inventory: 200 accounts x 4 regions x 3 services, side by side.
 
-    python benchmarks/org.py                    # 200 accounts, 4 regions, 3 pages a source
-    python benchmarks/org.py --accounts 50 --reps 1 --latency 0
+    python benchmarks/organization.py                    # 200 accounts, 4 regions, 3 pages a source
+    python benchmarks/organization.py --accounts 50 --reps 1 --latency 0
 
 The endpoint is :class:`_server.OrgServer` in a child process (its CPU is not the
 client's): Organizations ``ListAccounts``, STS ``AssumeRole``, EC2 ``DescribeRegions`` and
