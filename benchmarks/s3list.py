@@ -11,7 +11,9 @@ warm-up pass and then served from memory. Every contender lists the whole bucket
 keeps every ``Key``; the result is checked against the chain's. Columns: wall time
 (median and spread), the speed-up over aiobotocore's paginator, the client's CPU per key
 (``time.process_time()``), requests (planning included) and the plan's requests.
-``--speedups`` installs ``asyncpage.speedups`` (the faster parsers) on the session first.
+``--speedups`` installs ``asyncpage.speedups`` (the faster parsers) on the session of the
+sharded contenders and of a second chain, "aiobotocore + speedups"; "aiobotocore" stays on a
+plain session (the paginator as users have it), and speed-ups are over it.
 """
 
 from __future__ import annotations
@@ -45,32 +47,39 @@ async def sharded(client: Any, shards: int) -> tuple[list[str], int]:
 
 async def main(args: argparse.Namespace) -> None:
     shard_counts = [int(s) for s in args.shards.split(",")]
-    names = ["aiobotocore", *(f"{s} shards" for s in shard_counts)]
+    chains = ["aiobotocore", *(["aiobotocore + speedups"] if args.speedups else [])]
+    names = [*chains, *(f"{s} shards" for s in shard_counts)]
     wall: dict[str, list[float]] = {n: [] for n in names}
     cpu: dict[str, list[float]] = {n: [] for n in names}
     requests: dict[str, list[int]] = {n: [] for n in names}
     planning: dict[str, list[int]] = {n: [] for n in names}
     config = AioConfig(max_pool_connections=max(shard_counts) * 2 + 2)
+    plain = get_session()
     session = get_session()
     if args.speedups:
-        from asyncpage import speedups  # type: ignore[attr-defined]  # not on main yet
+        from asyncpage import speedups
 
         speedups.install(session)
     with ObjectListingServer(args.keys, args.layout) as server:
-        async with session.create_client(
-            "s3",
-            region_name="us-east-1",
-            endpoint_url=server.endpoint_url,
-            config=config,
+        options: dict[str, Any] = {
+            "region_name": "us-east-1",
+            "endpoint_url": server.endpoint_url,
+            "config": config,
             **CREDENTIALS,
-        ) as client:
+        }
+        async with (
+            plain.create_client("s3", **options) as plain_client,
+            session.create_client("s3", **options) as client,
+        ):
 
             async def run(name: str) -> tuple[list[str], int]:
                 if name == "aiobotocore":
+                    return await chain(plain_client)
+                if name == "aiobotocore + speedups":
                     return await chain(client)
                 return await sharded(client, int(name.split()[0]))
 
-            expected, _ = await chain(client)  # renders the chain's pages
+            expected, _ = await chain(plain_client)  # renders the chain's pages
             for name in names[1:]:
                 await run(name)  # renders each plan's pages
             server.set_latency(args.latency)

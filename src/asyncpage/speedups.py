@@ -10,7 +10,9 @@ responses faster, through the session's response parser factory:
   responses (S3 ``ListObjectsV2``/``ListObjectVersions``/``ListObjects``, DynamoDB
   ``Scan``/``Query``, EC2 ``Describe*``, query-protocol ``List*``/``Describe*``) with plans
   compiled from botocore's model, and hand any response holding an element they do not
-  know to botocore's parser (see :data:`FAST_OUTPUTS`).
+  know to botocore's parser (see :data:`FAST_OUTPUTS`); and S3's check for an error inside
+  a 200 response without a second parse of every listing page (botocore builds an element
+  tree of each body only to look at its root; see ``S3ErrorCheck`` in ``_fastparse``).
 
 ::
 
@@ -27,14 +29,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import botocore.handlers
 from aiobotocore.session import AioSession
 
-from ._fastparse import FAST_OUTPUTS, FastParserFactory, statistics
+from ._fastparse import FAST_OUTPUTS, FastParserFactory, S3ErrorCheck, statistics
 from ._timestamps import parse_timestamp
 
 __all__ = ["FAST_OUTPUTS", "install", "installed", "parse_timestamp", "statistics"]
 
 _FACTORY = "response_parser_factory"
+_S3_BEFORE_PARSE = "before-parse.s3.*"
+# botocore's handler of S3 errors inside 200 responses, found by its public registration.
+_S3_200_ERROR = "_handle_200_error"
 
 
 def install(session: Any, *, fast_path: bool = True) -> None:
@@ -63,7 +69,21 @@ def install(session: Any, *, fast_path: bool = True) -> None:
         fast.set_parser_defaults(**factory._defaults)  # noqa: SLF001
         session.register_component(_FACTORY, fast)
         factory = fast
+        _check_s3_errors_cheaply(session)
     factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+
+
+def _check_s3_errors_cheaply(session: Any) -> None:
+    """Put :class:`S3ErrorCheck` in place of botocore's handler on ``session``.
+
+    The handler is found in botocore's public ``BUILTIN_HANDLERS`` table; a botocore
+    without it keeps its own handling.
+    """
+    for event, handler, *_ in botocore.handlers.BUILTIN_HANDLERS:
+        if event == _S3_BEFORE_PARSE and getattr(handler, "__name__", None) == _S3_200_ERROR:
+            session.unregister(_S3_BEFORE_PARSE, handler)
+            session.register(_S3_BEFORE_PARSE, S3ErrorCheck(handler))
+            return
 
 
 def installed(session: Any) -> str | None:
