@@ -305,6 +305,29 @@ async def test_leaving_items_mid_page_resumes_every_source_exactly(
         assert sorted(got[name] + rest) == sorted(keys)
 
 
+async def test_item_values_are_the_items_untagged_with_exact_tokens(
+    ddb: Any, tables: dict[str, list[str]]
+) -> None:
+    """item_values() gives items()'s values in the same order; tokens stay exact mid-page."""
+    sources = {name: scan(ddb, name) for name in tables}
+    async with fan_out(sources, order="round_robin") as tagged_run:
+        expected = [t.value async for t in tagged_run.items()]
+    got: list[Any] = []
+    async with fan_out({name: scan(ddb, name) for name in tables}, order="round_robin") as merged:
+        async for value in merged.item_values():
+            assert not isinstance(value, asyncpage.Tagged)
+            got.append(value)
+            if len(got) == 7:
+                break
+    assert got == expected[:7]
+    rest: list[Any] = []
+    for name, outcome in merged.outcomes.items():
+        if outcome.status == "cancelled":
+            it = scan(ddb, name, StartingToken=outcome.resume_token)
+            rest += [item async for item in it.items()]
+    assert sorted(str(v) for v in got + rest) == sorted(str(v) for v in expected)
+
+
 async def test_skip_codes_are_data_the_caller_extends(
     ddb: Any, tables: dict[str, list[str]]
 ) -> None:

@@ -706,6 +706,14 @@ class FanOut(Generic[L, P]):
         self._check_open()
         return _Flat(self._next, None)
 
+    def item_values(self) -> AsyncIterator[Any]:
+        """The items of :meth:`items` without their tags: the same items in the same order,
+        the outcomes' tokens as exact, with no :class:`Tagged` made per item (for a
+        consumer that does not need the source, over many small items).
+        """
+        self._check_open()
+        return _Flat(self._next, None, tag=False)
+
     def search(self, expression: str) -> AsyncIterator[Tagged[L, Any]]:
         """A JMESPath ``expression`` applied to every page, flattened as botocore's ``search()``.
 
@@ -724,15 +732,18 @@ class _Flat(Generic[L]):
     the source, so its outcome token is exact to the item.
     """
 
-    __slots__ = ("_buffer", "_index", "_next", "_select", "_source")
+    __slots__ = ("_buffer", "_index", "_next", "_select", "_source", "_tag")
 
     def __init__(
         self,
         next_page: Callable[[], Awaitable[tuple[_Source, _Page]]],
         select: Callable[[Any], Any] | None,
+        *,
+        tag: bool = True,
     ) -> None:
         self._next = next_page
         self._select = select
+        self._tag = tag
         self._source: _Source | None = None
         self._buffer: list[Any] = []
         self._index = 0
@@ -740,7 +751,7 @@ class _Flat(Generic[L]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> Tagged[L, Any]:
+    async def __anext__(self) -> Any:  # Tagged[L, Any], or the bare item untagged
         while self._index >= len(self._buffer):
             source, page = await self._next()
             self._source = source
@@ -754,6 +765,8 @@ class _Flat(Generic[L]):
         self._index += 1
         if self._select is None:
             current.open_taken = self._index
+        if not self._tag:
+            return value
         return Tagged(cast(L, current.label), value)  # a key of ``sources``
 
     def _values(self, source: _Source, page: _Page) -> list[Any]:

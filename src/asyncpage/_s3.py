@@ -341,7 +341,7 @@ class ObjectListing:
 
     def items(self) -> AsyncIterator[dict[str, Any]]:
         """Every object (a ``Contents`` dict), each once; resume tokens exact to the item."""
-        return _Untag(self._entered().items())
+        return self._entered().item_values()
 
     def common_prefixes(self) -> AsyncIterator[dict[str, Any]]:
         """Every ``CommonPrefixes`` entry (with a ``Delimiter``), each once."""
