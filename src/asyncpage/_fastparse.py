@@ -450,9 +450,10 @@ class _Scanner:
         if start is None:
             raise _GiveWay("prolog")
         end = f"</{start[1]}>"
-        if not text.rstrip(" \t\n").endswith(end):
+        content = len(text.rstrip(" \t\n"))
+        if not text.endswith(end, 0, content):
             raise _GiveWay("end")
-        stop = text.rstrip(" \t\n").rindex(end)
+        stop = content - len(end)
         position = start.end()
         members = self._members
         parsed: dict[str, Any] = {}
@@ -773,10 +774,8 @@ class FastParserFactory(_FactoryBase):  # type: ignore[misc]
 
 # S3 listings whose 200 responses the whole-document check below may vouch for.
 _CHECKED_LISTINGS: Final = frozenset({"ListObjectsV2", "ListObjectVersions", "ListObjects"})
-_WHOLE_DOCUMENT: Final = re.compile(
-    rb'[ \t\n]*(?:<\?xml version="1\.0" encoding="(?:UTF|utf)-8"\?>[ \t\n]*)?'
-    rb'<([A-Za-z_][A-Za-z0-9_.-]*)(?: xmlns="[^"<&>\x00-\x1f]*")?>'
-)
+# The scanner's opening of a document (_PROLOG), over bytes, after optional whitespace.
+_WHOLE_DOCUMENT: Final = re.compile(rb"[ \t\n]*" + _PROLOG.pattern.encode("ascii"))
 
 
 class S3ErrorCheck:
@@ -821,4 +820,7 @@ def _whole_document(body: bytes) -> bool:
     opening = _WHOLE_DOCUMENT.match(body)
     if opening is None or opening[1] == b"Error":
         return False
-    return body.rstrip(b" \t\n").endswith(b"</" + opening[1] + b">")
+    end = len(body)
+    while end and body[end - 1] in b" \t\n":  # no copy of the body, as rstrip would make
+        end -= 1
+    return body.endswith(b"</" + opening[1] + b">", 0, end)
