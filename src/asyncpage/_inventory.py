@@ -24,7 +24,7 @@ import anyio
 import botocore.session
 import jmespath
 from botocore import xform_name
-from botocore.exceptions import DataNotFoundError, UnknownServiceError
+from botocore.exceptions import BotoCoreError, ClientError, DataNotFoundError, UnknownServiceError
 from jmespath.parser import ParsedResult
 
 from ._errors import PageFetchError
@@ -33,6 +33,15 @@ from ._iterator import AsyncPageIterator, PageStatistics, paginate
 from ._params import check_params, parse_params
 from ._regions import ClientPool
 from ._retry import Retry, error_code
+from ._s3 import (
+    PAGE_SIZE,
+    KeyRange,
+    ListingPlan,
+    decode_ranges,
+    encode_ranges,
+    plan_ranges,
+    range_iterator,
+)
 from ._store import SourceId, Store, StoredSource, json_default
 
 __all__ = [
@@ -41,6 +50,7 @@ __all__ = [
     "Inventory",
     "JsonLinesWriter",
     "Listing",
+    "RangeSource",
     "SourceKey",
     "SourceState",
     "Target",
@@ -68,6 +78,10 @@ class Listing:
     not once per region. ``page_size`` is false for operations that must not be sent
     ``--page-size`` (no limit parameter, or a limit the service does not page past, or
     one that ``params`` sets). ``params`` go to every request of the listing.
+
+    ``ranges`` (S3 ``list_objects_v2`` only) splits each of its sources over up to that
+    many key ranges listed at once, as :func:`~asyncpage.parallel_list_objects` does; 0
+    lists one chain.
     """
 
     service: str
@@ -77,6 +91,12 @@ class Listing:
     scope: Scope = "regional"
     page_size: bool = True
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    ranges: int = 0
+
+    @property
+    def splits(self) -> bool:
+        """True for a listing of S3 objects that may be split over key ranges."""
+        return (self.service, self.operation) == ("s3", "list_objects_v2")
 
     @property
     def name(self) -> str:
@@ -237,6 +257,16 @@ class SourceKey(NamedTuple):
         return (self.account, self.region, self.service, self.operation)
 
 
+class RangeSource(NamedTuple):
+    """The fan-out label of one key range of a source split over ranges (``Listing.ranges``)."""
+
+    key: SourceKey
+    range: KeyRange
+
+
+Label = SourceKey | RangeSource
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A source to list: its key, its listing and the region its client is made for."""
@@ -389,6 +419,16 @@ class Inventory:
             AssumeRole that was denied): each of their sources is ``skipped`` with the
             reason, and nothing is requested for them.
 
+    A source whose listing has ``ranges`` (S3 objects) is planned before the fan-out starts
+    (:func:`~asyncpage._s3.plan_ranges`: its first page and a few probes) and listed as
+    one fan-out source per key range (labelled :class:`RangeSource`), under the same
+    limits as every other source. It stays one source for the store, the states and the
+    records: its resume token is :func:`~asyncpage._s3.encode_ranges` of the ranges left,
+    each with its own token, committed with each page of any of them; ``stored`` such a
+    token resumes each unfinished range from its own token, with no new plan. A plan that
+    fails (its first page or a probe refused) fails the source: a refused probe is never
+    a reason to skip keys.
+
     :meth:`run` may be cancelled; :meth:`states` stays readable during and after it.
     """
 
@@ -429,8 +469,15 @@ class Inventory:
         }
         # How many unfinished sources use each client, to close it after the last one.
         self._users: dict[tuple[str, str, str], int] = {}
-        self._open: set[SourceKey] = set()
-        self._outcomes: Mapping[SourceKey, Outcome] = {}
+        self._open: set[Label] = set()
+        self._outcomes: Mapping[Label, Outcome] = {}
+        # Sources split over key ranges: each range's starting token (planned or stored),
+        # the plans made, and the sources being planned or whose plan failed.
+        self._ranges: dict[SourceKey, dict[KeyRange, str | None]] = {}
+        self._plans: dict[SourceKey, ListingPlan] = {}
+        self._planning: set[SourceKey] = set()
+        self._unplanned: dict[SourceKey, str] = {}
+        self._first_pages: dict[RangeSource, dict[str, Any]] = {}
         self._started: float | None = None
         self._finished: float | None = None
 
@@ -440,13 +487,20 @@ class Inventory:
         return list(self._targets)
 
     @property
-    def outcomes(self) -> Mapping[SourceKey, Outcome]:
+    def outcomes(self) -> Mapping[Label, Outcome]:
         """The fan-out's :class:`Outcome` of every source it ran, resume tokens included.
 
         Empty before :meth:`run`; sources settled before it (finished, unavailable) have
-        none. :mod:`asyncpage._tasks` reads it to hand each source's token back.
+        none; a source split over key ranges has one per range, labelled
+        :class:`RangeSource`. :mod:`asyncpage._tasks` reads it to hand each source's token
+        back.
         """
         return self._outcomes
+
+    @property
+    def plans(self) -> Mapping[SourceKey, ListingPlan]:
+        """How each source split over key ranges was planned in this run (not resumed ones)."""
+        return MappingProxyType(self._plans)
 
     @property
     def elapsed(self) -> float:
@@ -463,16 +517,31 @@ class Inventory:
         cancels every request in flight and closes every iterator; with a store, every
         page already received is committed, and each source's state is recorded.
         """
-        sources = {
-            key: self._source(target)
-            for key, target in self._targets.items()
-            if key not in self._settled
-        }
-        for key in sources:
-            client_key = self._client_key(key)
-            self._users[client_key] = self._users.get(client_key, 0) + 1
         self._started = time.monotonic()
         try:
+            await self._plan_ranges()
+            sources: dict[Label, Callable[[], Awaitable[AsyncPageIterator]]] = {}
+            for key, target in self._targets.items():
+                if key in self._settled or key in self._unplanned:
+                    continue
+                starts = self._ranges.get(key)
+                if starts is None:
+                    sources[key] = self._source(target)
+                    continue
+                plan = self._plans.get(key)
+                estimates = dict(zip(plan.ranges, plan.estimates, strict=False)) if plan else {}
+                for key_range, token in starts.items():
+                    part = RangeSource(key, key_range)
+                    sources[part] = self._range_source(
+                        part, token, self._first_pages.pop(part, None), estimates.get(key_range)
+                    )
+            for label in sources:
+                client_key = self._client_key(label)
+                self._users[client_key] = self._users.get(client_key, 0) + 1
+            for key in self._unplanned:
+                # Its client was opened to plan; no range of it will release it.
+                if self._users.get(self._client_key(key), 0) == 0:
+                    await self._release(self._client_key(key))
             async with fan_out(
                 sources,
                 concurrency=self._concurrency,
@@ -490,8 +559,118 @@ class Inventory:
             with anyio.CancelScope(shield=True):
                 await self._record_ends()
 
-    def _client_key(self, key: SourceKey) -> tuple[str, str, str]:
+    def _client_key(self, label: Label) -> tuple[str, str, str]:
+        key = label.key if isinstance(label, RangeSource) else label
         return (key.account, key.service, self._targets[key].client_region)
+
+    def _client(self, key: SourceKey) -> Awaitable[Any]:
+        target = self._targets[key]
+        return self._pool.client(
+            target.listing.service, target.client_region, account=key.account or None
+        )
+
+    async def _release(self, client_key: tuple[str, str, str]) -> None:
+        account, service, region = client_key
+        await self._pool.release(service, region, account=account or None)
+
+    async def _plan_ranges(self) -> None:
+        """Split the sources whose listing has ``ranges``: from their stored token of
+        ranges (``--resume``), else by a plan; a source resumed from a plain token stays
+        one chain. Plans are made at once, at most ``concurrency`` at a time."""
+        to_plan: list[SourceKey] = []
+        for key, target in self._targets.items():
+            if key in self._settled:
+                continue
+            before = self._stored.get(key.stored)
+            token = before.resume_token if before is not None else None
+            try:
+                stored = decode_ranges(token) if token is not None else None
+            except ValueError as exc:  # a store edited by hand: say so, list nothing
+                self._unplanned[key] = str(exc)
+                continue
+            if stored is not None:
+                self._ranges[key] = stored
+            elif target.listing.ranges and target.listing.splits and token is None:
+                to_plan.append(key)
+        if not to_plan:
+            return
+        limiter = anyio.CapacityLimiter(self._concurrency)
+
+        async def plan(key: SourceKey) -> None:
+            listing = self._targets[key].listing
+            async with limiter:
+                self._planning.add(key)
+                try:
+                    client = await self._client(key)
+                    made, first = await plan_ranges(
+                        client,
+                        shards=listing.ranges,
+                        page_size=self._range_page_size(listing),
+                        retry=self._retry,
+                        **self._range_params(listing),
+                    )
+                except (PageFetchError, BotoCoreError, ClientError) as exc:
+                    self._unplanned[key] = f"planning the key ranges: {describe_error(exc)}"
+                    return
+                finally:
+                    self._planning.discard(key)
+            self._plans[key] = made
+            self._ranges[key] = dict.fromkeys(made.ranges)
+            for key_range, page in first.items():
+                self._first_pages[RangeSource(key, key_range)] = page
+
+        async with anyio.create_task_group() as tasks:
+            for key in to_plan:
+                tasks.start_soon(plan, key)
+
+    def _range_page_size(self, listing: Listing) -> int:
+        if self._page_size is not None and listing.page_size:
+            return self._page_size
+        given = listing.params.get("MaxKeys")
+        return given if isinstance(given, int) and given > 0 else PAGE_SIZE
+
+    @staticmethod
+    def _range_params(listing: Listing) -> dict[str, Any]:
+        # MaxKeys is the ranges' page size; a range sets StartAfter itself.
+        return {name: value for name, value in listing.params.items() if name != "MaxKeys"}
+
+    def _range_source(
+        self,
+        label: RangeSource,
+        token: str | None,
+        first: dict[str, Any] | None,
+        estimate: int | None,
+    ) -> Callable[[], Awaitable[AsyncPageIterator]]:
+        async def open_range() -> AsyncPageIterator:
+            listing = self._targets[label.key].listing
+            client = await self._client(label.key)
+            self._open.add(label)
+            return range_iterator(
+                client,
+                label.range,
+                token=token,
+                first_page=first,
+                estimate=estimate,
+                page_size=self._range_page_size(listing),
+                retry=self._retry,
+                **self._range_params(listing),
+            )
+
+        return open_range
+
+    def _ranges_left(
+        self, key: SourceKey, outcomes: Mapping[Label, Outcome]
+    ) -> dict[KeyRange, str | None]:
+        """The ranges of ``key`` not listed to the end, each with the token to go on from."""
+        left: dict[KeyRange, str | None] = {}
+        for key_range, start in self._ranges[key].items():
+            outcome = outcomes.get(RangeSource(key, key_range))
+            if outcome is not None and outcome.status == "ok":
+                continue
+            # No page yet (or refused before its first): from where this run started it.
+            token = outcome.resume_token if outcome is not None else None
+            left[key_range] = token if token is not None else start
+        return left
 
     def _source(self, target: Target) -> Callable[[], Awaitable[AsyncPageIterator]]:
         # A factory: the fan-out calls it when the source may start, so a client is
@@ -499,9 +678,7 @@ class Inventory:
         async def open_source() -> AsyncPageIterator:
             listing = target.listing
             key = target.key
-            client = await self._pool.client(
-                listing.service, target.client_region, account=key.account or None
-            )
+            client = await self._client(key)
             self._open.add(key)
             config: dict[str, Any] = {}
             if self._page_size is not None and listing.page_size:
@@ -515,19 +692,19 @@ class Inventory:
 
         return open_source
 
-    async def _release_ended(self, outcomes: Mapping[SourceKey, Outcome]) -> None:
+    async def _release_ended(self, outcomes: Mapping[Label, Outcome]) -> None:
         """Close the clients whose every source has ended (at most ``concurrency`` looked at)."""
-        for key in [key for key in self._open if outcomes[key].status != "pending"]:
-            self._open.discard(key)
-            client_key = self._client_key(key)
+        for label in [label for label in self._open if outcomes[label].status != "pending"]:
+            self._open.discard(label)
+            client_key = self._client_key(label)
             self._users[client_key] -= 1
             if self._users[client_key] == 0:
-                account, service, region = client_key
-                await self._pool.release(service, region, account=account or None)
+                await self._release(client_key)
 
     async def _deliver(
-        self, key: SourceKey, page: Mapping[str, Any], outcomes: Mapping[SourceKey, Outcome]
+        self, label: Label, page: Mapping[str, Any], outcomes: Mapping[Label, Outcome]
     ) -> None:
+        key = label.key if isinstance(label, RangeSource) else label
         listing = self._targets[key].listing
         found = listing.items.search(page)
         resources = found if isinstance(found, list) else [] if found is None else [found]
@@ -542,13 +719,20 @@ class Inventory:
             for resource in resources
         ]
         if self._store is not None:
-            # The page and the token of the page after it, in one transaction.
-            outcome = outcomes[key]
+            # The page and the token of the page after it, in one transaction; for a
+            # range, the token of every range of its source not listed to the end.
+            if isinstance(label, RangeSource):
+                left = self._ranges_left(key, outcomes)
+                token = encode_ranges(left) if left else None
+                done = not left
+            else:
+                outcome = outcomes[key]
+                token, done = outcome.resume_token, outcome.status == "ok"
             await self._store.commit_page(
                 key.stored,
                 [(record["id"], record["item"]) for record in records],
-                resume_token=outcome.resume_token,
-                done=outcome.status == "ok",
+                resume_token=token,
+                done=done,
             )
         if self._write is not None:
             self._write(records)
@@ -579,6 +763,15 @@ class Inventory:
             return SourceState(
                 key, status, self._items[key], PageStatistics(), 0.0, error, pages_before
             )
+        if key in self._unplanned:
+            return SourceState(
+                key, "failed", 0, PageStatistics(), 0.0, self._unplanned[key], pages_before
+            )
+        if key in self._ranges:
+            return self._ranges_state(key, pages_before)
+        if key in self._planning:
+            status = "cancelled" if self._finished is not None else "running"
+            return SourceState(key, status, 0, PageStatistics(), 0.0, None, pages_before)
         outcome = self._outcomes.get(key)
         if outcome is None:
             status = "cancelled" if self._finished is not None else "waiting"
@@ -599,6 +792,38 @@ class Inventory:
         return SourceState(
             key, status, self._items[key], statistics, outcome.seconds, error, pages_before
         )
+
+    def _ranges_state(self, key: SourceKey, pages_before: int) -> SourceState:
+        """A source split over key ranges, as one: its ranges' statistics summed."""
+        outcomes = [self._outcomes.get(RangeSource(key, r)) for r in self._ranges[key]]
+        statistics = PageStatistics()
+        for outcome in outcomes:
+            if outcome is not None:
+                statistics = statistics + outcome.statistics
+        seconds = max((o.seconds for o in outcomes if o is not None), default=0.0)
+        ended = [o for o in outcomes if o is not None and o.status != "pending"]
+        error: str | None = None
+        status: Status
+        if len(ended) < len(outcomes):
+            if self._finished is not None:
+                status = "cancelled"
+            else:
+                started = any(o is not None and o.seconds > 0 for o in outcomes)
+                status = "running" if started or statistics.requests else "waiting"
+        elif all(o.status == "ok" for o in ended):
+            status = "ok"
+        else:
+            # A range refused (even one the fan-out would skip) leaves keys unlisted.
+            wrong = [o for o in ended if o.status in ("failed", "skipped")]
+            if wrong:
+                status = "failed"
+                first = wrong[0]
+                why = describe_error(first.error) if first.error is not None else first.reason
+                error = f"{len(wrong)} of {len(outcomes)} key ranges failed: {why}"
+            else:
+                status = "cancelled"
+        items = self._items[key]
+        return SourceState(key, status, items, statistics, seconds, error, pages_before)
 
 
 def describe_error(error: BaseException) -> str:

@@ -45,6 +45,7 @@ lists only those ranges, each from its token, with no new plan.
 
 from __future__ import annotations
 
+import json
 import math
 from bisect import bisect_left, bisect_right
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
@@ -66,6 +67,8 @@ __all__ = [
     "KeyRange",
     "ListingPlan",
     "ObjectListing",
+    "decode_ranges",
+    "encode_ranges",
     "parallel_list_objects",
     "plan_ranges",
     "range_iterator",
@@ -484,6 +487,52 @@ class _RangeCall:
         if self._through is not None:
             cut_page(page, self._through)
         return page
+
+
+#: What a token of several ranges says it is (:func:`encode_ranges`).
+_RANGES_FORMAT: Final = "asyncpage.ranges/1"
+
+
+def encode_ranges(ranges: Mapping[KeyRange, str | None]) -> str:
+    """One token for the unfinished ranges of a listing: ``{range: its token}``.
+
+    A range's token is its own ``resume_token`` (``None``: from the range's start). What
+    the inventory's store keeps for a listing split over ranges; :func:`decode_ranges`
+    reads it back. JSON, so that ``sqlite3`` shows what is left::
+
+        {"format":"asyncpage.ranges/1","ranges":[["k0999","k1999","eyJ..."],["k1999",null,null]]}
+    """
+    listed = [[key_range.after, key_range.through, token] for key_range, token in ranges.items()]
+    return json.dumps(
+        {"format": _RANGES_FORMAT, "ranges": listed}, ensure_ascii=False, separators=(",", ":")
+    )
+
+
+def decode_ranges(token: str) -> dict[KeyRange, str | None] | None:
+    """The ranges of a token :func:`encode_ranges` made; ``None`` for any other token.
+
+    botocore's own tokens are base64 text, never a JSON object, so the two cannot be
+    mistaken for each other. Raises :class:`ValueError` for a token that says it is one
+    of ours but is not well formed (a store edited by hand, say).
+    """
+    if not token.startswith("{"):
+        return None
+    try:
+        data = json.loads(token)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("format") != _RANGES_FORMAT:
+        return None
+    listed = data.get("ranges")
+
+    def bound(value: object) -> bool:
+        return value is None or isinstance(value, str)
+
+    if not isinstance(listed, list) or not all(
+        isinstance(entry, list) and len(entry) == 3 and all(map(bound, entry)) for entry in listed
+    ):
+        raise ValueError(f"not a well-formed token of key ranges: {token[:200]!r}")
+    return {KeyRange(after, through): resume for after, through, resume in listed}
 
 
 def cut_page(page: dict[str, Any], through: str) -> None:

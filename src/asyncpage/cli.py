@@ -19,7 +19,7 @@ import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Final, TextIO, TypeVar
 
@@ -402,15 +402,22 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         "--concurrency",
         metavar="N",
         type=_positive_int,
-        default=16,
-        help="sources listed at once (default: 16)",
+        help="sources listed at once (default: 16; with --ranges N, at least N+1)",
     )
     tuning.add_argument(
         "--per-endpoint",
         metavar="N",
         type=_positive_int,
-        default=4,
-        help="sources listed at once per service and region (default: 4)",
+        help="sources listed at once per service and region (default: 4; with --ranges N, "
+        "at least N+1: the key ranges of a bucket share one endpoint)",
+    )
+    tuning.add_argument(
+        "--ranges",
+        metavar="N",
+        type=_positive_int,
+        help="list each s3:list_objects_v2 source over up to N key ranges at once, as "
+        "asyncpage.parallel_list_objects does (a bucket's listing is otherwise one chain "
+        "of requests); with --db each range resumes from its own token. One process only",
     )
     tuning.add_argument(
         "--page-size",
@@ -498,6 +505,8 @@ def _validate(
         usage("--resume needs --db (the store whose unfinished run to continue)")
     if args.dask is not None and args.workers is not None:
         usage("--dask runs the tasks on the cluster's workers: drop --workers")
+    if args.ranges is not None and (args.dask is not None or (args.workers or 1) > 1):
+        usage("--ranges lists in one process: drop --workers/--dask")
     if args.org and args.accounts is not None:
         usage("--org lists the Organization's accounts: drop --accounts (or --org)")
     if args.demo and (args.org or args.accounts is not None):
@@ -561,6 +570,24 @@ def _validate(
                 "(by --services, or by two --operation); list one set at a time"
             )
         listings.append(listing)
+    if args.ranges is not None:
+        split = [listing for listing in listings if listing.splits]
+        if not split:
+            usage(
+                "--ranges splits listings of S3 objects: add --operation s3:list_objects_v2 "
+                "--param Bucket=NAME"
+            )
+        for listing in split:
+            if "ContinuationToken" in listing.params:
+                usage("--ranges: drop ContinuationToken (each range keeps its own token)")
+        listings = [
+            replace(listing, ranges=args.ranges) if listing.splits else listing
+            for listing in listings
+        ]
+    # With --ranges N, a bucket's N ranges (and its first page's) run at once by default.
+    floor = args.ranges + 1 if args.ranges is not None else 0
+    concurrency = args.concurrency or max(16, floor)
+    per_endpoint = args.per_endpoint or max(4, floor)
 
     patterns: tuple[str, ...] | None = None
     if args.regions is not None and args.regions.strip() != "all":
@@ -597,8 +624,8 @@ def _validate(
         demo_scale=args.demo_scale,
         chaos=args.chaos,
         chaos_seed=args.seed,
-        concurrency=args.concurrency,
-        per_endpoint=args.per_endpoint,
+        concurrency=concurrency,
+        per_endpoint=per_endpoint,
         page_size=args.page_size or (DEMO_PAGE_SIZE if args.demo else None),
         endpoint_url=args.endpoint_url,
         profile=args.profile,
@@ -1038,6 +1065,8 @@ def workers_for(options: Options, sources: int) -> int:
     """
     if options.workers is not None:
         return options.workers
+    if any(listing.ranges for listing in options.listings):
+        return 1  # key ranges are planned and listed in one process
     return (os.cpu_count() or 1) if sources >= AUTO_WORKERS_FROM else 1
 
 

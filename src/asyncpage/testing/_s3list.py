@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import sys
 import threading
 import time
 import zlib
@@ -106,11 +107,22 @@ class ListObjectsServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self) -> None:
+                # Any other API (EC2's DescribeRegions, say): an S3 error, as an S3
+                # endpoint gives it, so that the caller's SDK sees a refusal, not HTML.
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                body = _error("MethodNotAllowed", "Only ListObjectsV2 is served here")
+                self.send_response(405)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -229,6 +241,16 @@ class ListObjectsServer:
             out.append(f"<CommonPrefixes><Prefix>{text(group)}</Prefix></CommonPrefixes>")
         out.append("</ListBucketResult>")
         return "".join(out).encode()
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that went away (killed, or closed mid-response) is not the server's
+        # error: say nothing. Anything else is printed as socketserver does.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 def _error(code: str, message: str) -> bytes:
