@@ -17,7 +17,14 @@ How the key space is split (the plan, made when the listing is entered):
    whole listing: one request. Its keys must be in order (a directory bucket's are not):
    if they are not, the listing is one chain.
 2. Otherwise the first page is a range of its own, ``(None, last key]``, served from
-   memory, and the rest is sampled with small *probes* (``StartAfter=x, MaxKeys=20``), in
+   memory. Without a ``Delimiter`` (or ``StartAfter``), the bucket's ``/`` folders are
+   listed first, level by level (``Delimiter="/"``, a page of names each), until there are
+   ``2 * shards`` of them past the first page; five are counted, and if they hold about as
+   many keys each (log buckets: ``logs/YYYY/DD/HH/``; partitioned tables), the ranges are
+   runs of folders of about equal total, cut at folder names: no estimate of the key line
+   is needed. A bucket with too few folders, or counted folders of very different sizes
+   (one holding most of the bucket), goes to step 2b.
+2b. The rest is sampled with small *probes* (``StartAfter=x, MaxKeys=20``), in
    rounds, all probes of a round at once. Probe points are spread over the key space as
    the sampled keys' alphabet sees it; a probe whose keys stop short of the next point
    gives a density, one that reaches it an exact count. Ranges estimated to be large are
@@ -76,6 +83,10 @@ __all__ = [
 
 _OPERATION: Final = "list_objects_v2"
 _DEFAULT_RETRY: Final = Retry()
+#: The folder separator a plan follows when the listing gives no Delimiter.
+_FOLDER: Final = "/"
+#: Folder levels a plan may list beyond ``probe_rounds``.
+_EXTRA_LEVELS: Final = 3
 #: ListObjectsV2's largest (and default) MaxKeys.
 PAGE_SIZE: Final = 1000
 #: Keys a probe asks for: enough for a density, little to parse.
@@ -92,7 +103,7 @@ _MAX_RATIO: Final = 10**9
 #: The longest boundary sent as StartAfter, in UTF-8 bytes (S3 keys have at most 1,024).
 _MAX_BOUNDARY: Final = 1000
 
-PlanMethod = Literal["one page", "split", "unordered", "start-after ignored", "resumed"]
+PlanMethod = Literal["one page", "folders", "split", "unordered", "start-after ignored", "resumed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +125,9 @@ class ListingPlan:
     """How a listing was split, and what deciding it cost."""
 
     method: PlanMethod
-    """``"one page"`` (the first page was all), ``"split"``, ``"unordered"`` (keys not in
-    order: one chain), ``"start-after ignored"`` (one chain), ``"resumed"`` (no plan)."""
+    """``"one page"`` (the first page was all), ``"folders"`` (split along the bucket's
+    ``/`` folders), ``"split"`` (by sampling), ``"unordered"`` (keys not in order: one
+    chain), ``"start-after ignored"`` (one chain), ``"resumed"`` (no plan)."""
     ranges: tuple[KeyRange, ...]
     requests: int = 0
     """Requests made to plan: the first page and the probes."""
@@ -687,14 +699,23 @@ class _Planner:
         head_end = self._boundary(
             starts[-1], exact=bool(head.get("Contents")) and _is_key(head, starts[-1])
         )
+        method: PlanMethod = "split"
         try:
-            probes, done_rounds = await self._sample(head_end, starts, rounds)
+            folders = None
+            folder_plan = self._shards > 1 and self._delimiter is None
+            if rounds and folder_plan and "StartAfter" not in self._params:
+                folders = await self._folders(starts[0], head_end, rounds)
+            if folders is not None:
+                method = "folders"
+                boundaries, estimates, done_rounds = folders
+            else:
+                probes, done_rounds = await self._sample(head_end, starts, rounds)
+                boundaries, estimates = self._group(head_end, probes, starts)
         except _StartAfterIgnored:
             return (
                 ListingPlan("start-after ignored", (everything,), self.requests),
                 {everything: head},
             )
-        boundaries, estimates = self._group(head_end, probes, starts)
         ranges = [KeyRange(None, head_end)]
         head_count = bisect_right(starts, head_end)
         previous = head_end
@@ -703,7 +724,7 @@ class _Planner:
             previous = boundary
         ranges.append(KeyRange(previous, None))
         plan = ListingPlan(
-            "split",
+            method,
             tuple(ranges),
             self.requests,
             done_rounds,
@@ -711,6 +732,145 @@ class _Planner:
             (head_count, *estimates),
         )
         return plan, {ranges[0]: head}
+
+    async def _children(self, prefix: str) -> tuple[list[str], list[str], bool]:
+        """One ``Delimiter="/"`` page under ``prefix``: its folders, its keys, truncated?"""
+        params = dict(self._params)
+        params["Prefix"] = prefix
+        params["Delimiter"] = _FOLDER
+        self.requests += 1
+        iterator = paginate(
+            self._client, _OPERATION, PaginationConfig={"PageSize": PAGE_SIZE}, **params
+        ).with_options(prefetch=0, retry=self._retry)
+        try:
+            async for page in iterator:
+                folders = [p["Prefix"] for p in page.get("CommonPrefixes", ())]
+                keys = [c["Key"] for c in page.get("Contents", ())]
+                return folders, keys, bool(page.get("IsTruncated"))
+        finally:
+            await iterator.aclose()
+        raise AssertionError("a listing has at least one page")  # pragma: no cover
+
+    async def _folders(
+        self, head_first: str, head_end: str, rounds: int
+    ) -> tuple[list[str], list[int], int] | None:
+        """Boundaries along the bucket's ``/`` folders, or ``None`` if it has too few.
+
+        Folders are listed level by level (``Delimiter="/"``, all of a level at once)
+        until there are ``2 * shards`` of them past the first page (and the first page is
+        not inside one of them), and five of them are counted: folders of one level are
+        taken to be of about one size (log buckets, partitioned tables), which no sampling
+        of the key line sees as well. Where that is not so, nothing is guessed: a bucket
+        with too few folders, counted folders of very different sizes (one holding most of
+        the bucket, say), or a level too wide to list in a round is left to the sampler.
+        """
+        units: list[tuple[str, bool]] = [(self._base, True)]  # (folder or key, is folder)
+        done = 0
+
+        def ahead(unit: str, folder: bool) -> bool:
+            # Past the first page (a folder the first page ends inside counts).
+            return unit > head_end or (folder and head_end.startswith(unit))
+
+        def folders_ahead() -> list[str]:
+            return [u for u, folder in units if folder and ahead(u, folder)]
+
+        def head_inside(folders: list[str]) -> bool:
+            # The first page lies inside the first folder: how big is that folder?
+            return (
+                bool(folders)
+                and head_first.startswith(folders[0])
+                and head_end.startswith(folders[0])
+            )
+
+        # Levels to descend: a few more than the sampler's rounds (folders are cheap to
+        # list: a page of names), as deep as log buckets' year/month/day/hour.
+        while done < rounds + _EXTRA_LEVELS:
+            folders = folders_ahead()
+            if len(folders) >= 2 * self._shards and not head_inside(folders):
+                break
+            if not folders or len(folders) > PROBE_CONCURRENCY:
+                break
+            listed = await self._list_children(folders)
+            done += 1
+            deeper: list[tuple[str, bool]] = []
+            for unit, folder in units:
+                found = listed.get(unit) if folder else None
+                if found is None or found[2] or not found[0]:
+                    deeper.append((unit, folder))  # a key, a leaf, or too many to see
+                    continue
+                deeper += sorted([(f, True) for f in found[0]] + [(k, False) for k in found[1]])
+            if deeper == units:
+                break
+            units = deeper
+        folders = folders_ahead()
+        if len(folders) < max(2, self._shards) or folders[0] == self._base:
+            return None
+        # How many keys a folder holds: a few counted, spread over the folders, the one
+        # the first page ends in included (it may be most of the bucket).
+        sample = list(dict.fromkeys(folders[round(j * (len(folders) - 1) / 4)] for j in range(5)))
+        # And one probe past the first page, as the ranges will ask: an endpoint that
+        # ignores StartAfter must be found out here, as the sampler finds it out.
+        checked: list[Exception] = []
+
+        async def check() -> None:
+            try:
+                await self._probe_all([head_end])
+            except Exception as exc:  # raised below, outside the task group
+                checked.append(exc)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(check)
+            counted = await self._list_children(sample)
+        if checked:
+            raise checked[0]
+        done += 1
+        sizes = [
+            2 * PAGE_SIZE if truncated else len(keys) + PAGE_SIZE * len(found) // 2
+            for found, keys, truncated in counted.values()
+        ]
+        if max(sizes) > 4 * min(sizes) and max(sizes) >= self._page_size:
+            return None  # folders of very different sizes: the sampler measures them
+        size = max(1.0, sum(sizes) / len(sizes))
+        # The units past the first page, weighed, grouped into ranges of about one weight.
+        weighed = [(u, f, size if f else 1.0) for u, f in units if ahead(u, f)]
+        total = sum(w for _, _, w in weighed)
+        shards = max(1, min(self._shards, round(total / self._page_size)))
+        target = total / shards
+        boundaries: list[str] = []
+        estimates: list[int] = []
+        passed = cut_at = 0.0  # the weight before this unit, and at the last boundary
+        for (unit, folder, weight), (following, following_folder, _) in pairwise(weighed):
+            passed += weight
+            # Cut where the running total is nearest the next multiple of the target (no
+            # drift: the last range is not left what early cuts did not take).
+            if len(boundaries) == shards - 1 or passed + weight / 2 < target * (
+                len(boundaries) + 1
+            ):
+                continue
+            # A string every key of this unit is at or before and every later key after:
+            # the next folder's name, or this key itself.
+            cut = following if following_folder else None if folder else unit
+            if cut is not None and cut > head_end:
+                boundaries.append(cut)
+                estimates.append(round(passed - cut_at))
+                cut_at = passed
+        estimates.append(round(total - cut_at))
+        return boundaries, estimates, done
+
+    async def _list_children(
+        self, folders: Sequence[str]
+    ) -> dict[str, tuple[list[str], list[str], bool]]:
+        listed: dict[str, tuple[list[str], list[str], bool]] = {}
+        limiter = anyio.CapacityLimiter(PROBE_CONCURRENCY)
+
+        async def list_one(folder: str) -> None:
+            async with limiter:
+                listed[folder] = await self._children(folder)
+
+        async with anyio.create_task_group() as group:
+            for folder in folders:
+                group.start_soon(list_one, folder)
+        return listed
 
     def _boundary(self, key: str, *, exact: bool) -> str:
         """A range boundary at (or just before) ``key``: with a Delimiter, cut before the
