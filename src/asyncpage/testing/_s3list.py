@@ -101,19 +101,16 @@ class ListObjectsServer:
                 status, body = server.answer(self.path)
                 if server.latency:
                     time.sleep(server.latency)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self._send(status, body)
 
             def do_POST(self) -> None:
                 # Any other API (EC2's DescribeRegions, say): an S3 error, as an S3
                 # endpoint gives it, so that the caller's SDK sees a refusal, not HTML.
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                body = _error("MethodNotAllowed", "Only ListObjectsV2 is served here")
-                self.send_response(405)
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._send(405, _error("MethodNotAllowed", "Only ListObjectsV2 is served here"))
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
