@@ -9,13 +9,8 @@ range that failed, or a run that was killed, goes on from where each range stopp
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 
+from _kill import kill_and_resume
 from asyncpage import Retry
 from asyncpage._inventory import Inventory, listing_for, plan_targets
 from asyncpage._regions import ClientPool
@@ -174,36 +170,23 @@ def test_kill_9_at_random_moments_then_resume_each_range_from_its_token(
         expected = rows(clean)
         assert len(expected) == len(keys)
 
-        command = [sys.executable, "-m", "asyncpage", *argv(aws.endpoint_url, db, *slow)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        kills: list[tuple[float, int]] = []  # (seconds after the store opened, rows stored)
         tokens: list[str] = []  # the source's token at each kill
-        err = store_line = ""
-        for _ in range(12):
-            process = subprocess.Popen(
-                [*command, "--resume"], env=env, stderr=subprocess.PIPE, text=True
-            )
-            assert process.stderr is not None
-            line = process.stderr.readline()
-            while line and not line.startswith("store "):
-                line = process.stderr.readline()
-            store_line = line
-            if len(kills) < 4:
-                delay = rng.uniform(0.1, 1.2)
-                time.sleep(delay)  # the random moment itself, not a stand-in for "in flight"
-                if process.poll() is None:
-                    process.send_signal(signal.SIGKILL)
-                    process.wait()
-                    process.stderr.close()
-                    kills.append((delay, len(rows(db))))
-                    token = source_row(db)[3]
-                    if token is not None:
-                        tokens.append(token)
-                    continue
-            _, err = process.communicate(timeout=120)
-            assert process.returncode == 0, f"seed {rng_seed}: {err}"
-            break
+
+        def measure() -> int:
+            token = source_row(db)[3]
+            if token is not None:
+                tokens.append(token)
+            return len(rows(db))
+
+        runs = kill_and_resume(
+            [*argv(aws.endpoint_url, db, *slow), "--resume"],
+            rng=rng,
+            measure=measure,
+            delay=(0.1, 1.2),
+        )
+    kills = runs.kills
     context = f"random seed {rng_seed}, kills at (seconds, rows stored) {kills}"
+    assert runs.status == 0, f"{context}: {runs.err}"
     assert rows(db) == expected, context  # every object, and nothing else
     status, _, items, token, _ = source_row(db)
     # The items counted page by page add up to the rows: no page committed twice.
@@ -211,7 +194,7 @@ def test_kill_9_at_random_moments_then_resume_each_range_from_its_token(
     assert any(0 < stored < len(keys) for _, stored in kills), context
     # Killed half-way, the store held a token per range left, not one chain's token.
     assert any(decode_ranges(t) for t in tokens), context
-    assert "resuming run 1" in store_line, context
+    assert "resuming run 1" in runs.store_line, context
 
 
 def test_ranges_need_a_listing_of_s3_objects_and_one_process(

@@ -6,13 +6,8 @@ inventory is a real ``python -m asyncpage`` process, killed with SIGKILL.
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +15,7 @@ import anyio
 import boto3
 import pytest
 
+from _kill import kill_and_resume
 from asyncpage._store import Store
 from asyncpage.cli import main
 
@@ -162,31 +158,12 @@ def test_kill_9_at_random_moments_then_resume_stores_every_resource_exactly_once
     rng = random.Random(rng_seed)
     # One item a page, two sources at a time: a listing of a few seconds, to kill in.
     slow = ("--resume", "--concurrency", "2")
-    command = [sys.executable, "-m", "asyncpage", *argv(moto_endpoint, db, *slow, page_size=1)]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    kills: list[tuple[float, int]] = []  # (seconds after the store opened, rows stored)
-    status = None
-    for _ in range(12):
-        process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        while line and not line.startswith("store "):
-            line = process.stderr.readline()
-        if len(kills) < 4:
-            delay = rng.uniform(0.0, 0.8)
-            time.sleep(delay)  # the random moment itself, not a stand-in for "in flight"
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
-                process.stderr.close()
-                kills.append((delay, len(rows(db))))
-                continue
-        _, err = process.communicate(timeout=60)
-        status = process.returncode
-        assert status == 0, f"seed {rng_seed}: {err}"
-        break
+    runs = kill_and_resume(
+        argv(moto_endpoint, db, *slow, page_size=1), rng=rng, measure=lambda: len(rows(db))
+    )
+    kills, status, err = runs.kills, runs.status, runs.err
     context = f"random seed {rng_seed}, kills at (seconds, rows stored) {kills}"
-    assert status == 0, context
+    assert status == 0, f"{context}: {err}"
     assert rows(db) == expected, context  # every resource, and nothing else
     with sqlite3.connect(db) as connection:
         finished = connection.execute("SELECT id FROM runs WHERE finished IS NOT NULL").fetchall()

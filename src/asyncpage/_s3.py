@@ -669,8 +669,8 @@ class _Planner:
         self._delimiter: str | None = params.get("Delimiter") or None
         self.requests = 0
 
-    async def _page(self, start_after: str | None, size: int) -> dict[str, Any]:
-        params = dict(self._params)
+    async def _page(self, start_after: str | None, size: int, **more: Any) -> dict[str, Any]:
+        params = {**self._params, **more}
         if start_after is not None:
             params["StartAfter"] = start_after
         self.requests += 1
@@ -735,21 +735,10 @@ class _Planner:
 
     async def _children(self, prefix: str) -> tuple[list[str], list[str], bool]:
         """One ``Delimiter="/"`` page under ``prefix``: its folders, its keys, truncated?"""
-        params = dict(self._params)
-        params["Prefix"] = prefix
-        params["Delimiter"] = _FOLDER
-        self.requests += 1
-        iterator = paginate(
-            self._client, _OPERATION, PaginationConfig={"PageSize": PAGE_SIZE}, **params
-        ).with_options(prefetch=0, retry=self._retry)
-        try:
-            async for page in iterator:
-                folders = [p["Prefix"] for p in page.get("CommonPrefixes", ())]
-                keys = [c["Key"] for c in page.get("Contents", ())]
-                return folders, keys, bool(page.get("IsTruncated"))
-        finally:
-            await iterator.aclose()
-        raise AssertionError("a listing has at least one page")  # pragma: no cover
+        page = await self._page(None, PAGE_SIZE, Prefix=prefix, Delimiter=_FOLDER)
+        folders = [p["Prefix"] for p in page.get("CommonPrefixes", ())]
+        keys = [c["Key"] for c in page.get("Contents", ())]
+        return folders, keys, bool(page.get("IsTruncated"))
 
     async def _folders(
         self, head_first: str, head_end: str, rounds: int
