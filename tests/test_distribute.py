@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -269,3 +270,24 @@ async def test_a_dask_worker_killed_mid_task_loses_and_repeats_nothing(
         return list(dask_client.run(os.getpid).values())
 
     await kill_a_worker_mid_task(DaskWorkers(dask_client), pids, fault_proxy, tmp_path)
+
+
+def test_an_unreachable_scheduler_is_said_at_once_before_anything_is_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A port nobody listens on: bound, then let go.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+    db = tmp_path / "inventory.db"
+    for address, reason in [
+        (f"tcp://127.0.0.1:{port}", "Connection refused"),
+        ("tcp://127.0.0.1", "not a scheduler address"),
+    ]:
+        status = main(["inventory", "--demo", "--dask", address, "--db", str(db)])
+        err = capsys.readouterr().err
+        assert status == 1, err
+        assert f"cannot reach the Dask scheduler at {address}: {reason}" in err
+        # Said before the demo was seeded or anything planned, not after dask's 30 s.
+        assert "seeded" not in err and "listing" not in err
+    assert not db.exists()

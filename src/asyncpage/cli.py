@@ -16,6 +16,7 @@ import fnmatch
 import os
 import re
 import secrets
+import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, ExitStack
@@ -693,6 +694,16 @@ class _Run:
 
     async def main(self) -> int:
         options = self.options
+        if options.dask is not None:
+            # Before anything is seeded or listed: dask's Client retries a refused
+            # connection for its whole timeout (30 s) before it says so.
+            refused = await scheduler_refusal(options.dask)
+            if refused is not None:
+                self.say(
+                    f"asyncpage inventory: cannot reach the Dask scheduler at {options.dask}: "
+                    f"{refused}"
+                )
+                return EXIT_FAILED
         async with AsyncExitStack() as stack:
             session = AioSession(profile=options.profile)
             endpoint_url = options.endpoint_url
@@ -1055,6 +1066,36 @@ def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
         return "us-east-1"
     configured = session.get_config_variable("region")
     return configured if configured in listed else listed[0]
+
+
+async def scheduler_refusal(address: str) -> str | None:
+    """Why the Dask scheduler at ``address`` cannot be reached at all, or ``None``.
+
+    One TCP connection to a ``tcp://`` or ``tls://`` address (other schemes, and a
+    missing ``distributed``, are left to the client, which says why); a bad address or a
+    refused, unroutable or silent (10 s) port is the reason, in a few words.
+    """
+    try:
+        from distributed.comm.addressing import parse_address, parse_host_port
+    except ImportError:
+        return None
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls"):
+            return None
+        host, port = parse_host_port(location)
+    except ValueError as exc:
+        return f"not a scheduler address ({exc})"
+
+    def connect() -> None:
+        with socket.create_connection((host, port), timeout=10):
+            pass
+
+    try:
+        await anyio.to_thread.run_sync(connect)
+    except OSError as exc:  # refused, no route, timed out, no such host
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
 
 
 def workers_for(options: Options, sources: int) -> int:
