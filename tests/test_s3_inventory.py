@@ -16,11 +16,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import anyio
 import boto3
 import pytest
 
 from _kill import kill_and_resume
-from asyncpage import Retry
+from asyncpage import PageFetchError, Retry, parallel_list_objects
 from asyncpage._inventory import Inventory, listing_for, plan_targets
 from asyncpage._regions import ClientPool
 from asyncpage._s3 import KeyRange, decode_ranges, encode_ranges
@@ -229,5 +230,90 @@ def test_a_token_of_ranges_reads_back_and_is_never_mistaken_for_botocores() -> N
     # botocore's tokens (base64 of JSON) and other JSON are not ours: None, not an error.
     assert decode_ranges("eyJDb250aW51YXRpb25Ub2tlbiI6ICJNekl3In0=") is None
     assert decode_ranges('{"ContinuationToken": "x"}') is None
-    with pytest.raises(ValueError, match="not a well-formed token of key ranges"):
-        decode_ranges('{"format":"asyncpage.ranges/1","ranges":[["a","b"]]}')
+    for bad in ('[["a","b"]]', "[]", '[["b","a",null]]'):
+        with pytest.raises(ValueError, match="not a well-formed token of key ranges"):
+            decode_ranges(f'{{"format":"asyncpage.ranges/1","ranges":{bad}}}')
+
+
+class _Refusing(ListObjectsServer):
+    """Refuses (403 AccessDenied) every request whose query holds one of ``refused``."""
+
+    def __init__(self, keys: list[str], refused: tuple[str, ...]) -> None:
+        super().__init__(keys, bucket=BUCKET)
+        self.refused = refused
+
+    def answer(self, path: str) -> tuple[int, bytes]:
+        if any(word in path for word in self.refused):
+            self.requests += 1
+            return 403, (
+                b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+                b"<Message>Access Denied</Message><RequestId>0</RequestId></Error>"
+            )
+        return super().answer(path)
+
+
+def folders(n: int) -> list[str]:
+    return sorted(f"logs/2026/{i % 30 + 1:02d}/{i // 30 % 24:02d}/{i:06d}.gz" for i in range(n))
+
+
+@pytest.mark.anyio
+async def test_a_refused_folder_listing_is_raised_as_a_page_fetch_error(
+    make_client: Any,
+) -> None:
+    with _Refusing(folders(3000), ("delimiter=",)) as aws:
+        s3 = await make_client("s3", aws.endpoint_url)
+        with pytest.raises(PageFetchError) as caught:  # one error, not an ExceptionGroup
+            async with parallel_list_objects(
+                s3, Bucket=BUCKET, shards=4, PaginationConfig={"PageSize": 50}
+            ):
+                pass  # pragma: no cover
+        assert "AccessDenied" in str(caught.value)
+
+
+def test_with_ranges_a_refused_plan_fails_its_source_and_a_refused_bucket_is_skipped(
+    tmp_path: Path, aws_credentials: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for refused, status in [(("delimiter=",), "failed"), (("list-type=",), "skipped")]:
+        db = tmp_path / f"{status}.db"
+        with _Refusing(folders(3000), refused) as aws:
+            code = main(argv(aws.endpoint_url, db, "--page-size", "50", "--ranges", "4"))
+        err = capsys.readouterr().err
+        assert code == 1, err  # not a crash: the summary says what happened
+        stored = source_row(db)
+        assert stored[0] == status, (stored, err)
+        assert "AccessDenied" in (stored[4] or ""), stored
+        # As a plain listing reports its refused first page: skipped, "not here".
+        with _Refusing(folders(3000), refused) as aws:
+            plain = tmp_path / f"plain-{status}.db"
+            main(argv(aws.endpoint_url, plain, "--page-size", "50"))
+        capsys.readouterr()
+        if status == "skipped":
+            assert source_row(plain)[0] == "skipped"
+
+
+def test_a_run_stored_over_ranges_resumes_in_one_process_only(
+    tmp_path: Path, aws_credentials: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keys = folders(1200)
+    db = tmp_path / "inventory.db"
+    source = ("", REGION, "s3", "list_objects_v2")
+    middle = keys[len(keys) // 2]
+    token = encode_ranges({KeyRange(None, middle): None, KeyRange(middle, None): None})
+
+    async def stopped() -> None:  # a run killed before its first page was committed
+        async with Store(db) as store:
+            await store.begin([source], resume=False)
+            await store.commit_page(source, [], resume_token=token, done=False)
+
+    anyio.run(stopped)
+    with ListObjectsServer(keys, bucket=BUCKET) as aws:
+        # Workers do not read tokens of ranges: refused, not listed from zero or forever.
+        assert main(argv(aws.endpoint_url, db, "--resume", "--workers", "2")) == 2
+        assert "listed in one process: drop --workers/--dask" in capsys.readouterr().err
+        assert aws.requests == 0
+        # Without --ranges the stored ranges still decide: each listed from its token.
+        assert main(argv(aws.endpoint_url, db, "--resume", "--page-size", "100")) == 0
+        capsys.readouterr()
+    assert [row[4] for row in rows(db)] == keys
+    status, _, items, token, _ = source_row(db)
+    assert (status, items, token) == ("ok", len(keys), None)

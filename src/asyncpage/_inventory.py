@@ -30,11 +30,13 @@ from jmespath.parser import ParsedResult
 from ._errors import PageFetchError
 from ._fanout import Outcome, fan_out
 from ._iterator import AsyncPageIterator, PageStatistics, paginate
+from ._outcome import DEFAULT_SKIP_CODES, judge
 from ._params import check_params, parse_params
 from ._regions import ClientPool
 from ._retry import Retry, error_code
 from ._s3 import (
     PAGE_SIZE,
+    FirstPageError,
     KeyRange,
     ListingPlan,
     decode_ranges,
@@ -425,9 +427,10 @@ class Inventory:
     limits as every other source. It stays one source for the store, the states and the
     records: its resume token is :func:`~asyncpage._s3.encode_ranges` of the ranges left,
     each with its own token, committed with each page of any of them; ``stored`` such a
-    token resumes each unfinished range from its own token, with no new plan. A plan that
-    fails (its first page or a probe refused) fails the source: a refused probe is never
-    a reason to skip keys.
+    token resumes each unfinished range from its own token, with no new plan. A first page
+    refused with a skip code (``AccessDenied``) skips the source, as the fan-out skips a
+    source whose first page is refused; any other failure to plan (a probe or a folder
+    listing refused) fails it: a refused probe is never a reason to skip keys.
 
     :meth:`run` may be cancelled; :meth:`states` stays readable during and after it.
     """
@@ -476,7 +479,7 @@ class Inventory:
         self._ranges: dict[SourceKey, dict[KeyRange, str | None]] = {}
         self._plans: dict[SourceKey, ListingPlan] = {}
         self._planning: set[SourceKey] = set()
-        self._unplanned: dict[SourceKey, str] = {}
+        self._unplanned: dict[SourceKey, tuple[Status, str]] = {}
         self._first_pages: dict[RangeSource, dict[str, Any]] = {}
         self._started: float | None = None
         self._finished: float | None = None
@@ -586,7 +589,7 @@ class Inventory:
             try:
                 stored = decode_ranges(token) if token is not None else None
             except ValueError as exc:  # a store edited by hand: say so, list nothing
-                self._unplanned[key] = str(exc)
+                self._unplanned[key] = ("failed", str(exc))
                 continue
             if stored is not None:
                 self._ranges[key] = stored
@@ -609,8 +612,20 @@ class Inventory:
                         retry=self._retry,
                         **self._range_params(listing),
                     )
+                except FirstPageError as exc:
+                    # The listing's own first page: judged as the fan-out judges a first
+                    # page (AccessDenied: not here, skipped), not as a refused probe.
+                    ending = judge(
+                        exc, delivered=0, skip_codes=DEFAULT_SKIP_CODES, resume_token=None
+                    )
+                    if ending.status == "skipped" and ending.reason is not None:
+                        self._unplanned[key] = ("skipped", ending.reason)
+                    else:
+                        self._unplanned[key] = ("failed", describe_error(exc))
+                    return
                 except (PageFetchError, BotoCoreError, ClientError) as exc:
-                    self._unplanned[key] = f"planning the key ranges: {describe_error(exc)}"
+                    why = f"planning the key ranges: {describe_error(exc)}"
+                    self._unplanned[key] = ("failed", why)
                     return
                 finally:
                     self._planning.discard(key)
@@ -764,8 +779,9 @@ class Inventory:
                 key, status, self._items[key], PageStatistics(), 0.0, error, pages_before
             )
         if key in self._unplanned:
+            status, error = self._unplanned[key]
             return SourceState(
-                key, "failed", 0, PageStatistics(), 0.0, self._unplanned[key], pages_before
+                key, status, self._items[key], PageStatistics(), 0.0, error, pages_before
             )
         if key in self._ranges:
             return self._ranges_state(key, pages_before)

@@ -64,7 +64,7 @@ from typing import Any, Final, Literal, Self
 
 import anyio
 
-from ._errors import InvalidPaginationError, InvalidPaginationTypeError
+from ._errors import InvalidPaginationError, InvalidPaginationTypeError, PageFetchError
 from ._fanout import FanOut, OnError, Tagged, fan_out
 from ._iterator import AsyncPageIterator, PageStatistics, paginate
 from ._outcome import Outcome
@@ -74,6 +74,7 @@ __all__ = [
     "KeyRange",
     "ListingPlan",
     "ObjectListing",
+    "FirstPageError",
     "decode_ranges",
     "encode_ranges",
     "parallel_list_objects",
@@ -544,7 +545,13 @@ def decode_ranges(token: str) -> dict[KeyRange, str | None] | None:
         isinstance(entry, list) and len(entry) == 3 and all(map(bound, entry)) for entry in listed
     ):
         raise ValueError(f"not a well-formed token of key ranges: {token[:200]!r}")
-    return {KeyRange(after, through): resume for after, through, resume in listed}
+    ranges = {KeyRange(after, through): resume for after, through, resume in listed}
+    if not ranges or any(
+        r.after is not None and r.through is not None and r.after >= r.through for r in ranges
+    ):
+        # encode_ranges never writes one: a finished listing has no token at all.
+        raise ValueError(f"not a well-formed token of key ranges: {token[:200]!r}")
+    return ranges
 
 
 def cut_page(page: dict[str, Any], through: str) -> None:
@@ -573,6 +580,14 @@ def cut_page(page: dict[str, Any], through: str) -> None:
 
 class _StartAfterIgnored(Exception):
     pass
+
+
+class FirstPageError(PageFetchError):
+    """The listing's first page was refused while planning: the listing was not begun.
+
+    A :class:`~asyncpage.PageFetchError` like any other; a runner may judge it as it
+    judges a source's first page (``AccessDenied`` there means "not here", while a refused
+    probe after it is a failure)."""
 
 
 @dataclass(slots=True)
@@ -686,7 +701,12 @@ class _Planner:
         raise AssertionError("a listing has at least one page")  # pragma: no cover
 
     async def plan(self, rounds: int) -> tuple[ListingPlan, dict[KeyRange, dict[str, Any]]]:
-        head = await self._page(None, self._page_size)
+        try:
+            head = await self._page(None, self._page_size)
+        except PageFetchError as exc:
+            raise FirstPageError(
+                str(exc), error=exc.error, resume_token=exc.resume_token, attempts=exc.attempts
+            ) from exc.error
         everything = KeyRange(None, None)
         starts, in_order = _starts(head)
         if not in_order:
@@ -800,6 +820,7 @@ class _Planner:
         # And one probe past the first page, as the ranges will ask: an endpoint that
         # ignores StartAfter must be found out here, as the sampler finds it out.
         checked: list[Exception] = []
+        counted: dict[str, tuple[list[str], list[str], bool]] = {}
 
         async def check() -> None:
             try:
@@ -807,11 +828,18 @@ class _Planner:
             except Exception as exc:  # raised below, outside the task group
                 checked.append(exc)
 
+        async def count() -> None:
+            try:
+                counted.update(await self._list_children(sample))
+            except Exception as exc:  # raised below, outside the task group
+                checked.append(exc)
+
         async with anyio.create_task_group() as group:
             group.start_soon(check)
-            counted = await self._list_children(sample)
-        if checked:
-            raise checked[0]
+            group.start_soon(count)
+        # The StartAfter check's verdict first: it makes the listing one chain.
+        for error in sorted(checked, key=lambda e: not isinstance(e, _StartAfterIgnored)):
+            raise error
         done += 1
         sizes = [
             2 * PAGE_SIZE if truncated else len(keys) + PAGE_SIZE * len(found) // 2
@@ -850,15 +878,21 @@ class _Planner:
         self, folders: Sequence[str]
     ) -> dict[str, tuple[list[str], list[str], bool]]:
         listed: dict[str, tuple[list[str], list[str], bool]] = {}
+        errors: list[Exception] = []
         limiter = anyio.CapacityLimiter(PROBE_CONCURRENCY)
 
         async def list_one(folder: str) -> None:
             async with limiter:
-                listed[folder] = await self._children(folder)
+                try:
+                    listed[folder] = await self._children(folder)
+                except Exception as exc:  # raised below, outside the task group
+                    errors.append(exc)
 
         async with anyio.create_task_group() as group:
             for folder in folders:
                 group.start_soon(list_one, folder)
+        if errors:
+            raise errors[0]
         return listed
 
     def _boundary(self, key: str, *, exact: bool) -> str:

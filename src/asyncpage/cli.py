@@ -67,6 +67,7 @@ from ._progress import (
     refresh_interval,
 )
 from ._regions import ClientPool, regions_for
+from ._s3 import decode_ranges
 from ._store import SourceId, Store, StoredSource
 from ._tasks import Connection
 
@@ -797,7 +798,18 @@ class _Run:
             }
             inventory: Inventory | Coordinator
             distributed = options.dask is not None or options.dask_client is not None
-            if distributed or workers_for(options, len(targets)) > 1:
+            # Key ranges are planned and listed in one process, and so is a stored run
+            # that was (its sources' tokens are tokens of ranges, which workers do not read).
+            one_process = any(listing.ranges for listing in options.listings) or (
+                stored is not None and _over_ranges(stored)
+            )
+            if one_process and (distributed or (options.workers or 1) > 1):
+                self.say(
+                    "asyncpage inventory: S3 objects listed over key ranges (--ranges, or the "
+                    "stored run being resumed) are listed in one process: drop --workers/--dask"
+                )
+                return EXIT_USAGE
+            if distributed or (not one_process and workers_for(options, len(targets)) > 1):
                 connection = Connection(
                     endpoint_url=endpoint_url,
                     profile=options.profile,
@@ -1068,6 +1080,18 @@ def _home_region(regions: dict[str, list[str]], session: AioSession) -> str:
     return configured if configured in listed else listed[0]
 
 
+def _over_ranges(stored: Mapping[SourceId, StoredSource]) -> bool:
+    """True if a stored source was listed over key ranges (its token says so)."""
+    for source in stored.values():
+        token = source.resume_token
+        try:
+            if token is not None and decode_ranges(token) is not None:
+                return True
+        except ValueError:
+            return True  # one of ours, but malformed: the inventory says so
+    return False
+
+
 async def scheduler_refusal(address: str) -> str | None:
     """Why the Dask scheduler at ``address`` cannot be reached at all, or ``None``.
 
@@ -1106,8 +1130,6 @@ def workers_for(options: Options, sources: int) -> int:
     """
     if options.workers is not None:
         return options.workers
-    if any(listing.ranges for listing in options.listings):
-        return 1  # key ranges are planned and listed in one process
     return (os.cpu_count() or 1) if sources >= AUTO_WORKERS_FROM else 1
 
 
