@@ -32,6 +32,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import multiprocessing
+import os
 import signal
 import time
 import weakref
@@ -131,6 +132,17 @@ class ProcessWorkers:
         if self._executor is broken:
             broken.shutdown(wait=False, cancel_futures=True)
             self._executor = self._new()
+
+    def start(self) -> None:
+        """Spawn every worker process now rather than on the first tasks.
+
+        Each imports asyncpage and aiobotocore (about a second of CPU): a run with other
+        work to do first (regions, accounts, the demo's seeding) hides that behind it.
+        Nothing is listed; a pool that is never used is closed as any other.
+        """
+        for _ in range(self._processes):
+            # One submission per process: none is idle yet, so each spawns its own.
+            self._executor.submit(os.getpid)
 
     def submit(self, task: Task) -> Future[TaskResult]:
         executor = self._executor

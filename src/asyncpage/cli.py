@@ -685,6 +685,8 @@ class _Run:
         self.chaos_seed: int | None = None
         #: The reader of stdout went away (``| head``): print nothing more.
         self.output_closed = False
+        #: With --workers N, the worker processes, spawned when the run starts.
+        self.processes: ProcessWorkers | None = None
         self.err = options.stderr
         #: JSON lines are written unless --db keeps the inventory and no -o asks for them.
         self.writes_lines = options.db is None or options.output is not None
@@ -706,6 +708,11 @@ class _Run:
                 )
                 return EXIT_FAILED
         async with AsyncExitStack() as stack:
+            if options.workers is not None and options.workers > 1 and options.dask is None:
+                # Spawned now, they start while regions, accounts or the demo are made.
+                self.processes = ProcessWorkers(options.workers)
+                self.processes.start()
+                stack.callback(self.processes.close, interrupted=False)
             session = AioSession(profile=options.profile)
             endpoint_url = options.endpoint_url
             retries = {"mode": "standard", "total_max_attempts": 3}
@@ -882,7 +889,7 @@ class _Run:
         if address is None:
             processes = workers_for(self.options, sources)
             self.say(f"asyncpage inventory: {processes} worker processes")
-            return ProcessWorkers(processes)
+            return self.processes or ProcessWorkers(processes)
         try:
             from distributed import Client
         except ImportError:
