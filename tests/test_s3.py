@@ -219,6 +219,31 @@ async def test_a_bucket_of_folders_is_cut_into_ranges_of_about_one_size(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("where", ["first", "last"])
+async def test_one_big_flat_folder_among_small_ones_is_cut_inside(
+    make_client: MakeClient, where: str
+) -> None:
+    """Most of a bucket in one flat folder (a count of it is cut short: more than a page)
+    beside small folders of about one size: the big one is sampled inside, not left whole
+    in one range."""
+    # First: the listing's first page is inside it; last: it is counted by its own page.
+    big = "hot" if where == "first" else "z-hot"
+    keys = sorted(
+        [f"{big}/{i:06d}" for i in range(3000)]
+        + [f"p{i:02d}/{j:03d}" for i in range(30) for j in range(20)]
+    )
+    with serve(keys) as aws:
+        s3 = await make_client("s3", aws.endpoint_url)
+        got, _, listing = await sharded(s3, 100, shards=8, ordered=True)
+        assert got == keys
+        assert listing.plan.method == "folders"
+        sizes = [o.items for o in listing.outcomes.values()]
+        inside = [r for r in listing.plan.ranges if r.through and r.through.startswith(f"{big}/")]
+        assert len(inside) >= 2, listing.plan.ranges  # the big folder is cut
+        assert max(sizes) < 3000, sizes  # no range holds the whole big folder
+
+
+@pytest.mark.anyio
 async def test_a_directory_bucket_is_listed_as_one_chain(make_client: MakeClient) -> None:
     with serve(flat(300), unordered=True) as aws:
         s3 = await make_client("s3", aws.endpoint_url)

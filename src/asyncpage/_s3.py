@@ -22,8 +22,11 @@ How the key space is split (the plan, made when the listing is entered):
    ``2 * shards`` of them past the first page; five are counted, and if they hold about as
    many keys each (log buckets: ``logs/YYYY/DD/HH/``; partitioned tables), the ranges are
    runs of folders of about equal total, cut at folder names: no estimate of the key line
-   is needed. A bucket with too few folders, or counted folders of very different sizes
-   (one holding most of the bucket), goes to step 2b.
+   is needed. A counted folder of more than a page with no folders inside (one flat
+   folder holding most of the bucket) is sampled inside as in step 2b and cut where its
+   estimates say, the others being taken to be of the small counted ones' size. A bucket
+   with too few folders, or counted folders of very different sizes otherwise, goes to
+   step 2b.
 2b. The rest is sampled with small *probes* (``StartAfter=x, MaxKeys=20``), in
    rounds, all probes of a round at once. Probe points are spread over the key space as
    the sampled keys' alphabet sees it; a probe whose keys stop short of the next point
@@ -724,7 +727,7 @@ class _Planner:
             folders = None
             folder_plan = self._shards > 1 and self._delimiter is None
             if rounds and folder_plan and "StartAfter" not in self._params:
-                folders = await self._folders(starts[0], head_end, rounds)
+                folders = await self._folders(starts, head_end, rounds)
             if folders is not None:
                 method = "folders"
                 boundaries, estimates, done_rounds = folders
@@ -761,7 +764,7 @@ class _Planner:
         return folders, keys, bool(page.get("IsTruncated"))
 
     async def _folders(
-        self, head_first: str, head_end: str, rounds: int
+        self, head_starts: list[str], head_end: str, rounds: int
     ) -> tuple[list[str], list[int], int] | None:
         """Boundaries along the bucket's ``/`` folders, or ``None`` if it has too few.
 
@@ -772,7 +775,14 @@ class _Planner:
         of the key line sees as well. Where that is not so, nothing is guessed: a bucket
         with too few folders, counted folders of very different sizes (one holding most of
         the bucket, say), or a level too wide to list in a round is left to the sampler.
+
+        One exception: counted folders that are each more than a page and hold no folders
+        of their own (one flat folder with most of a bucket: ``hot/``) beside counted
+        folders of about one size. Those are sampled inside, as the sampler samples a
+        listing, and cut where their estimates say; the others are taken to be of the
+        small ones' size.
         """
+        head_first = head_starts[0]
         units: list[tuple[str, bool]] = [(self._base, True)]  # (folder or key, is folder)
         done = 0
 
@@ -812,7 +822,7 @@ class _Planner:
                 break
             units = deeper
         folders = folders_ahead()
-        if len(folders) < max(2, self._shards) or folders[0] == self._base:
+        if len(folders) < 2 or folders[0] == self._base:
             return None
         # How many keys a folder holds: a few counted, spread over the folders, the one
         # the first page ends in included (it may be most of the bucket).
@@ -841,38 +851,94 @@ class _Planner:
         for error in sorted(checked, key=lambda e: not isinstance(e, _StartAfterIgnored)):
             raise error
         done += 1
+        big = {f for f, (found, _, truncated) in counted.items() if truncated and not found}
         sizes = [
             2 * PAGE_SIZE if truncated else len(keys) + PAGE_SIZE * len(found) // 2
-            for found, keys, truncated in counted.values()
+            for f, (found, keys, truncated) in counted.items()
+            if f not in big
         ]
-        if max(sizes) > 4 * min(sizes) and max(sizes) >= self._page_size:
+        if not sizes or (max(sizes) > 4 * min(sizes) and max(sizes) >= self._page_size):
             return None  # folders of very different sizes: the sampler measures them
+        if len(folders) < self._shards and not big:
+            return None  # too few to make the ranges asked for, and none to cut inside
         size = max(1.0, sum(sizes) / len(sizes))
-        # The units past the first page, weighed, grouped into ranges of about one weight.
-        weighed = [(u, f, size if f else 1.0) for u, f in units if ahead(u, f)]
-        total = sum(w for _, _, w in weighed)
+        # Each big flat folder sampled inside: (weight, boundary after it) for its pieces.
+        pieces: dict[str, list[tuple[float, str]]] = {}
+        for name in sorted(big):
+            pieces[name], used = await self._inside(
+                name, counted[name][1], head_starts, head_end, rounds
+            )
+            done = max(done, 1 + used)
+        # The units past the first page, weighed: (weight, where a boundary may follow it).
+        ahead_units = [(u, f) for u, f in units if ahead(u, f)]
+        weighed: list[tuple[float, str | None]] = []
+        for (unit, folder), following in zip(ahead_units, [*ahead_units[1:], None], strict=True):
+            # A string every key of this unit is at or before and every later key after:
+            # the next folder's name, or this key itself.
+            cut = (
+                None
+                if following is None
+                else following[0]
+                if following[1]
+                else None
+                if folder
+                else unit
+            )
+            if folder and unit in pieces:
+                inner = pieces[unit]
+                weighed += inner[:-1]
+                weighed.append((inner[-1][0], cut))
+            else:
+                weighed.append((size if folder else 1.0, cut))
+        total = sum(w for w, _ in weighed)
         shards = max(1, min(self._shards, round(total / self._page_size)))
         target = total / shards
         boundaries: list[str] = []
         estimates: list[int] = []
         passed = cut_at = 0.0  # the weight before this unit, and at the last boundary
-        for (unit, folder, weight), (following, following_folder, _) in pairwise(weighed):
+        for (weight, cut), (following_weight, _) in pairwise(weighed):
             passed += weight
             # Cut where the running total is nearest the next multiple of the target (no
             # drift: the last range is not left what early cuts did not take).
-            if len(boundaries) == shards - 1 or passed + weight / 2 < target * (
+            if len(boundaries) == shards - 1 or passed + following_weight / 2 < target * (
                 len(boundaries) + 1
             ):
                 continue
-            # A string every key of this unit is at or before and every later key after:
-            # the next folder's name, or this key itself.
-            cut = following if following_folder else None if folder else unit
             if cut is not None and cut > head_end:
                 boundaries.append(cut)
                 estimates.append(round(passed - cut_at))
                 cut_at = passed
         estimates.append(round(total - cut_at))
         return boundaries, estimates, done
+
+    async def _inside(
+        self,
+        folder: str,
+        first_keys: list[str],
+        head_starts: list[str],
+        head_end: str,
+        rounds: int,
+    ) -> tuple[list[tuple[float, str]], int]:
+        """A big flat folder cut by the sampler: its pieces past the first page, each
+        (estimated keys, the boundary it ends at; the last one's is the folder's end).
+
+        The folder's first keys (its count) are its "first page"; if the listing's first
+        page ends inside it, sampling starts there instead.
+        """
+        inner = _Planner(
+            self._client, {**self._params, "Prefix": folder}, PAGE_SIZE, self._shards, self._retry
+        )
+        if head_end.startswith(folder):
+            start, starts = head_end, [k for k in head_starts if k.startswith(folder)]
+            first: list[tuple[float, str]] = []
+        else:
+            start, starts = first_keys[-1], first_keys
+            first = [(float(len(first_keys)), start)]
+        probes, used = await inner._sample(start, starts, rounds)
+        self.requests += inner.requests
+        boundaries, estimates = inner._group(start, probes, starts)
+        ends = [*boundaries, folder]  # the last piece ends with the folder
+        return first + [(float(e), end) for e, end in zip(estimates, ends, strict=True)], used
 
     async def _list_children(
         self, folders: Sequence[str]
