@@ -269,6 +269,11 @@ class RangeSource(NamedTuple):
 Label = SourceKey | RangeSource
 
 
+def _source_of(label: Label) -> SourceKey:
+    """The source a fan-out label lists: itself, or the source a key range is of."""
+    return label.key if isinstance(label, RangeSource) else label
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """A source to list: its key, its listing and the region its client is made for."""
@@ -480,7 +485,6 @@ class Inventory:
         self._plans: dict[SourceKey, ListingPlan] = {}
         self._planning: set[SourceKey] = set()
         self._unplanned: dict[SourceKey, tuple[Status, str]] = {}
-        self._first_pages: dict[RangeSource, dict[str, Any]] = {}
         self._started: float | None = None
         self._finished: float | None = None
 
@@ -522,7 +526,7 @@ class Inventory:
         """
         self._started = time.monotonic()
         try:
-            await self._plan_ranges()
+            first_pages = await self._plan_ranges()
             sources: dict[Label, Callable[[], Awaitable[AsyncPageIterator]]] = {}
             for key, target in self._targets.items():
                 if key in self._settled or key in self._unplanned:
@@ -536,7 +540,7 @@ class Inventory:
                 for key_range, token in starts.items():
                     part = RangeSource(key, key_range)
                     sources[part] = self._range_source(
-                        part, token, self._first_pages.pop(part, None), estimates.get(key_range)
+                        part, token, first_pages.get(part), estimates.get(key_range)
                     )
             for label in sources:
                 client_key = self._client_key(label)
@@ -563,7 +567,7 @@ class Inventory:
                 await self._record_ends()
 
     def _client_key(self, label: Label) -> tuple[str, str, str]:
-        key = label.key if isinstance(label, RangeSource) else label
+        key = _source_of(label)
         return (key.account, key.service, self._targets[key].client_region)
 
     def _client(self, key: SourceKey) -> Awaitable[Any]:
@@ -576,10 +580,12 @@ class Inventory:
         account, service, region = client_key
         await self._pool.release(service, region, account=account or None)
 
-    async def _plan_ranges(self) -> None:
+    async def _plan_ranges(self) -> dict[RangeSource, dict[str, Any]]:
         """Split the sources whose listing has ``ranges``: from their stored token of
         ranges (``--resume``), else by a plan; a source resumed from a plain token stays
-        one chain. Plans are made at once, at most ``concurrency`` at a time."""
+        one chain. Plans are made at once, at most ``concurrency`` at a time. Returns the
+        first pages the plans fetched, for the ranges they begin."""
+        first_pages: dict[RangeSource, dict[str, Any]] = {}
         to_plan: list[SourceKey] = []
         for key, target in self._targets.items():
             if key in self._settled:
@@ -596,7 +602,7 @@ class Inventory:
             elif target.listing.ranges and target.listing.splits and token is None:
                 to_plan.append(key)
         if not to_plan:
-            return
+            return first_pages
         limiter = anyio.CapacityLimiter(self._concurrency)
 
         async def plan(key: SourceKey) -> None:
@@ -632,11 +638,12 @@ class Inventory:
             self._plans[key] = made
             self._ranges[key] = dict.fromkeys(made.ranges)
             for key_range, page in first.items():
-                self._first_pages[RangeSource(key, key_range)] = page
+                first_pages[RangeSource(key, key_range)] = page
 
         async with anyio.create_task_group() as tasks:
             for key in to_plan:
                 tasks.start_soon(plan, key)
+        return first_pages
 
     def _range_page_size(self, listing: Listing) -> int:
         if self._page_size is not None and listing.page_size:
@@ -719,7 +726,7 @@ class Inventory:
     async def _deliver(
         self, label: Label, page: Mapping[str, Any], outcomes: Mapping[Label, Outcome]
     ) -> None:
-        key = label.key if isinstance(label, RangeSource) else label
+        key = _source_of(label)
         listing = self._targets[key].listing
         found = listing.items.search(page)
         resources = found if isinstance(found, list) else [] if found is None else [found]

@@ -58,7 +58,7 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_left, bisect_right
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
@@ -829,27 +829,12 @@ class _Planner:
         sample = list(dict.fromkeys(folders[round(j * (len(folders) - 1) / 4)] for j in range(5)))
         # And one probe past the first page, as the ranges will ask: an endpoint that
         # ignores StartAfter must be found out here, as the sampler finds it out.
-        checked: list[Exception] = []
         counted: dict[str, tuple[list[str], list[str], bool]] = {}
 
-        async def check() -> None:
-            try:
-                await self._probe_all([head_end])
-            except Exception as exc:  # raised below, outside the task group
-                checked.append(exc)
-
         async def count() -> None:
-            try:
-                counted.update(await self._list_children(sample))
-            except Exception as exc:  # raised below, outside the task group
-                checked.append(exc)
+            counted.update(await self._list_children(sample))
 
-        async with anyio.create_task_group() as group:
-            group.start_soon(check)
-            group.start_soon(count)
-        # The StartAfter check's verdict first: it makes the listing one chain.
-        for error in sorted(checked, key=lambda e: not isinstance(e, _StartAfterIgnored)):
-            raise error
+        await _at_once([partial(self._probe_all, [head_end]), count])
         done += 1
         big = {f for f, (found, _, truncated) in counted.items() if truncated and not found}
         sizes = [
@@ -873,17 +858,7 @@ class _Planner:
         ahead_units = [(u, f) for u, f in units if ahead(u, f)]
         weighed: list[tuple[float, str | None]] = []
         for (unit, folder), following in zip(ahead_units, [*ahead_units[1:], None], strict=True):
-            # A string every key of this unit is at or before and every later key after:
-            # the next folder's name, or this key itself.
-            cut = (
-                None
-                if following is None
-                else following[0]
-                if following[1]
-                else None
-                if folder
-                else unit
-            )
+            cut = _cut_after(unit, folder, following)
             if folder and unit in pieces:
                 inner = pieces[unit]
                 weighed += inner[:-1]
@@ -944,21 +919,11 @@ class _Planner:
         self, folders: Sequence[str]
     ) -> dict[str, tuple[list[str], list[str], bool]]:
         listed: dict[str, tuple[list[str], list[str], bool]] = {}
-        errors: list[Exception] = []
-        limiter = anyio.CapacityLimiter(PROBE_CONCURRENCY)
 
         async def list_one(folder: str) -> None:
-            async with limiter:
-                try:
-                    listed[folder] = await self._children(folder)
-                except Exception as exc:  # raised below, outside the task group
-                    errors.append(exc)
+            listed[folder] = await self._children(folder)
 
-        async with anyio.create_task_group() as group:
-            for folder in folders:
-                group.start_soon(list_one, folder)
-        if errors:
-            raise errors[0]
+        await _at_once(partial(list_one, folder) for folder in folders)
         return listed
 
     def _boundary(self, key: str, *, exact: bool) -> str:
@@ -972,30 +937,15 @@ class _Planner:
 
     async def _probe_all(self, points: Sequence[str]) -> list[_Probe]:
         results: dict[str, _Probe] = {}
-        errors: list[BaseException] = []
-        limiter = anyio.CapacityLimiter(PROBE_CONCURRENCY)
 
         async def probe(after: str) -> None:
-            async with limiter:
-                try:
-                    page = await self._page(after, PROBE_KEYS)
-                except Exception as exc:  # raised below, outside the task group
-                    errors.append(exc)
-                    return
+            page = await self._page(after, PROBE_KEYS)
             starts, in_order = _starts(page)
             if not in_order or (starts and starts[0] <= after):
-                errors.append(_StartAfterIgnored())
-                return
+                raise _StartAfterIgnored
             results[after] = _Probe(after, starts, bool(page.get("IsTruncated")))
 
-        async with anyio.create_task_group() as group:
-            for point in points:
-                group.start_soon(probe, point)
-        for error in errors:
-            if not isinstance(error, _StartAfterIgnored):
-                raise error
-        if errors:
-            raise errors[0]
+        await _at_once(partial(probe, point) for point in points)
         return [results[p] for p in points]
 
     async def _sample(
@@ -1084,6 +1034,41 @@ class _Planner:
                 running = 0.0
         estimates.append(round(running))
         return boundaries, estimates
+
+
+async def _at_once(calls: Iterable[Callable[[], Awaitable[object]]]) -> None:
+    """Await ``calls`` at once, at most :data:`PROBE_CONCURRENCY` in flight; then raise
+    the first error, as it is (outside the task group: never an ``ExceptionGroup``), an
+    endpoint's error before the verdict that it ignores ``StartAfter``."""
+    errors: list[Exception] = []
+    limiter = anyio.CapacityLimiter(PROBE_CONCURRENCY)
+
+    async def run(call: Callable[[], Awaitable[object]]) -> None:
+        async with limiter:
+            try:
+                await call()
+            except Exception as exc:  # raised below
+                errors.append(exc)
+
+    async with anyio.create_task_group() as group:
+        for call in calls:
+            group.start_soon(run, call)
+    for error in errors:
+        if not isinstance(error, _StartAfterIgnored):
+            raise error
+    if errors:
+        raise errors[0]
+
+
+def _cut_after(unit: str, folder: bool, following: tuple[str, bool] | None) -> str | None:
+    """Where a range may end after ``unit`` (a folder or a key) of a folder plan: a string
+    every key of the unit is at or before and every later key after. The next folder's
+    name, or the key itself; none after a folder followed by a key, or after the last."""
+    if following is None:
+        return None
+    if following[1]:
+        return following[0]
+    return None if folder else unit
 
 
 def _spread(low: int, high: int, count: int) -> list[int]:

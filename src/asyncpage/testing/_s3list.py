@@ -70,7 +70,7 @@ class ListObjectsServer:
         )
         self._cache: dict[str, bytes] = {}
         self._lock = threading.Lock()
-        self._deny_start_after = False
+        self._denied: frozenset[str] = frozenset()
         self.requests = 0
         #: The query of every request, in arrival order (``{name: value}``).
         self.log: list[dict[str, str]] = []
@@ -84,7 +84,13 @@ class ListObjectsServer:
 
     def deny_start_after(self, deny: bool = True) -> None:
         """Answer every request with ``StartAfter`` with 403 ``AccessDenied``."""
-        self._deny_start_after = deny
+        self.deny(*(("start-after",) if deny else ()))
+
+    def deny(self, *parameters: str) -> None:
+        """Answer every request that has one of these query ``parameters`` (as S3 names
+        them: ``"start-after"``, ``"delimiter"``, ``"list-type"`` for every
+        ``ListObjectsV2``) with 403 ``AccessDenied``; ``deny()`` denies nothing again."""
+        self._denied = frozenset(parameters)
 
     def start(self) -> Self:
         server = self
@@ -152,7 +158,7 @@ class ListObjectsServer:
             self.log.append(query)
         if parts.path.strip("/") != self.bucket:
             return 404, _error("NoSuchBucket", "The specified bucket does not exist")
-        if "start-after" in query and self._deny_start_after:
+        if not self._denied.isdisjoint(query):
             return 403, _error("AccessDenied", "Access Denied")
         if "start-after" in query and self.unordered:
             return 400, _error("InvalidArgument", "StartAfter is not supported here")
