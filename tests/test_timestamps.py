@@ -95,6 +95,20 @@ OTHER_FORMS = [
     1700000000,
     1700000000.125,
     0,
+    # Epochs as the JSON protocols send them: before 1970, fractions that round (to the
+    # microsecond, half to even), the last second datetime can hold, True (an int to
+    # isinstance: botocore's way for it).
+    -1,
+    -1.5,
+    -62135596800,
+    1e-7,
+    1700000000.0000005,
+    1700000000.9999996,
+    1700000000.123456789,
+    2**31,
+    253402300799,
+    253402300799.999999,
+    True,
 ]
 MALFORMED = [
     "",
@@ -110,6 +124,12 @@ MALFORMED = [
     None,
     b"2009-10-12T17:50:30Z",
     1e300,
+    -1e300,
+    253402300800,
+    -62135596801,
+    2**80,
+    float("inf"),
+    float("nan"),
 ]
 
 
@@ -132,6 +152,45 @@ def test_the_aws_form_is_not_handed_to_botocore(
     assert parse_timestamp("2009-10-12T17:50:30.000Z") == datetime.datetime(
         2009, 10, 12, 17, 50, 30, tzinfo=datetime.UTC
     )
+
+
+@pytest.mark.parametrize("value", [1700000000.125, 1700000000, -1.5])
+def test_epochs_in_a_zone_of_one_offset_are_not_handed_to_botocore(
+    monkeypatch: pytest.MonkeyPatch, local_zone: str, value: float
+) -> None:
+    import asyncpage._timestamps as timestamps
+
+    expected = botocore_parse_timestamp(value)
+    handed: list[Any] = []
+
+    def record(given: Any) -> Any:
+        handed.append(given)
+        return botocore_parse_timestamp(given)
+
+    monkeypatch.setattr(timestamps, "_botocore_parse_timestamp", record)
+    parsed = parse_timestamp(value)
+    assert repr(parsed) == repr(expected)
+    # Zones with daylight saving are dateutil's to resolve, date by date.
+    assert handed == ([value] if time.daylight and time.altzone != time.timezone else [])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["UTC", "Asia/Kolkata", "Europe/London", "Pacific/Chatham"]),
+    st.integers(-(2**40), 2**40) | st.floats(-1e12, 1e12) | st.floats(),
+)
+def test_generated_epochs_parse_as_botocore_parses_them(zone: str, value: float) -> None:
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        assert_same(value)
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
 
 
 @st.composite
