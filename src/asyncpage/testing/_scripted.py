@@ -637,6 +637,10 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
     block_on_close = False
+    # socketserver's default is 5: a client opening more connections than that at once
+    # (a fan-out over many regions, each client its own) has its SYNs dropped and waits
+    # out TCP's one-second retransmission. AWS's endpoints queue far more.
+    request_queue_size = 256
 
     def __init__(self, app: ScriptedAWS) -> None:
         self.app = app
