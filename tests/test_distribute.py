@@ -263,6 +263,39 @@ async def test_a_worker_process_killed_mid_task_loses_and_repeats_nothing(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("services", "profile"),
+    [(["no-such-service", "sqs"], None), (["sqs"], "no-such-profile")],
+    ids=["unknown service", "unknown profile"],
+)
+async def test_workers_told_of_models_they_cannot_load_start_and_list_as_one_process(
+    moto_endpoint: str, tmp_path: Path, services: list[str], profile: str | None
+) -> None:
+    seed(moto_endpoint)
+    listings = [listing for listing in DEFAULT_LISTINGS if listing.service == "sqs"]
+    targets = plan_targets(listings, {"sqs": REGIONS}, home_region="us-east-1")
+    await reference(targets, moto_endpoint, tmp_path / "one.db")
+
+    workers = ProcessWorkers(2, services=services, profile=profile)
+    workers.start()
+    # Each process loads the models as it starts; one it cannot load is left to the tasks.
+    pids = workers.wait_started(timeout=60)
+    assert sorted(pids) == sorted(workers.pids()) and len(set(pids)) == 2
+    async with Store(tmp_path / "two.db") as store:
+        await store.begin([target.key.stored for target in targets], resume=False)
+        coordinator = Coordinator(
+            targets,
+            workers=workers,
+            connection=Connection(endpoint_url=moto_endpoint),
+            page_size=2,
+            store=store,
+        )
+        await coordinator.run()
+    assert coordinator.resent == 0  # no pool broken by its start
+    assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
+
+
+@pytest.mark.anyio
 async def test_a_dask_worker_killed_mid_task_loses_and_repeats_nothing(
     fault_proxy: FaultProxy, tmp_path: Path, dask_client: Client
 ) -> None:

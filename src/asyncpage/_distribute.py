@@ -9,8 +9,8 @@ client's executor, :class:`DaskWorkers`), sending :class:`~asyncpage._tasks.Task
   shard (:func:`plan_shards`), and at most one task per shard is in flight, so
   ``--per-endpoint`` and the backoff gate that sources of one endpoint share hold exactly
   as in one process. Shards are balanced by source count, a few per worker.
-* **Limits split, never multiplied.** At most one task per worker slot runs (one more
-  waits in the executor's queue), and each gets ``max(1, concurrency // slots)`` sources
+* **Limits split, never multiplied.** At most one task per worker slot runs (as many
+  again wait in the executor's queue), and each gets ``max(1, concurrency // slots)`` sources
   at once.
 * **Exactly once.** A task lists its shard from the tokens the coordinator committed last,
   for a second or so, and returns the rows and each source's next token. The coordinator
@@ -33,6 +33,7 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import queue
 import signal
 import time
 import weakref
@@ -60,6 +61,7 @@ from ._tasks import (
     Task,
     TaskResult,
     run_task,
+    warm,
 )
 
 __all__ = [
@@ -94,10 +96,12 @@ class Workers(Protocol):
     def close(self, *, interrupted: bool) -> None: ...
 
 
-def _ignore_interrupts() -> None:
+def _start_worker(services: tuple[str, ...], profile: str | None, started: Any) -> None:
     # Ctrl-C on a terminal reaches the whole process group: the coordinator handles it,
     # the workers' tasks are cancelled with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warm(services, profile)
+    started.put(os.getpid())
 
 
 class ProcessWorkers:
@@ -105,13 +109,20 @@ class ProcessWorkers:
 
     They are spawned (not forked from a forkserver): each starts from the environment
     and working directory of the moment the pool is made, as a user expects of the
-    credentials in the environment, at the cost of importing aiobotocore in each (about a
-    second of CPU; see benchmarks/README.md).
+    credentials in the environment, at the cost of importing aiobotocore in each (about
+    half a second of CPU; see benchmarks/README.md). As it starts, each also loads the
+    service models of ``services`` (with ``profile``'s data path), so that its first task
+    does not.
     """
 
-    def __init__(self, processes: int) -> None:
+    def __init__(
+        self, processes: int, *, services: Sequence[str] = (), profile: str | None = None
+    ) -> None:
         self._processes = processes
         self._context = multiprocessing.get_context("spawn")
+        #: Each worker process puts its pid here once it has started (see wait_started).
+        self._started = self._context.Queue()
+        self._initargs = (tuple(services), profile, self._started)
         self._executor = self._new()
         #: The pool each future in flight was sent to (entries go with the futures).
         self._pool_of: weakref.WeakKeyDictionary[Future[TaskResult], Any] = (
@@ -124,7 +135,10 @@ class ProcessWorkers:
 
     def _new(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
-            self._processes, mp_context=self._context, initializer=_ignore_interrupts
+            self._processes,
+            mp_context=self._context,
+            initializer=_start_worker,
+            initargs=self._initargs,
         )
 
     def _renew(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
@@ -136,13 +150,35 @@ class ProcessWorkers:
     def start(self) -> None:
         """Spawn every worker process now rather than on the first tasks.
 
-        Each imports asyncpage and aiobotocore (about a second of CPU): a run with other
-        work to do first (regions, accounts, the demo's seeding) hides that behind it.
-        Nothing is listed; a pool that is never used is closed as any other.
+        Each imports asyncpage and aiobotocore and loads the service models (most of a
+        second): a run with other work to do first (regions, accounts, the demo's
+        seeding) hides that behind it. Nothing is listed; a pool that is never used is
+        closed as any other.
         """
         for _ in range(self._processes):
             # One submission per process: none is idle yet, so each spawns its own.
             self._executor.submit(os.getpid)
+
+    def wait_started(self, timeout: float | None = None) -> list[int]:
+        """Block until every process of the pool has started (after :meth:`start`).
+
+        Returns their pids. For a caller that wants the pool ready before it measures
+        or lists anything (benchmarks/workers.py); a run does not need to wait.
+
+        Raises:
+            TimeoutError: not all of them started within ``timeout`` seconds.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pids: list[int] = []
+        while len(pids) < self._processes:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                pids.append(self._started.get(timeout=left))
+            except queue.Empty:
+                raise TimeoutError(
+                    f"{len(pids)} of {self._processes} worker processes started in {timeout} s"
+                ) from None
+        return pids
 
     def submit(self, task: Task) -> Future[TaskResult]:
         executor = self._executor
@@ -174,6 +210,7 @@ class ProcessWorkers:
             for process in list((self._executor._processes or {}).values()):  # noqa: SLF001
                 process.terminate()
         self._executor.shutdown(wait=not interrupted, cancel_futures=True)
+        self._started.close()
 
 
 class DaskWorkers:
@@ -365,13 +402,14 @@ class Coordinator:
         ready = deque(i for i, shard in enumerate(self._shards) if self._open(shard))
         in_flight: dict[Future[TaskResult], int] = {}
         losses: Counter[int] = Counter()
-        # One task more than the slots waits in the executor's queue, so that a worker
-        # starts its next task while the coordinator commits the last one's result. Only
-        # ``slots`` run at once: the limits are split by ``slots``.
-        queue = self._workers.slots + 1
+        # As many tasks again as there are slots wait in the executor's queue, so that
+        # every worker starts its next task while the coordinator commits the last one's
+        # results, even when all of them finish at once. Only ``slots`` run at once: the
+        # limits are split by ``slots``.
+        depth = 2 * self._workers.slots
 
         def fill() -> None:
-            while ready and len(in_flight) < queue:
+            while ready and len(in_flight) < depth:
                 index = ready.popleft()
                 in_flight[self._workers.submit(self._task(index))] = index
 

@@ -277,7 +277,7 @@ async def _context(connection: Connection) -> _Context:
     contexts = _thread().contexts
     context = contexts.get(key)
     if context is None:
-        session = AioSession(profile=connection.profile)
+        session = _session(connection.profile)
         if connection.credentials is not None:
             access_key, secret_key = connection.credentials
             session.set_credentials(access_key=access_key, secret_key=secret_key)
@@ -303,6 +303,39 @@ async def _context(connection: Connection) -> _Context:
         await pool.__aenter__()
         context = contexts[key] = _Context(session, accounts, pool)
     return context
+
+
+#: Per botocore data path, the loader this process's sessions share: a service model read
+#: once (about 0.1 s for DynamoDB's) stays read for every connection, and :func:`warm`
+#: reads the run's models before the first task arrives.
+_LOADERS: dict[Any, Any] = {}
+
+
+def _session(profile: str | None) -> AioSession:
+    """A new session of ``profile``, with this process's loader for its data path."""
+    session = AioSession(profile=profile)
+    path = session.get_config_variable("data_path")
+    loader = _LOADERS.get(path)
+    if loader is None:
+        _LOADERS[path] = session.get_component("data_loader")
+    else:
+        session.register_component("data_loader", loader)
+    return session
+
+
+def warm(services: Sequence[str], profile: str | None = None) -> None:
+    """Load the service models tasks of ``services`` will need, in this process.
+
+    For a worker process as it starts (the pool's ``initializer``): importing this
+    module imports aiobotocore, and the models are read before the first task rather
+    than in it. A model that cannot be loaded (an unknown service, a profile that does
+    not exist) is left for the task, which reports it as it would have.
+    """
+    with contextlib.suppress(Exception):
+        session = _session(profile)
+        for service in services:
+            with contextlib.suppress(Exception):
+                session.warm_up_loader_caches(service)  # type: ignore[attr-defined]  # not in the stubs
 
 
 async def _trim(context: _Context, needed: set[tuple[str, str, str]]) -> None:

@@ -710,7 +710,11 @@ class _Run:
         async with AsyncExitStack() as stack:
             if options.workers is not None and options.workers > 1 and options.dask is None:
                 # Spawned now, they start while regions, accounts or the demo are made.
-                self.processes = ProcessWorkers(options.workers)
+                self.processes = ProcessWorkers(
+                    options.workers,
+                    services=sorted({listing.service for listing in options.listings}),
+                    profile=options.profile,
+                )
                 self.processes.start()
                 stack.callback(self.processes.close, interrupted=False)
             session = AioSession(profile=options.profile)
