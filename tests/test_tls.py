@@ -110,10 +110,10 @@ def https_endpoint(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 def contexts_built(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
     """Every verify context aiobotocore's aiohttp session builds, in order."""
     built: list[ssl.SSLContext] = []
-    create = aiobotocore.httpsession.create_urllib3_context
+    create = aiobotocore.httpsession.create_urllib3_context  # type: ignore[attr-defined]
 
     def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
-        context = create(*args, **kwargs)
+        context: ssl.SSLContext = create(*args, **kwargs)
         built.append(context)
         return context
 
@@ -136,7 +136,12 @@ async def test_a_pools_clients_read_the_ca_bundle_once_where_aiobotocore_reads_i
     session = get_session()
     for region in REGIONS:
         async with session.create_client(
-            "dynamodb", region_name=region, endpoint_url=url, verify=str(cert), **KEYS
+            "dynamodb",
+            region_name=region,
+            endpoint_url=url,
+            verify=str(cert),
+            aws_access_key_id=KEYS["aws_access_key_id"],
+            aws_secret_access_key=KEYS["aws_secret_access_key"],
         ) as client:
             assert (await client.list_tables())["TableNames"] == ["one"]
     assert len(contexts_built) == len(REGIONS)  # aiobotocore alone: one per client
