@@ -9,9 +9,11 @@ Three contenders parse the very same response bytes:
 
 Two parts:
 
-* ``replay``: an S3 ``ListObjectsV2`` page of 1,000 keys and a DynamoDB ``Scan`` page of
-  100 items (rendered once, in the services' wire format) parsed again and again, one new
-  parser per response as aiobotocore does; CPU per key and per page.
+* ``replay``: an S3 ``ListObjectsV2`` page of 1,000 keys, a DynamoDB ``Scan`` page of
+  100 items and a DynamoDB ``ListBackups`` page of 100 backups (the JSON protocol's
+  listings: epoch timestamps, flat structures), each rendered once in the services' wire
+  format, parsed again and again, one new parser per response as aiobotocore does; CPU
+  per key and per page.
 * ``e2e``: real clients calling a local endpoint (a child process) that answers every
   request with those same bytes; the client's ``time.process_time()`` per key and per page,
   everything included (signing, HTTP, parsing).
@@ -88,6 +90,29 @@ def scan_body(items: int = ITEMS) -> bytes:
     return json.dumps(body).encode()
 
 
+def backups_body(items: int = ITEMS) -> bytes:
+    """A ListBackups page as DynamoDB sends it: two epoch timestamps per backup."""
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/bench"
+    rows = [
+        {
+            "TableName": "bench",
+            "TableId": f"{i:08x}-0000-4000-8000-000000000000",
+            "TableArn": arn,
+            "BackupArn": f"{arn}/backup/{1_700_000_000_000 + i:020d}-{i:08x}",
+            "BackupName": f"nightly-{i:05d}",
+            "BackupCreationDateTime": 1_700_000_000.123 + i * 60,
+            "BackupExpiryDateTime": 1_800_000_000 + i * 60,
+            "BackupStatus": "AVAILABLE",
+            "BackupType": "USER",
+            "BackupSizeBytes": 1_000_000 + i,
+        }
+        for i in range(items)
+    ]
+    return json.dumps(
+        {"BackupSummaries": rows, "LastEvaluatedBackupArn": rows[-1]["BackupArn"]}
+    ).encode()
+
+
 def _factories() -> dict[str, Any]:
     timestamps = AioResponseParserFactory()
     timestamps.set_parser_defaults(timestamp_parser=asyncpage.speedups.parse_timestamp)
@@ -119,6 +144,12 @@ def replay(reps: int, rounds: int) -> None:
             {"status_code": 200, "headers": {"x-amzn-requestid": "r"}, "body": scan_body()},
             1,
         ),
+        "DynamoDB ListBackups, per page": (
+            "json",
+            session.get_service_model("dynamodb").operation_model("ListBackups").output_shape,
+            {"status_code": 200, "headers": {"x-amzn-requestid": "r"}, "body": backups_body()},
+            1,
+        ),
     }
     factories = _factories()
     print("## replay: the same bytes parsed again and again\n")
@@ -148,8 +179,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
-        if self.headers.get("X-Amz-Target", "").endswith(".Scan"):
+        target = self.headers.get("X-Amz-Target", "")
+        if target.endswith(".Scan"):
             body, kind = self.bodies["scan"], "application/x-amz-json-1.0"
+        elif target.endswith(".ListBackups"):
+            body, kind = self.bodies["backups"], "application/x-amz-json-1.0"
         else:
             body, kind = self.bodies["s3"], "application/xml"
         self.send_response(200)
@@ -167,7 +201,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 def _serve(conn: Connection) -> None:
-    _Handler.bodies = {"s3": s3_body(), "scan": scan_body()}
+    _Handler.bodies = {"s3": s3_body(), "scan": scan_body(), "backups": backups_body()}
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     conn.send(f"http://127.0.0.1:{server.server_address[1]}")
@@ -202,6 +236,7 @@ def e2e(reps: int, requests: int) -> None:
     cases: dict[str, tuple[str, Callable[[Any], Any], int]] = {
         "S3 ListObjectsV2, per key": ("s3", lambda c: c.list_objects_v2(Bucket="bench"), KEYS),
         "DynamoDB Scan, per page": ("dynamodb", lambda c: c.scan(TableName="bench"), 1),
+        "DynamoDB ListBackups, per page": ("dynamodb", lambda c: c.list_backups(), 1),
     }
     print(f"## e2e: real clients against a local endpoint that sends the same bytes ({url})\n")
     try:

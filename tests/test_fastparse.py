@@ -172,6 +172,11 @@ OPERATIONS = [
     ("dynamodb", "Scan"),
     ("dynamodb", "Query"),
     ("dynamodb", "DescribeTable"),
+    ("dynamodb", "ListBackups"),
+    ("dynamodb", "ListTables"),
+    ("logs", "DescribeLogGroups"),
+    ("ssm", "DescribeParameters"),
+    ("ecs", "ListServices"),
     ("apigateway", "GetRestApis"),
     ("lambda", "ListFunctions"),
 ]

@@ -104,6 +104,11 @@ def seeded(moto_server: Any) -> str:
         iam.create_user(UserName=name, Tags=[{"Key": "team", "Value": "<x>"}])
     apigateway = boto3_client("apigateway", endpoint)
     apigateway.create_rest_api(name="speedups-api", description="d", tags={"k": "v"})
+    logs = boto3_client("logs", endpoint)
+    for name in ("/speedups/a", "/speedups/ünï"):
+        logs.create_log_group(logGroupName=name, tags={"k": "v"})
+    logs.put_retention_policy(logGroupName="/speedups/a", retentionInDays=7)
+    ddb.create_backup(TableName=_TABLE, BackupName="speedups-backup")
     return endpoint
 
 
@@ -133,7 +138,12 @@ CALLS: list[tuple[str, str, dict[str, Any], bool]] = [
         },
         True,
     ),
-    ("dynamodb", "describe_table", {"TableName": _TABLE}, False),
+    ("dynamodb", "describe_table", {"TableName": _TABLE}, True),
+    ("dynamodb", "list_tables", {}, True),
+    ("dynamodb", "list_tables", {"Limit": 1}, True),
+    ("dynamodb", "list_backups", {"TableName": _TABLE}, True),
+    ("logs", "describe_log_groups", {}, True),
+    ("logs", "describe_log_groups", {"limit": 1}, True),
     ("dynamodb", "scan", {"TableName": "speedups-no-such-table"}, False),
     ("ec2", "describe_instances", {}, True),
     ("ec2", "describe_instances", {"MaxResults": 5}, True),

@@ -42,11 +42,12 @@ __all__ = ["FAST_OUTPUTS", "FastParserFactory", "S3ErrorCheck", "statistics"]
 Convert = Callable[[Any], Any]
 
 # Output shapes given a plan, by protocol: exact names, or "Prefix*" rules. The compiler
-# is generic; this table says which outputs get a plan. S3 and DynamoDB are measured in
-# benchmarks/parsing.py; EC2 and query-protocol listings use the same compiler, unmeasured.
+# is generic; this table says which outputs get a plan. S3, DynamoDB Scan and the JSON
+# protocol's listings (ListBackups) are measured in benchmarks/parsing.py; EC2 and
+# query-protocol listings use the same compiler, unmeasured.
 FAST_OUTPUTS: Final[Mapping[str, frozenset[str]]] = {
     "rest-xml": frozenset({"ListObjectsV2Output", "ListObjectVersionsOutput", "ListObjectsOutput"}),
-    "json": frozenset({"ScanOutput", "QueryOutput"}),
+    "json": frozenset({"ScanOutput", "QueryOutput", "Describe*", "List*"}),
     "ec2": frozenset({"Describe*"}),
     "query": frozenset({"Describe*", "List*"}),
 }

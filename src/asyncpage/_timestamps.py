@@ -41,8 +41,9 @@ _from_timestamp = datetime.datetime.fromtimestamp
 _botocore_parse_timestamp = botocore.utils.parse_timestamp
 
 # dateutil builds a new tzlocal() per timestamp; one per local-zone setting is equal to it
-# (tzlocal compares its offsets) and costs nothing. Keyed by what tzlocal() reads.
-_local: tuple[tuple[Any, ...], datetime.tzinfo] | None = None
+# (tzlocal compares its offsets) and costs nothing. Keyed by what tzlocal() reads, with the
+# zone's one offset (None when it has daylight saving time).
+_local: tuple[tuple[Any, ...], datetime.tzinfo, datetime.timedelta | None] | None = None
 
 
 def parse_timestamp(value: Any) -> Any:
@@ -73,11 +74,11 @@ def parse_timestamp(value: Any) -> Any:
 
 def _epoch(value: float) -> datetime.datetime | None:
     """``fromtimestamp(value, tzlocal())`` when the local zone has one offset, else None."""
-    if time.daylight and time.altzone != time.timezone:
+    _, tzinfo, offset = _zone()
+    if offset is None:
         return None  # tzlocal() would ask the C library about daylight saving per date
     try:
-        utc = _from_timestamp(value, datetime.UTC)
-        return (utc + datetime.timedelta(seconds=-time.timezone)).replace(tzinfo=_tzlocal())
+        return (_from_timestamp(value, datetime.UTC) + offset).replace(tzinfo=tzinfo)
     except (OverflowError, OSError, ValueError):
         return None  # out of range: botocore raises its own error
 
@@ -94,11 +95,19 @@ def _utc() -> datetime.tzinfo | None:
 
 def _tzlocal() -> datetime.tzinfo:
     """A ``tzlocal()`` for the local zone as it is set now (one per setting)."""
+    return _zone()[1]
+
+
+def _zone() -> tuple[tuple[Any, ...], datetime.tzinfo, datetime.timedelta | None]:
     global _local
     key = (time.tzname, time.timezone, time.altzone, time.daylight)
-    if _local is None or _local[0] != key:
-        _local = (key, tz.tzlocal())
-    return _local[1]
+    local = _local
+    if local is None or local[0] != key:
+        # tzlocal's rule: one offset unless daylight saving is on with another offset.
+        one = not time.daylight or time.altzone == time.timezone
+        offset = datetime.timedelta(seconds=-time.timezone) if one else None
+        local = _local = (key, tz.tzlocal(), offset)
+    return local
 
 
 def _offset(zone: str) -> datetime.tzinfo | None:
