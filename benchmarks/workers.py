@@ -24,12 +24,22 @@ run, order rotated each repetition:
 Reported: records per second (median, spread), the ratio to one process, the
 coordinator's own CPU per page (``time.process_time()`` of this process, the store's
 thread included) against the one-process CPU per page, and tasks per run.
+
+``--part cli`` runs the command a user runs instead, ``asyncpage inventory --workers 1``
+against ``--workers 2`` (each a new process: interpreter, imports, region discovery, the
+pool spawned as the run starts), on ``--regions all`` (DynamoDB's 34 regions in botocore's
+endpoint data, the endpoint refusing EC2's ``DescribeRegions``) of ``--pages`` pages each
+(default 40 with it), into a store; reported: the command's wall time and the inventory's
+own, from the summary's ``total`` line::
+
+    python benchmarks/workers.py --part cli --reps 5
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -115,12 +125,69 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cli(reps: int, pages: int) -> None:
+    """``asyncpage inventory --workers 1`` against ``--workers 2``, each a process of its own."""
+    print(machine())
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    names = ["--workers 1", "--workers 2"]
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    listing: dict[str, list[float]] = {name: [] for name in names}
+    items = ""
+    loads = [load()]
+    with BackupsServer({TABLE: pages}) as server, tempfile.TemporaryDirectory() as tmp:
+
+        def run(name: str, db: Path) -> tuple[float, float, str]:
+            command = [
+                sys.executable, "-m", "asyncpage", "inventory",
+                "--endpoint-url", server.endpoint_url, "--regions", "all",
+                "--operation", "dynamodb:list_backups", "--param", f"TableName={TABLE}",
+                "--db", str(db), "--no-progress", *name.split(),
+            ]  # fmt: skip
+            started = time.perf_counter()
+            done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+            took = time.perf_counter() - started
+            (total,) = [line for line in done.stderr.splitlines() if line.startswith("total")]
+            fields = total.split()
+            # total  N sources  items  pages  retries  throttles  seconds  outcome
+            return took, float(fields[7]), f"{fields[3]} items in {fields[4]} pages"
+
+        for name in names:  # warm up: the file cache, the endpoint's threads
+            run(name, Path(tmp) / f"warm-{name}.db")
+        for rep, order in rotations(names, reps):
+            for name in order:
+                took, seconds, items = run(name, Path(tmp) / f"{rep}-{name}.db")
+                wall[name].append(took)
+                listing[name].append(seconds)
+            loads.append(load())
+    print(f"\n`asyncpage inventory` of DynamoDB ListBackups in every region: {items} a run, ")
+    print(f"{reps} repetitions; load average: {', '.join(loads)}\n")
+    print("| command | wall s (median) | spread | x --workers 1 | inventory s | spread | x |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name in names:
+        w, i = median(wall[name]), median(listing[name])
+        print(
+            f"| `{name}` | {w:.2f} | {spread(wall[name], digits=2)} "
+            f"| {median(wall[names[0]]) / w:.2f}x | {i:.2f} | {spread(listing[name], digits=2)} "
+            f"| {median(listing[names[0]]) / i:.2f}x |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["engine", "cli"], default="engine")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--sources", type=int, default=128)
-    parser.add_argument("--pages", type=int, default=10)
+    parser.add_argument("--pages", type=int, default=None, help="default: 10; 40 with cli")
     args = parser.parse_args()
+    if args.part == "cli":
+        cli(args.reps, args.pages or 40)
+        return
+    args.pages = args.pages or 10
 
     from distributed import Client, LocalCluster
 

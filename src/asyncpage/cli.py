@@ -436,7 +436,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="list in N worker processes, sources sharded by account, service and region "
         "(limits split between them, one store and one summary); 1: one process. Default: "
         f"one per core from {AUTO_WORKERS_FROM} sources on, else 1 (starting workers costs "
-        "about a second)",
+        "about half a second)",
     )
     spread.add_argument(
         "--dask",
@@ -1136,7 +1136,7 @@ async def scheduler_refusal(address: str) -> str | None:
 def workers_for(options: Options, sources: int) -> int:
     """``--workers``, or by default one process per core for {AUTO_WORKERS_FROM}+ sources.
 
-    A worker process costs about a second to start (spawn, imports, service models), more
+    A worker process costs about half a second to start (spawn, imports, service models), more
     than a small inventory (the demo's 100 sources) takes in one process.
     """
     if options.workers is not None:
