@@ -7,6 +7,7 @@ exception type and message.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import time
@@ -46,20 +47,26 @@ def assert_same(value: Any) -> None:
         assert mine == expected
 
 
-@pytest.fixture(params=["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"])
-def local_zone(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run under a local time zone: dateutil's choice of tzinfo depends on it."""
+@contextlib.contextmanager
+def in_zone(zone: str) -> Iterator[str]:
+    """Run under the local time zone ``zone``: dateutil's choice of tzinfo depends on it."""
     before = os.environ.get("TZ")
-    os.environ["TZ"] = request.param
+    os.environ["TZ"] = zone
     time.tzset()
     try:
-        yield request.param
+        yield zone
     finally:
         if before is None:
             del os.environ["TZ"]
         else:
             os.environ["TZ"] = before
         time.tzset()
+
+
+@pytest.fixture(params=["UTC", "Europe/London", "America/New_York", "Asia/Kolkata"])
+def local_zone(request: pytest.FixtureRequest) -> Iterator[str]:
+    with in_zone(request.param) as zone:
+        yield zone
 
 
 ISO_FORMS = [
@@ -180,17 +187,8 @@ def test_epochs_in_a_zone_of_one_offset_are_not_handed_to_botocore(
     st.integers(-(2**40), 2**40) | st.floats(-1e12, 1e12) | st.floats(),
 )
 def test_generated_epochs_parse_as_botocore_parses_them(zone: str, value: float) -> None:
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = zone
-    time.tzset()
-    try:
+    with in_zone(zone):
         assert_same(value)
-    finally:
-        if before is None:
-            del os.environ["TZ"]
-        else:
-            os.environ["TZ"] = before
-        time.tzset()
 
 
 @st.composite
