@@ -9,6 +9,7 @@ store or in the JSON lines.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -29,7 +30,7 @@ from asyncpage._distribute import Coordinator, DaskWorkers, ProcessWorkers, Work
 from asyncpage._inventory import DEFAULT_LISTINGS, Inventory, Target, plan_targets
 from asyncpage._regions import ClientPool
 from asyncpage._store import SourcePages, Store
-from asyncpage._tasks import Connection
+from asyncpage._tasks import Connection, run_task
 from asyncpage.cli import main
 from asyncpage.testing import FaultProxy
 
@@ -324,3 +325,41 @@ def test_an_unreachable_scheduler_is_said_at_once_before_anything_is_listed(
         # Said before the demo was seeded or anything planned, not after dask's 30 s.
         assert "seeded" not in err and "listing" not in err
     assert not db.exists()
+
+
+def test_a_profile_the_workers_lack_fails_each_source_not_the_run(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # asyncpage.cluster.inventory(..., profile=...) on workers whose ~/.aws has no such
+    # profile: every source fails with botocore's ProfileNotFound, the run itself ends.
+    seed(moto_endpoint)
+    listings = [listing for listing in DEFAULT_LISTINGS if listing.service == "sqs"]
+    targets = plan_targets(listings, {"sqs": REGIONS}, home_region="us-east-1")
+
+    class InAThread:
+        """Tasks on a thread of this process (run_task keeps an event loop per thread)."""
+
+        slots = 1
+
+        def __init__(self) -> None:
+            self.executor = concurrent.futures.ThreadPoolExecutor(1)
+
+        def submit(self, task: Any) -> Any:
+            return self.executor.submit(run_task, task)
+
+        def lost(self, future: Any, error: BaseException) -> bool:
+            return False
+
+        def close(self, *, interrupted: bool) -> None:
+            self.executor.shutdown()
+
+    coordinator = Coordinator(
+        targets,
+        workers=InAThread(),
+        connection=Connection(endpoint_url=moto_endpoint, profile="asyncpage-no-such-profile"),
+    )
+    anyio.run(coordinator.run)
+    states = coordinator.states()
+    assert len(states) == len(REGIONS)
+    assert {state.status for state in states} == {"failed"}
+    assert all("asyncpage-no-such-profile" in (state.error or "") for state in states)

@@ -44,6 +44,7 @@ import anyio
 import jmespath
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
+from botocore.exceptions import BotoCoreError
 
 from ._accounts import AccountSessions, AssumeRole
 from ._inventory import Inventory, Listing, SourceKey, Target, listing_for
@@ -314,7 +315,11 @@ _LOADERS: dict[Any, Any] = {}
 def _session(profile: str | None) -> AioSession:
     """A new session of ``profile``, with this process's loader for its data path."""
     session = AioSession(profile=profile)
-    path = session.get_config_variable("data_path")
+    try:
+        path = session.get_config_variable("data_path")
+    except BotoCoreError:
+        # No such profile: the task's clients fail on it, per source, as without sharing.
+        return session
     loader = _LOADERS.get(path)
     if loader is None:
         _LOADERS[path] = session.get_component("data_loader")
