@@ -18,10 +18,12 @@ from xml.sax.saxutils import escape
 
 import botocore.session
 import pytest
+from aiobotocore.parsers import AioResponseParserFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _parsing import assert_same_outcomes
+from _parsing import assert_identical, assert_same_outcomes, parse_now
+from asyncpage._fastparse import FastParserFactory
 
 _SESSION = botocore.session.get_session()
 
@@ -221,3 +223,48 @@ def test_generated_responses_parse_as_botocore_parses_them(
 ) -> None:
     protocol, response, shape = _response(data, service, operation)
     assert_same_outcomes(protocol, response, shape)
+
+
+# Pairs of services whose outputs reach a structure of the same name defined differently:
+# one session's factory parses for every service, so each must get its own plan. The
+# second body is the one a plan of the first service's shape would parse wrongly.
+SAME_NAMES = [
+    # Databases: a list of strings in redshift-data, of structures with a timestamp here.
+    (
+        ("redshift-data", "ListDatabases", '{"Databases": ["db"]}'),
+        ("timestream-write", "ListDatabases", '{"Databases": [{"CreationTime": 1255369830}]}'),
+    ),
+    # ErrorDetails: a plain structure in AppStream, a tagged union (one member) in DMS.
+    (
+        ("appstream", "DescribeAppBlocks", '{"AppBlocks": [{"Name": "a", "Arn": "b"}]}'),
+        ("dms", "DescribeMetadataModelImports", '{"Requests": [{"Error": {}}]}'),
+    ),
+    # DescribeClustersResponse: the same members in another model order.
+    (
+        ("cloudhsmv2", "DescribeClusters", '{"Clusters": [], "NextToken": "t"}'),
+        ("memorydb", "DescribeClusters", '{"NextToken": "t", "Clusters": []}'),
+    ),
+]
+
+
+@pytest.mark.parametrize("pair", SAME_NAMES, ids=[second[0] for _, second in SAME_NAMES])
+def test_a_shape_name_two_services_define_differently_gets_a_plan_per_service(
+    pair: tuple[tuple[str, str, str], tuple[str, str, str]],
+) -> None:
+    fast, plain = FastParserFactory(), AioResponseParserFactory()  # fast: one per session
+
+    def parse(factory: Any, service: str, operation: str, body: str) -> Any:
+        shape = _SESSION.get_service_model(service).operation_model(operation).output_shape
+        response = {"status_code": 200, "headers": {}, "body": body.encode()}
+        try:
+            return "parsed", parse_now(factory.create_parser("json").parse(response, shape))
+        except Exception as error:  # the exception is the outcome compared
+            return "raised", (type(error), str(error))
+
+    for service, operation, body in pair:
+        ours, theirs = parse(fast, service, operation, body), parse(plain, service, operation, body)
+        assert ours[0] == theirs[0], (service, ours, theirs)
+        if ours[0] == "parsed":
+            assert_identical(ours[1], theirs[1])
+        else:
+            assert ours == theirs

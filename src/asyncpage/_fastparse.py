@@ -85,6 +85,22 @@ def _wanted(protocol: str, shape_name: str) -> bool:
     return False
 
 
+def _shape_key(shape: Any) -> tuple[Any, str]:
+    """A structure's name within its own service model, the key of a compiled structure.
+
+    One factory (a session's) serves every service, and one name can mean different
+    shapes in two services (``ListTagsForResourceResponse`` has 19 definitions across the
+    JSON services; ``ErrorDetails`` is a union in DMS and a plain structure in AppStream),
+    so a name alone would hand one service's plan to another's shape. botocore's shapes
+    know their service's shape resolver (one per service model) but do not say so
+    publicly: without it, no plan.
+    """
+    resolver = getattr(shape, "_shape_resolver", None)
+    if resolver is None:
+        raise _Uncompilable(f"{shape.name}: no service model to tell it from others")
+    return (resolver, shape.name)
+
+
 def _local_name(tag: str) -> str:
     # botocore strips "{namespace}" with the regular expression "{.*}".
     return tag.rpartition("}")[2] if tag[:1] == "{" else tag
@@ -96,7 +112,7 @@ class _XMLCompiler:
     def __init__(self, timestamp_parser: Convert, blob_parser: Convert) -> None:
         self._timestamp_parser = timestamp_parser
         self._blob_parser = blob_parser
-        self._done: dict[str, Convert] = {}
+        self._done: dict[tuple[Any, str], Convert] = {}
 
     def compile(self, shape: Any, *, ignore: frozenset[str] = frozenset()) -> Convert:
         return self._structure(shape, ignore)
@@ -129,7 +145,7 @@ class _XMLCompiler:
         return lambda node: [convert(item) for item in node]
 
     def _structure(self, shape: Any, ignore: frozenset[str]) -> Convert:
-        key = shape.name if not ignore else None
+        key = _shape_key(shape) if not ignore else None
         if key is not None and key in self._done:
             return self._done[key]
         if (
@@ -229,7 +245,7 @@ class _JSONCompiler:
     def __init__(self, timestamp_parser: Convert, blob_parser: Convert) -> None:
         self._timestamp_parser = timestamp_parser
         self._blob_parser = blob_parser
-        self._done: dict[str, Convert] = {}
+        self._done: dict[tuple[Any, str], Convert] = {}
 
     def compile(self, shape: Any) -> Convert:
         convert = self._convert(shape)
@@ -280,8 +296,9 @@ class _JSONCompiler:
         return as_map
 
     def _structure(self, shape: Any) -> Convert:
-        if shape.name in self._done:
-            return self._done[shape.name]
+        key = _shape_key(shape)
+        if key in self._done:
+            return self._done[key]
         if shape.is_document_type or shape.serialization.get("eventstream"):
             raise _Uncompilable(shape.name)
         union = bool(shape.is_tagged_union)
@@ -315,7 +332,7 @@ class _JSONCompiler:
                 return {name: parsed[name] for name in names if name in parsed}
             return parsed
 
-        self._done[shape.name] = structure
+        self._done[key] = structure
         for index, (name, member) in enumerate(shape.members.items()):
             json_name = member.serialization.get("name", name)
             if json_name in by_key or member.serialization.get("location"):
