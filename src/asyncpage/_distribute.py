@@ -150,7 +150,7 @@ class ProcessWorkers:
     def start(self) -> None:
         """Spawn every worker process now rather than on the first tasks.
 
-        Each imports asyncpage and aiobotocore and loads the service models (most of a
+        Each imports asyncpage and aiobotocore and loads the service models (about half a
         second): a run with other work to do first (regions, accounts, the demo's
         seeding) hides that behind it. Nothing is listed; a pool that is never used is
         closed as any other.

@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ._admission import record_account
 from ._errors import AsyncPageError
-from ._tls import SharedVerifySession, chosen_session_class
+from ._tls import SharedVerifySession, may_share
 from .speedups import install as install_speedups
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class ClientPool:
             given = self._kwargs.get("config")
             self._kwargs["config"] = config if given is None else given.merge(config)
         chosen = self._kwargs.get("config")
-        if not chosen_session_class(chosen, self._session.get_default_client_config()):
+        if may_share(chosen, self._session.get_default_client_config()):
             shared = AioConfig(http_session_cls=SharedVerifySession)
             self._kwargs["config"] = shared if chosen is None else chosen.merge(shared)
         self._clients: dict[_Key, Any] = {}

@@ -74,7 +74,7 @@ def parse_timestamp(value: Any) -> Any:
 
 def _epoch(value: float) -> datetime.datetime | None:
     """``fromtimestamp(value, tzlocal())`` when the local zone has one offset, else None."""
-    _, tzinfo, offset = _zone()
+    tzinfo, offset = _zone()
     if offset is None:
         return None  # tzlocal() would ask the C library about daylight saving per date
     try:
@@ -90,24 +90,20 @@ def _utc() -> datetime.tzinfo | None:
         return cast(datetime.tzinfo, tz.UTC)
     if names[0] != "UTC" or names[1] != "UTC":
         return None
-    return _tzlocal()
+    return _zone()[0]
 
 
-def _tzlocal() -> datetime.tzinfo:
-    """A ``tzlocal()`` for the local zone as it is set now (one per setting)."""
-    return _zone()[1]
-
-
-def _zone() -> tuple[tuple[Any, ...], datetime.tzinfo, datetime.timedelta | None]:
+def _zone() -> tuple[datetime.tzinfo, datetime.timedelta | None]:
+    """A ``tzlocal()`` for the local zone as it is set now (one per setting), and the
+    zone's one offset (None when it has daylight saving time)."""
     global _local
     key = (time.tzname, time.timezone, time.altzone, time.daylight)
-    local = _local
-    if local is None or local[0] != key:
+    if _local is None or _local[0] != key:
         # tzlocal's rule: one offset unless daylight saving is on with another offset.
         one = not time.daylight or time.altzone == time.timezone
         offset = datetime.timedelta(seconds=-time.timezone) if one else None
-        local = _local = (key, tz.tzlocal(), offset)
-    return local
+        _local = (key, tz.tzlocal(), offset)
+    return _local[1], _local[2]
 
 
 def _offset(zone: str) -> datetime.tzinfo | None:

@@ -33,7 +33,7 @@ from typing import Any, Final
 from aiobotocore.httpsession import AIOHTTPSession
 from botocore.httpsession import get_cert_path
 
-__all__ = ["SharedVerifySession", "chosen_session_class"]
+__all__ = ["SharedVerifySession", "may_share"]
 
 _LOCK = threading.Lock()
 #: At most this many contexts are kept (distinct verify settings in one process).
@@ -84,15 +84,13 @@ class SharedVerifySession(AIOHTTPSession):
         return shared_context(self._verify, build), None  # type: ignore[attr-defined]
 
 
-def chosen_session_class(*configs: Any) -> bool:
-    """True if one of ``configs`` chose an HTTP session class other than the default.
+def may_share(*configs: Any) -> bool:
+    """True if clients made with ``configs`` may use :class:`SharedVerifySession`.
 
-    Also true when this aiobotocore lacks what :class:`SharedVerifySession` overrides.
+    False when one of them chose an HTTP session class other than aiobotocore's default
+    (httpx's, a caller's own), or when this aiobotocore lacks what the class overrides.
     """
-    if not SUPPORTED:
-        return True
-    for config in configs:
-        chosen = getattr(config, "http_session_cls", AIOHTTPSession)
-        if chosen is not AIOHTTPSession and chosen is not SharedVerifySession:
-            return True
-    return False
+    return SUPPORTED and all(
+        getattr(config, "http_session_cls", AIOHTTPSession) in (AIOHTTPSession, SharedVerifySession)
+        for config in configs
+    )
