@@ -57,7 +57,7 @@ def dask_cluster() -> Iterator[LocalCluster]:
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # None still serves on 8787: a second cluster (xdist) clashes
         env=WORKER_ENVIRONMENT,
     ) as cluster:
         yield cluster
