@@ -172,11 +172,20 @@ def test_kill_9_at_random_moments_then_resume_each_range_from_its_token(
         assert len(expected) == len(keys)
 
         tokens: list[str] = []  # the source's token at each kill
+        finished: list[int] = []  # the runs finished at each kill...
+        started: list[int] = []  # ...and begun
 
         def measure() -> int:
             token = source_row(db)[3]
             if token is not None:
                 tokens.append(token)
+            with sqlite3.connect(db) as connection:
+                finished.append(
+                    connection.execute(
+                        "SELECT count(*) FROM runs WHERE finished IS NOT NULL"
+                    ).fetchone()[0]
+                )
+                started.append(connection.execute("SELECT count(*) FROM runs").fetchone()[0])
             return len(rows(db))
 
         runs = kill_and_resume(
@@ -195,7 +204,13 @@ def test_kill_9_at_random_moments_then_resume_each_range_from_its_token(
     assert any(0 < stored < len(keys) for _, stored in kills), context
     # Killed half-way, the store held a token per range left, not one chain's token.
     assert any(decode_ranges(t) for t in tokens), context
-    assert "resuming run 1" in runs.store_line, context
+    # The last attempt resumed the run the last kill cut short: run 1, unless a kill
+    # landed after a run had finished (its process still ending): the next attempt then
+    # began a new run.
+    if started[-1] > finished[-1]:
+        assert f"resuming run {started[-1]}:" in runs.store_line, context
+    else:
+        assert f": run {started[-1] + 1} (no unfinished run" in runs.store_line, context
 
 
 def test_ranges_need_a_listing_of_s3_objects_and_one_process(
