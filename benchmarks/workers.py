@@ -12,7 +12,7 @@ record goes to a SQLite store (``--db``) as the CLI stores it. Contenders, in on
 run, order rotated each repetition:
 
 * ``one process``: :class:`~asyncpage._inventory.Inventory`, what ``--workers 1`` runs;
-* ``2 workers``: the :class:`~asyncpage._distribute.Coordinator` with 2 spawned worker
+* ``2 workers``: the :class:`~asyncpage._distribute.Coordinator` with 2 worker
   processes (a new pool per repetition: its start is part of the time, and is also
   measured alone);
 * ``2 workers, started before``: the same, on a new pool started (and waited for) before
@@ -27,7 +27,7 @@ thread included) against the one-process CPU per page, and tasks per run.
 
 ``--part cli`` runs the command a user runs instead, ``asyncpage inventory --workers 1``
 against ``--workers 2`` (each a new process: interpreter, imports, region discovery, the
-pool spawned as the run starts), on ``--regions all`` (DynamoDB's 34 regions in botocore's
+pool started as the run starts), on ``--regions all`` (DynamoDB's 34 regions in botocore's
 endpoint data, the endpoint refusing EC2's ``DescribeRegions``) of ``--pages`` pages each
 (default 40 with it), into a store; reported: the command's wall time and the inventory's
 own, from the summary's ``total`` line::
@@ -292,7 +292,7 @@ def main() -> None:
     print(
         f"\nDask against --workers 2: {dask_extra:+.2f} s a run, {per_task * 1e3:+.1f} ms a task."
         f"\nA 2-process pool, from nothing to one source of {args.pages} pages listed: "
-        f"{start_cost:.2f} s (spawn, imports, service model)."
+        f"{start_cost:.2f} s (processes, imports, service model)."
     )
 
 

@@ -297,6 +297,33 @@ async def test_workers_told_of_models_they_cannot_load_start_and_list_as_one_pro
 
 
 @pytest.mark.anyio
+async def test_a_pool_lists_with_the_environment_of_the_moment_it_is_made(
+    moto_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(moto_endpoint)
+    listings = [listing for listing in DEFAULT_LISTINGS if listing.service == "sqs"]
+    targets = plan_targets(listings, {"sqs": REGIONS}, home_region="us-east-1")
+    await reference(targets, moto_endpoint, tmp_path / "one.db")
+    # A pool made before the endpoint is in the environment (on Linux, it starts the
+    # forkserver the next pool's processes are forked from, if nothing had before).
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    first = ProcessWorkers(1)
+    first.start()
+    first.wait_started(timeout=60)
+    first.close(interrupted=False)
+
+    # botocore's own setting, read by each worker's clients: no endpoint_url is given.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    async with Store(tmp_path / "two.db") as store:
+        await store.begin([target.key.stored for target in targets], resume=False)
+        coordinator = Coordinator(
+            targets, workers=ProcessWorkers(2), connection=Connection(), page_size=2, store=store
+        )
+        await coordinator.run()
+    assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
+
+
+@pytest.mark.anyio
 async def test_a_dask_worker_killed_mid_task_loses_and_repeats_nothing(
     fault_proxy: FaultProxy, tmp_path: Path, dask_client: Client
 ) -> None:

@@ -30,11 +30,14 @@ is the only writer of its per-source records.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import multiprocessing
 import os
 import queue
 import signal
+import sys
+import threading
 import time
 import weakref
 from collections import Counter, deque
@@ -96,34 +99,58 @@ class Workers(Protocol):
     def close(self, *, interrupted: bool) -> None: ...
 
 
-def _start_worker(services: tuple[str, ...], profile: str | None, started: Any) -> None:
+def _start_worker(
+    services: tuple[str, ...], profile: str | None, environ: dict[str, str], started: Any
+) -> None:
     # Ctrl-C on a terminal reaches the whole process group: the coordinator handles it,
     # the workers' tasks are cancelled with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Forked from a server started with an earlier pool: the environment of this pool's
+    # moment, as a spawned process would have it (multiprocessing sets the directory).
+    if os.environ != environ:
+        os.environ.clear()
+        os.environ.update(environ)
     warm(services, profile)
     started.put(os.getpid())
+
+
+def _start_method() -> str:
+    """``forkserver`` where it forks safely (Linux), else ``spawn``.
+
+    A forkserver imports asyncpage and aiobotocore once (about 0.3 s of CPU) and forks
+    every worker from that, in milliseconds; its workers end with ``os._exit`` after
+    multiprocessing's finalizers (clients closed) instead of tearing an interpreter down.
+    macOS's system frameworks are not safe to fork (why Python spawns there by default).
+    """
+    return "forkserver" if sys.platform == "linux" else "spawn"
 
 
 class ProcessWorkers:
     """``processes`` worker processes (a ``ProcessPoolExecutor``), replaced if one dies.
 
-    They are spawned (not forked from a forkserver): each starts from the environment
-    and working directory of the moment the pool is made, as a user expects of the
-    credentials in the environment, at the cost of importing aiobotocore in each (about
-    half a second of CPU; see benchmarks/README.md). As it starts, each also loads the
-    service models of ``services`` (with ``profile``'s data path), so that its first task
-    does not.
+    On Linux they are forked from multiprocessing's forkserver, which has imported
+    asyncpage (and aiobotocore) once; elsewhere they are spawned, each importing them
+    (about 0.3 s of CPU; see benchmarks/README.md). Either way each starts with the
+    environment of the moment the pool is made and the working directory of the moment
+    it starts, as a user expects of the credentials in the environment. As it starts,
+    each also loads the service models of ``services`` (with ``profile``'s data path),
+    so that its first task does not.
     """
 
     def __init__(
         self, processes: int, *, services: Sequence[str] = (), profile: str | None = None
     ) -> None:
         self._processes = processes
-        self._context = multiprocessing.get_context("spawn")
+        self._context = multiprocessing.get_context(_start_method())
+        if self._context.get_start_method() == "forkserver":
+            # Only until the server has started (the first pool's first process): it
+            # imports these once, and the main module as spawn's children would.
+            self._context.set_forkserver_preload(["__main__", "asyncpage._distribute"])
         #: Each worker process puts its pid here once it has started (see wait_started).
         self._started = self._context.Queue()
-        self._initargs = (tuple(services), profile, self._started)
+        self._initargs = (tuple(services), profile, dict(os.environ), self._started)
         self._executor = self._new()
+        self._starting: threading.Thread | None = None
         #: The pool each future in flight was sent to (entries go with the futures).
         self._pool_of: weakref.WeakKeyDictionary[Future[TaskResult], Any] = (
             weakref.WeakKeyDictionary()
@@ -148,16 +175,27 @@ class ProcessWorkers:
             self._executor = self._new()
 
     def start(self) -> None:
-        """Spawn every worker process now rather than on the first tasks.
+        """Start every worker process now, from a thread, rather than on the first tasks.
 
-        Each imports asyncpage and aiobotocore and loads the service models (about half a
-        second): a run with other work to do first (regions, accounts, the demo's
-        seeding) hides that behind it. Nothing is listed; a pool that is never used is
-        closed as any other.
+        Starting them takes a few tenths of a second (the forkserver's or each spawned
+        process's imports, then the service models): a run with other work to do first
+        (regions, accounts, the demo's seeding) hides that behind it, and the caller
+        does not wait for it (the first process's start blocks until the forkserver has
+        imported asyncpage). Nothing is listed; a pool that is never used is closed as
+        any other.
         """
-        for _ in range(self._processes):
-            # One submission per process: none is idle yet, so each spawns its own.
-            self._executor.submit(os.getpid)
+        executor = self._executor
+
+        def start() -> None:
+            # One submission per process: none is idle yet, so each starts its own. A
+            # pool closed (or broken) meanwhile refuses them: nothing to start then; a
+            # pool that cannot start processes says so to the run's first submit.
+            with contextlib.suppress(Exception):
+                for _ in range(self._processes):
+                    executor.submit(os.getpid)
+
+        self._starting = threading.Thread(target=start, name="asyncpage-workers", daemon=True)
+        self._starting.start()
 
     def wait_started(self, timeout: float | None = None) -> list[int]:
         """Block until every process of the pool has started (after :meth:`start`).
@@ -205,6 +243,8 @@ class ProcessWorkers:
         return list(processes)
 
     def close(self, *, interrupted: bool) -> None:
+        if self._starting is not None:
+            self._starting.join()
         if interrupted:
             # Tasks are pure: nothing of theirs is lost by stopping them now.
             for process in list((self._executor._processes or {}).values()):  # noqa: SLF001

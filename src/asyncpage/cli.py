@@ -685,7 +685,7 @@ class _Run:
         self.chaos_seed: int | None = None
         #: The reader of stdout went away (``| head``): print nothing more.
         self.output_closed = False
-        #: With --workers N, the worker processes, spawned when the run starts.
+        #: With --workers N, the worker processes, started when the run starts.
         self.processes: ProcessWorkers | None = None
         self.err = options.stderr
         #: JSON lines are written unless --db keeps the inventory and no -o asks for them.
@@ -1136,8 +1136,9 @@ async def scheduler_refusal(address: str) -> str | None:
 def workers_for(options: Options, sources: int) -> int:
     """``--workers``, or by default one process per core for {AUTO_WORKERS_FROM}+ sources.
 
-    A worker process costs about half a second to start (spawn, imports, service models), more
-    than a small inventory (the demo's 100 sources) takes in one process.
+    Worker processes cost a few tenths of a second to start (imports, service models) and
+    make clients of their own: more than a small inventory (the demo's 100 sources) takes
+    in one process.
     """
     if options.workers is not None:
         return options.workers
