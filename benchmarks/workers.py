@@ -11,7 +11,8 @@ page rendered before the first timed request, in a child process), with no laten
 record goes to a SQLite store (``--db``) as the CLI stores it. Contenders, in one process
 run, order rotated each repetition:
 
-* ``one process``: :class:`~asyncpage._inventory.Inventory`, what ``--workers 1`` runs;
+* ``one process``: :class:`~asyncpage._inventory.Inventory`, what ``--workers 1`` runs
+  (its heap frozen for the run, as the CLI freezes it; so is the coordinators');
 * ``2 workers``: the :class:`~asyncpage._distribute.Coordinator` with 2 worker
   processes (a new pool per repetition: its start is part of the time, and is also
   measured alone);
@@ -55,7 +56,7 @@ from asyncpage._distribute import Coordinator, DaskWorkers, ProcessWorkers, Work
 from asyncpage._inventory import Inventory, Target, listing_for, plan_targets
 from asyncpage._regions import ClientPool
 from asyncpage._store import Store
-from asyncpage._tasks import Connection
+from asyncpage._tasks import Connection, frozen_heap
 
 TABLE = "bench"
 
@@ -83,7 +84,8 @@ async def one_process(url: str, targets: list[Target], db: Path) -> tuple[int, i
         )
         async with ClientPool(session=session, endpoint_url=url) as pool:
             inventory = Inventory(targets, pool=pool, store=store, concurrency=16)
-            await inventory.run()
+            with frozen_heap():  # as the CLI runs it
+                await inventory.run()
     finally:
         await store.__aexit__(None, None, None)
     states = inventory.states()
@@ -107,7 +109,8 @@ def coordinated(make: Callable[[], Workers]) -> Callable[..., Awaitable[tuple[in
                 store=store,
                 concurrency=16,
             )
-            await coordinator.run()
+            with frozen_heap():
+                await coordinator.run()
         finally:
             await store.__aexit__(None, None, None)
         run.tasks = coordinator.tasks  # type: ignore[attr-defined]

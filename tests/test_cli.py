@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import io
 import json
 import os
@@ -284,6 +285,20 @@ def test_a_failed_source_exits_1_and_the_others_complete(
     assert sorted(r["id"] for r in result.records) == sorted(tables[good])
     assert result.outcomes("sqs.list_queues") == {"us-east-1": "ok", "us-west-2": "ok"}
     assert "ValidationException" in result.stderr
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(cli: Any, moto_endpoint: str) -> None:
+    # The run keeps the heap it starts with out of full collections (gc.freeze); a program
+    # calling main() again and again must not keep, frozen, everything it ever held.
+    tables = create_tables(moto_endpoint, ("us-east-1",))
+    assert gc.get_freeze_count() == 0
+    result = cli(
+        "inventory", "--endpoint-url", moto_endpoint, "--services", "dynamodb",
+        "--regions", "us-east-1",
+    )  # fmt: skip
+    assert result.status == 0, result.stderr
+    assert sorted(r["id"] for r in result.records) == sorted(tables["us-east-1"])
+    assert gc.get_freeze_count() == 0
 
 
 def test_access_denied_in_a_region_is_skipped_not_failed(

@@ -69,7 +69,7 @@ from ._progress import (
 from ._regions import ClientPool, regions_for
 from ._s3 import decode_ranges
 from ._store import SourceId, Store, StoredSource
-from ._tasks import Connection
+from ._tasks import Connection, frozen_heap
 
 __all__ = ["EXIT_STATUS", "WHERE_THE_LINES_GO", "main"]
 
@@ -865,7 +865,8 @@ class _Run:
                         lambda: (inventory.states(), inventory.elapsed),
                     )
                 try:
-                    await inventory.run()
+                    with frozen_heap():
+                        await inventory.run()
                 except BaseException as exc:
                     self.output_closed = _is_broken_pipe(exc)
                     raise
