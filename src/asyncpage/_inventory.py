@@ -375,15 +375,16 @@ class JsonLinesWriter:
         self._stream = stream
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
         self._ascii = encoding != "utf8"
+        # One encoder for all records (json.dumps with options makes one per call).
+        self._encoder = json.JSONEncoder(
+            default=json_default, ensure_ascii=self._ascii, separators=(",", ":")
+        )
         self.records = 0
 
     def write(self, records: Sequence[Record]) -> None:
         """Write ``records`` and flush, so that a reader sees each page as it arrives."""
         for record in records:
-            line = json.dumps(
-                record, default=json_default, ensure_ascii=self._ascii, separators=(",", ":")
-            )
-            self._stream.write(line + "\n")
+            self._stream.write(self._encoder.encode(record) + "\n")
         self._stream.flush()
         self.records += len(records)
 
