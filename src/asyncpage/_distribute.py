@@ -32,7 +32,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import gc
-import json
 import multiprocessing
 import os
 import queue
@@ -55,7 +54,7 @@ from jmespath.parser import ParsedResult
 from ._inventory import SourceKey, SourceState, Status, Target, record_head, settled_before
 from ._iterator import PageStatistics
 from ._retry import Retry
-from ._store import SourceId, SourcePages, Store, StoredSource
+from ._store import SourceId, SourcePages, Store, StoredSource, encode_item
 from ._tasks import (
     UNFINISHED,
     Connection,
@@ -106,11 +105,10 @@ def _start_worker(
     # Ctrl-C on a terminal reaches the whole process group: the coordinator handles it,
     # the workers' tasks are cancelled with it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # Forked from a server started with an earlier pool: the environment of this pool's
-    # moment, as a spawned process would have it (multiprocessing sets the directory).
-    if os.environ != environ:
-        os.environ.clear()
-        os.environ.update(environ)
+    # Perhaps forked from a server started with an earlier pool: the environment of this
+    # pool's moment, as a spawned process would have it (multiprocessing sets the directory).
+    os.environ.clear()
+    os.environ.update(environ)
     warm(services, profile)
     # What it holds now (modules, models) is never garbage: out of every full collection.
     gc.freeze()
@@ -506,7 +504,7 @@ class Coordinator:
             await self._store.commit_pages(batch)
         if self._write_lines is not None:
             lines = [
-                f'{self._prefix(part.key)}{json.dumps(rid, ensure_ascii=False)},"item":{item}}}'
+                f'{self._prefix(part.key)}{encode_item(rid)},"item":{item}}}'
                 for part in result.sources
                 for rid, item in part.rows
             ]
@@ -533,7 +531,7 @@ class Coordinator:
         prefix = self._prefixes.get(key)
         if prefix is None:
             head = record_head(key)
-            encoded = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+            encoded = encode_item(head)
             prefix = self._prefixes[key] = encoded[:-1] + ',"id":'
         return prefix
 

@@ -44,7 +44,7 @@ from ._s3 import (
     plan_ranges,
     range_iterator,
 )
-from ._store import SourceId, Store, StoredSource, json_default
+from ._store import SourceId, Store, StoredSource, json_encoder
 
 __all__ = [
     "DEFAULT_LISTINGS",
@@ -375,10 +375,7 @@ class JsonLinesWriter:
         self._stream = stream
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
         self._ascii = encoding != "utf8"
-        # One encoder for all records (json.dumps with options makes one per call).
-        self._encoder = json.JSONEncoder(
-            default=json_default, ensure_ascii=self._ascii, separators=(",", ":")
-        )
+        self._encoder = json_encoder(ensure_ascii=self._ascii)
         self.records = 0
 
     def write(self, records: Sequence[Record]) -> None:
@@ -396,7 +393,7 @@ class JsonLinesWriter:
         """
         for line in lines:
             if self._ascii and not line.isascii():
-                line = json.dumps(json.loads(line), ensure_ascii=True, separators=(",", ":"))
+                line = self._encoder.encode(json.loads(line))
             self._stream.write(line + "\n")
         self._stream.flush()
         self.records += len(lines)

@@ -45,6 +45,7 @@ __all__ = [
     "Store",
     "StoredSource",
     "encode_item",
+    "json_encoder",
     "json_default",
 ]
 
@@ -347,6 +348,15 @@ def encode_item(item: Any) -> str:
     return _ENCODER.encode(item)
 
 
+def json_encoder(*, ensure_ascii: bool) -> json.JSONEncoder:
+    """The encoder of the store's JSON (compact, :func:`json_default`), to use for many values.
+
+    ``json.dumps`` with options builds a new encoder per call (15% of encoding a
+    ListBackups item); encoding keeps no state in one, so threads may share it.
+    """
+    return json.JSONEncoder(default=json_default, ensure_ascii=ensure_ascii, separators=(",", ":"))
+
+
 def json_default(value: object) -> object:
     """JSON for what botocore returns: ISO 8601 datetimes, base64 bytes, numbers for decimals."""
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
@@ -360,6 +370,4 @@ def json_default(value: object) -> object:
     return str(value)
 
 
-#: One encoder for every item (json.dumps with options makes a new one per call: 15% of
-#: encoding a ListBackups item). Encoding keeps no state in it: shared by threads.
-_ENCODER: Final = json.JSONEncoder(default=json_default, ensure_ascii=False, separators=(",", ":"))
+_ENCODER: Final = json_encoder(ensure_ascii=False)

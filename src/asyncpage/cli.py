@@ -436,7 +436,7 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
         help="list in N worker processes, sources sharded by account, service and region "
         "(limits split between them, one store and one summary); 1: one process. Default: "
         f"one per core from {AUTO_WORKERS_FROM} sources on, else 1 (starting workers costs "
-        "about half a second)",
+        "a few tenths of a second)",
     )
     spread.add_argument(
         "--dask",
@@ -709,7 +709,7 @@ class _Run:
                 return EXIT_FAILED
         async with AsyncExitStack() as stack:
             if options.workers is not None and options.workers > 1 and options.dask is None:
-                # Spawned now, they start while regions, accounts or the demo are made.
+                # Started now, from a thread, while regions, accounts or the demo are made.
                 self.processes = ProcessWorkers(
                     options.workers,
                     services=sorted({listing.service for listing in options.listings}),
