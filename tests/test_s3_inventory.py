@@ -193,6 +193,7 @@ def test_kill_9_at_random_moments_then_resume_each_range_from_its_token(
             rng=rng,
             measure=measure,
             delay=(0.1, 1.2),
+            midway=(db, len(keys)),
         )
     kills = runs.kills
     context = f"random seed {rng_seed}, kills at (seconds, rows stored) {kills}"

@@ -156,10 +156,13 @@ def test_kill_9_at_random_moments_then_resume_stores_every_resource_exactly_once
     db = tmp_path / "killed.db"
     rng_seed = random.randrange(1_000_000)
     rng = random.Random(rng_seed)
-    # One item a page, two sources at a time: a listing of a few seconds, to kill in.
+    # One item a page, two sources at a time: a listing long enough to kill in.
     slow = ("--resume", "--concurrency", "2")
     runs = kill_and_resume(
-        argv(moto_endpoint, db, *slow, page_size=1), rng=rng, measure=lambda: len(rows(db))
+        argv(moto_endpoint, db, *slow, page_size=1),
+        rng=rng,
+        measure=lambda: len(rows(db)),
+        midway=(db, total),
     )
     kills, status, err = runs.kills, runs.status, runs.err
     context = f"random seed {rng_seed}, kills at (seconds, rows stored) {kills}"
