@@ -11,32 +11,75 @@ across operations, regions and scan segments::
             ...
 """
 
-from ._cursor import Cursor
-from ._errors import (
-    AsyncPageError,
-    InvalidExpressionError,
-    InvalidExpressionTypeError,
-    InvalidPaginationConfigError,
-    InvalidPaginationConfigTypeError,
-    InvalidPaginationError,
-    InvalidPaginationTypeError,
-    InvalidStartingTokenError,
-    InvalidStartingTokenTypeError,
-    OperationNotPaginatedError,
-    OperationNotPaginatedTypeError,
-    PageFetchError,
-    TokenCycleError,
-)
-from ._fanout import DEFAULT_SKIP_CODES, FanOut, Outcome, Tagged, fan_out
-from ._iterator import AsyncPageIterator, PageStatistics, PaginatorLike, paginate
-from ._model import PagingModel, paginated_operations
-from ._public import publish
-from ._regions import ClientPool, regions_for
-from ._retry import BackoffGate, Retry, classify, set_testing
-from ._s3 import KeyRange, ListingPlan, ObjectListing, parallel_list_objects
-from ._scan import parallel_scan
+# Each name is imported from its module when it is first read (PEP 562), so that
+# ``import asyncpage`` (and the ``asyncpage`` command, before it knows what it will run)
+# costs no aiobotocore import: the command starts its worker processes' server first (see
+# asyncpage/__main__.py). Type checkers read the imports below.
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._cursor import Cursor
+    from ._errors import (
+        AsyncPageError,
+        InvalidExpressionError,
+        InvalidExpressionTypeError,
+        InvalidPaginationConfigError,
+        InvalidPaginationConfigTypeError,
+        InvalidPaginationError,
+        InvalidPaginationTypeError,
+        InvalidStartingTokenError,
+        InvalidStartingTokenTypeError,
+        OperationNotPaginatedError,
+        OperationNotPaginatedTypeError,
+        PageFetchError,
+        TokenCycleError,
+    )
+    from ._fanout import DEFAULT_SKIP_CODES, FanOut, Outcome, Tagged, fan_out
+    from ._iterator import AsyncPageIterator, PageStatistics, PaginatorLike, paginate
+    from ._model import PagingModel, paginated_operations
+    from ._regions import ClientPool, regions_for
+    from ._retry import BackoffGate, Retry, classify, set_testing
+    from ._s3 import KeyRange, ListingPlan, ObjectListing, parallel_list_objects
+    from ._scan import parallel_scan
 
 __version__ = "0.1.0.dev0"
+
+#: The module that defines each public name (tests/test_public_api.py checks it against
+#: the imports above).
+_HOMES: dict[str, str] = {
+    **dict.fromkeys(["Cursor"], "._cursor"),
+    **dict.fromkeys(
+        [
+            "AsyncPageError",
+            "InvalidExpressionError",
+            "InvalidExpressionTypeError",
+            "InvalidPaginationConfigError",
+            "InvalidPaginationConfigTypeError",
+            "InvalidPaginationError",
+            "InvalidPaginationTypeError",
+            "InvalidStartingTokenError",
+            "InvalidStartingTokenTypeError",
+            "OperationNotPaginatedError",
+            "OperationNotPaginatedTypeError",
+            "PageFetchError",
+            "TokenCycleError",
+        ],
+        "._errors",
+    ),
+    **dict.fromkeys(["DEFAULT_SKIP_CODES", "FanOut", "Outcome", "Tagged", "fan_out"], "._fanout"),
+    **dict.fromkeys(
+        ["AsyncPageIterator", "PageStatistics", "PaginatorLike", "paginate"], "._iterator"
+    ),
+    **dict.fromkeys(["PagingModel", "paginated_operations"], "._model"),
+    **dict.fromkeys(["ClientPool", "regions_for"], "._regions"),
+    **dict.fromkeys(["BackoffGate", "Retry", "classify", "set_testing"], "._retry"),
+    **dict.fromkeys(["KeyRange", "ListingPlan", "ObjectListing", "parallel_list_objects"], "._s3"),
+    **dict.fromkeys(["parallel_scan"], "._scan"),
+}
 
 __all__ = [
     "AsyncPageError",
@@ -79,5 +122,14 @@ __all__ = [
 ]
 
 
-publish(__name__, __all__, globals())
-del publish
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value  # read once: the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -55,6 +55,8 @@ from typing import Any
 
 from botocore.exceptions import OperationNotPageableError, PaginationError
 
+from ._public import publish
+
 # Subclassing botocore's errors: without botocore-stubs they are ``Any`` (mypy: [misc]); with
 # the stubs (in the test extra) they are classes and the ignore is unused. Both check clean.
 
@@ -191,3 +193,9 @@ class PageFetchError(AsyncPageError):
         self.error = error
         self.resume_token = resume_token
         self.attempts = attempts
+
+
+# Named after the package wherever they are first imported from: the package's namespace
+# loads its modules when a name is first read (see asyncpage/__init__.py), and the CLI
+# imports this module without it.
+publish("asyncpage", __all__, globals())
