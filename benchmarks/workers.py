@@ -28,10 +28,11 @@ thread included) against the one-process CPU per page, and tasks per run.
 
 ``--part cli`` runs the command a user runs instead, ``asyncpage inventory --workers 1``
 against ``--workers 2`` (each a new process: interpreter, imports, region discovery, the
-pool started as the run starts), on ``--regions all`` (DynamoDB's 34 regions in botocore's
-endpoint data, the endpoint refusing EC2's ``DescribeRegions``) of ``--pages`` pages each
-(default 40 with it), into a store; reported: the command's wall time and the inventory's
-own, from the summary's ``total`` line::
+pool started as the run starts; and ``--workers 2`` without the entry point's early start
+of the workers' forkserver, which the pool then starts), on ``--regions all`` (DynamoDB's
+34 regions in botocore's endpoint data, the endpoint refusing EC2's ``DescribeRegions``)
+of ``--pages`` pages each (default 40 with it), into a store; reported: the command's wall
+time and the inventory's own, from the summary's ``total`` line::
 
     python benchmarks/workers.py --part cli --reps 5
 """
@@ -59,6 +60,8 @@ from asyncpage._store import Store
 from asyncpage._tasks import Connection, frozen_heap
 
 TABLE = "bench"
+#: ``asyncpage`` run without its entry point's early start of the forkserver.
+LATE_ENTRY = "import sys; from asyncpage.cli import main; sys.exit(main())"
 
 
 def targets_for(sources: int) -> list[Target]:
@@ -137,7 +140,8 @@ def cli(reps: int, pages: int) -> None:
         "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    names = ["--workers 1", "--workers 2"]
+    late = "--workers 2, forkserver at the pool"
+    names = ["--workers 1", "--workers 2", late]
     wall: dict[str, list[float]] = {name: [] for name in names}
     listing: dict[str, list[float]] = {name: [] for name in names}
     items = ""
@@ -145,11 +149,14 @@ def cli(reps: int, pages: int) -> None:
     with BackupsServer({TABLE: pages}) as server, tempfile.TemporaryDirectory() as tmp:
 
         def run(name: str, db: Path) -> tuple[float, float, str]:
+            # `late`: the command without its early start of the workers' forkserver
+            # (asyncpage/__main__.py), as before it had one: the pool starts it.
+            entry = ["-c", LATE_ENTRY] if name == late else ["-m", "asyncpage"]
             command = [
-                sys.executable, "-m", "asyncpage", "inventory",
+                sys.executable, *entry, "inventory",
                 "--endpoint-url", server.endpoint_url, "--regions", "all",
                 "--operation", "dynamodb:list_backups", "--param", f"TableName={TABLE}",
-                "--db", str(db), "--no-progress", *name.split(),
+                "--db", str(db), "--no-progress", *name.split(",")[0].split(),
             ]  # fmt: skip
             started = time.perf_counter()
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)

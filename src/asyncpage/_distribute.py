@@ -32,11 +32,9 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import gc
-import multiprocessing
 import os
 import queue
 import signal
-import sys
 import threading
 import time
 import weakref
@@ -51,6 +49,7 @@ import anyio
 import anyio.to_thread
 from jmespath.parser import ParsedResult
 
+from . import _forkserver
 from ._inventory import SourceKey, SourceState, Status, Target, record_head, settled_before
 from ._iterator import PageStatistics
 from ._retry import Retry
@@ -115,17 +114,6 @@ def _start_worker(
     started.put(os.getpid())
 
 
-def _start_method() -> str:
-    """``forkserver`` where it forks safely (Linux), else ``spawn``.
-
-    A forkserver imports asyncpage and aiobotocore once (about 0.3 s of CPU) and forks
-    every worker from that, in milliseconds; its workers end with ``os._exit`` after
-    multiprocessing's finalizers (clients closed) instead of tearing an interpreter down.
-    macOS's system frameworks are not safe to fork (why Python spawns there by default).
-    """
-    return "forkserver" if sys.platform == "linux" else "spawn"
-
-
 class ProcessWorkers:
     """``processes`` worker processes (a ``ProcessPoolExecutor``), replaced if one dies.
 
@@ -142,11 +130,7 @@ class ProcessWorkers:
         self, processes: int, *, services: Sequence[str] = (), profile: str | None = None
     ) -> None:
         self._processes = processes
-        self._context = multiprocessing.get_context(_start_method())
-        if self._context.get_start_method() == "forkserver":
-            # Only until the server has started (the first pool's first process): it
-            # imports these once, and the main module as spawn's children would.
-            self._context.set_forkserver_preload(["__main__", "asyncpage._distribute"])
+        self._context = _forkserver.context()
         #: Each worker process puts its pid here once it has started (see wait_started).
         self._started = self._context.Queue()
         self._initargs = (tuple(services), profile, dict(os.environ), self._started)

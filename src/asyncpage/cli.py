@@ -710,11 +710,7 @@ class _Run:
         async with AsyncExitStack() as stack:
             if options.workers is not None and options.workers > 1 and options.dask is None:
                 # Started now, from a thread, while regions, accounts or the demo are made.
-                self.processes = ProcessWorkers(
-                    options.workers,
-                    services=sorted({listing.service for listing in options.listings}),
-                    profile=options.profile,
-                )
+                self.processes = self._process_workers(options.workers)
                 self.processes.start()
                 stack.callback(self.processes.close, interrupted=False)
             session = AioSession(profile=options.profile)
@@ -884,6 +880,14 @@ class _Run:
             )
         return exit_status(states)
 
+    def _process_workers(self, processes: int) -> ProcessWorkers:
+        """A pool of ``processes`` that load the models of the listings' services as they start."""
+        return ProcessWorkers(
+            processes,
+            services=sorted({listing.service for listing in self.options.listings}),
+            profile=self.options.profile,
+        )
+
     async def _workers(self, stack: AsyncExitStack, sources: int) -> Workers | None:
         """The worker processes, or the Dask cluster's workers (None: it cannot be reached)."""
         address = self.options.dask
@@ -894,7 +898,7 @@ class _Run:
         if address is None:
             processes = workers_for(self.options, sources)
             self.say(f"asyncpage inventory: {processes} worker processes")
-            return self.processes or ProcessWorkers(processes)
+            return self.processes or self._process_workers(processes)
         try:
             from distributed import Client
         except ImportError:
