@@ -60,8 +60,9 @@ from asyncpage._store import Store
 from asyncpage._tasks import Connection, frozen_heap
 
 TABLE = "bench"
-#: ``asyncpage`` run without its entry point's early start of the forkserver.
-LATE_ENTRY = "import sys; from asyncpage.cli import main; sys.exit(main())"
+#: ``asyncpage`` as its entry point runs it (asyncpage/__main__.py), but without the early
+#: start of the forkserver.
+LATE_ENTRY = "import gc, sys; from asyncpage.cli import main; s = main(); gc.freeze(); sys.exit(s)"
 
 
 def targets_for(sources: int) -> list[Target]:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 #: What the forkserver imports once, before it forks a worker: the main module, as a spawned
 #: child would, and the workers' code (with asyncpage, aiobotocore and botocore).
-PRELOAD: tuple[str, ...] = ("__main__", "asyncpage._distribute")
+PRELOAD: tuple[str, ...] = ("__main__", "asyncpage._distribute", "asyncpage._preloaded")
 
 
 def start_method() -> str:
