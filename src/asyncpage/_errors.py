@@ -30,8 +30,8 @@ Each kind of bad input has a variant for an argument of the wrong *type*, which 
         └── CursorExpiredError
 
 Every ``*TypeError`` above is also its ``InvalidPaginationTypeError`` (drawn once, at the
-top): ``except InvalidPaginationConfigError`` catches both variants of that kind, ``except
-TypeError`` only wrong types.
+top): ``except InvalidPaginationConfigError`` catches both variants of that kind,
+``except TypeError`` only wrong types.
 
 Where botocore raises an error of its own for the same thing, asyncpage's is also botocore's,
 so ``except`` clauses written for botocore's paginator keep catching it:

@@ -187,9 +187,10 @@ def retry_after(error: BaseException) -> float | None:
 class Retry:
     """How asyncpage retries one page request that failed after botocore's own retries.
 
-    Attempt *n* (n >= 1 counts retries) waits ``uniform(0, min(wait_max, wait_initial *
-    2**(n-1)))`` seconds ("full jitter"); a ``Retry-After``/``x-amz-retry-after`` from the
-    service raises that wait to at least what it asked, still capped by ``wait_max``.
+    Attempt *n* (n >= 1 counts retries) waits
+    ``uniform(0, min(wait_max, wait_initial * 2**(n-1)))`` seconds ("full jitter"); a
+    ``Retry-After``/``x-amz-retry-after`` from the service raises that wait to at least
+    what it asked, still capped by ``wait_max``.
     It gives up after ``attempts`` requests for the page, or when the next wait would end
     past ``timeout`` seconds from the page's first request, whichever comes first.
 

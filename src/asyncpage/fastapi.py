@@ -5,9 +5,9 @@ Three pieces:
 
 * :class:`AWSClients` opens aiobotocore clients once, in the app's lifespan, and closes
   them at shutdown; :func:`aws_client` is the dependency that hands one to an endpoint.
-* :class:`Pager` turns a paginated call into a JSON page (``{"items": [...],
-  "next_cursor": ..., "has_more": ...}``, with a ``Link: <...>; rel="next"`` header) or
-  an NDJSON stream, with cursors made by a
+* :class:`Pager` turns a paginated call into a JSON page
+  (``{"items": [...], "next_cursor": ..., "has_more": ...}``, with a
+  ``Link: <...>; rel="next"`` header) or an NDJSON stream, with cursors made by a
   :class:`CursorSigner`: opaque (AES-256-GCM), bound to the request and expiring.
 * :func:`add_exception_handlers` turns a bad cursor into an HTTP 400, what the caller got
   wrong (a missing resource, an invalid parameter) into a 404/400, and AWS failing into a
@@ -430,12 +430,13 @@ class Pager:
     ) -> NDJSONResponse:
         """An NDJSON response: one item per line, then one ``{"summary": {...}}`` line.
 
-        The summary is ``{"items": N, "pages": P, "error": null | {...}, "resume_cursor":
-        null | "..."}``: ``resume_cursor`` continues the listing (on this endpoint or on the
-        JSON one with the same parameters) when it stopped early, after an AWS failure
-        (``error`` says which) or at ``max_items``. A failure on the first page, before any
-        byte is sent, is an HTTP error instead, as for :meth:`page`. ``page_size`` replaces
-        the Pager's for this stream.
+        The summary is
+        ``{"items": N, "pages": P, "error": null | {...}, "resume_cursor": null | "..."}``:
+        ``resume_cursor`` continues the listing (on this endpoint or on the JSON one with
+        the same parameters) when it stopped early, after an AWS failure (``error`` says
+        which) or at ``max_items``. A failure on the first page, before any byte is sent,
+        is an HTTP error instead, as for :meth:`page`. ``page_size`` replaces the Pager's
+        for this stream.
 
         The cursor is checked here: a bad one raises :class:`CursorError` from the
         endpoint. A client that disconnects cancels the request in flight.

@@ -332,8 +332,8 @@ class ScriptedAWS:
         """Add ``count`` backtracks of DB cluster ``cluster_id``, requested ``step`` apart.
 
         The cluster exists from the first call on, even with ``count=0``. Like RDS, the
-        identifier is stored lowercase. ``statuses`` are cycled through: ``("completed",
-        "failed")`` alternates. A naive ``start`` is taken as UTC.
+        identifier is stored lowercase. ``statuses`` are cycled through:
+        ``("completed", "failed")`` alternates. A naive ``start`` is taken as UTC.
 
         Returns:
             The backtracks exactly as botocore parses them, in listing order.
