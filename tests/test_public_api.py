@@ -294,3 +294,25 @@ def test_page_statistics_is_an_immutable_record_that_adds_up() -> None:
         "seconds_waited",
         "prefetched",
     }
+
+
+def test_each_lazy_name_is_imported_for_type_checkers_from_its_home() -> None:
+    # asyncpage/__init__.py imports a name when it is first read (its _HOMES) and, for type
+    # checkers, under TYPE_CHECKING: the two lists are one, or mypy and runtime disagree.
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(asyncpage.__file__).read_text())
+    (checking,) = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+    ]
+    imported = {
+        alias.name: "." + (node.module or "")
+        for node in checking.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == asyncpage._HOMES
+    assert sorted(imported) == sorted(set(PUBLIC) - {"__version__"})
