@@ -236,6 +236,9 @@ def main() -> None:
         cpu: dict[str, list[float]] = {name: [] for name in contenders}
         workers_cpu: dict[str, list[float]] = {name: [] for name in contenders}
         endpoint_cpu: dict[str, list[float]] = {name: [] for name in contenders}
+        #: Pages the endpoint served a run: more than were stored when a task's budget cut
+        #: pages in flight (listed again by the shard's next task).
+        requested: dict[str, list[int]] = {name: [] for name in contenders}
         endpoint = server._process.pid
         tasks: dict[str, int] = {}
         records = pages = 0
@@ -249,11 +252,12 @@ def main() -> None:
                 db = Path(tmp) / f"{rep}-{name}.db"
                 prepare.get(name, lambda: None)()
                 started, cpu_started = time.perf_counter(), time.process_time()
-                served = process_cpu(endpoint)
+                served, asked = process_cpu(endpoint), server.requests
                 records, pages = anyio.run(contenders[name], server.endpoint_url, targets, db)
                 wall[name].append(time.perf_counter() - started)
                 cpu[name].append(time.process_time() - cpu_started)
                 endpoint_cpu[name].append(process_cpu(endpoint) - served)
+                requested[name].append(server.requests - asked)
                 workers_cpu[name].append(getattr(contenders[name], "worker_cpu", 0.0))
                 tasks[name] = getattr(contenders[name], "tasks", 0)
             loads.append(load())
@@ -266,9 +270,9 @@ def main() -> None:
     print(f"{records:,} records in {pages:,} pages a run; load average: {', '.join(loads)}\n")
     print(
         "| contender | records/s (median) | spread (s a run) | x one process "
-        "| CPU per page: this process | workers | endpoint | tasks |"
+        "| CPU per page: this process | workers | endpoint | tasks | requests a page |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     base = records / median(wall["one process"])
 
     def ms(values: list[float]) -> str:
@@ -279,7 +283,7 @@ def main() -> None:
         print(
             f"| {name} | {rate:,.0f} | {spread(wall[name], digits=2)} | {rate / base:.2f}x "
             f"| {ms(cpu[name])} | {ms(workers_cpu[name])} | {ms(endpoint_cpu[name])} "
-            f"| {tasks.get(name) or '-'} |"
+            f"| {tasks.get(name) or '-'} | {median(requested[name]) / pages:.3f} |"
         )
     one = median(cpu["one process"]) / pages
     total = (
