@@ -246,7 +246,7 @@ async def kill_a_worker_mid_task(
             proxy.release()
 
     if isinstance(workers, ProcessWorkers):
-        assert coordinator.resent >= 1  # the broken pool was seen, its tasks sent again
+        assert coordinator.resent >= 1  # the dead process was seen, its tasks sent again
     else:
         assert killed_pid not in pids()  # Dask's nanny started a new worker process
     one, killed = stored(tmp_path / "one.db"), stored(tmp_path / "killed.db")
@@ -294,6 +294,62 @@ async def test_workers_told_of_models_they_cannot_load_start_and_list_as_one_pro
         await coordinator.run()
     assert coordinator.resent == 0  # no pool broken by its start
     assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
+
+
+class Recording:
+    """Workers that keep each task's shard and future, for the results' process ids."""
+
+    def __init__(self, inner: ProcessWorkers) -> None:
+        self.inner = inner
+        self.sent: list[tuple[int, concurrent.futures.Future[Any]]] = []
+
+    @property
+    def slots(self) -> int:
+        return self.inner.slots
+
+    def submit(self, task: Any) -> concurrent.futures.Future[Any]:
+        future = self.inner.submit(task)
+        self.sent.append((task.shard, future))
+        return future
+
+    def lost(self, future: concurrent.futures.Future[Any], error: BaseException) -> bool:
+        return self.inner.lost(future, error)
+
+    def close(self, *, interrupted: bool) -> None:
+        self.inner.close(interrupted=interrupted)
+
+
+@pytest.mark.anyio
+async def test_each_shard_stays_in_one_process_and_both_processes_list(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    # A process keeps the clients of the endpoints it listed: a shard that moved to the
+    # other one would make its clients again (5 ms of CPU each), task after task.
+    seed(moto_endpoint, queues=8)
+    listings = [listing for listing in DEFAULT_LISTINGS if listing.service in SERVICES]
+    targets = plan_targets(listings, {s: REGIONS for s in SERVICES}, home_region="us-east-1")
+    await reference(targets, moto_endpoint, tmp_path / "one.db")
+    workers = Recording(ProcessWorkers(2))
+    async with Store(tmp_path / "two.db") as store:
+        await store.begin([target.key.stored for target in targets], resume=False)
+        coordinator = Coordinator(
+            targets,
+            workers=workers,
+            connection=Connection(endpoint_url=moto_endpoint),
+            page_size=2,
+            store=store,
+            shards=4,  # two a process: each one's next task finds its process free
+            task_records=2,  # a task a page or so: many tasks a shard
+        )
+        await coordinator.run()
+    assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
+    processes: dict[int, set[int]] = {}
+    for shard, future in workers.sent:
+        processes.setdefault(shard, set()).add(future.result().pid)
+    assert len(processes) == 4
+    assert len(workers.sent) >= 3 * len(processes)  # the shards did come back
+    assert all(len(pids) == 1 for pids in processes.values()), processes
+    assert len(set().union(*processes.values())) == 2
 
 
 @pytest.mark.anyio

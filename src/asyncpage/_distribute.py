@@ -17,9 +17,9 @@ client's executor, :class:`DaskWorkers`), sending :class:`~asyncpage._tasks.Task
   commits a task's result, every page of it and every token, in one SQLite transaction
   (:meth:`~asyncpage._store.Store.commit_pages`), then writes its JSON lines, then sends
   the shard's next task from the new tokens. A task lost with its worker (SIGKILL, a lost
-  machine) has committed nothing: it is sent again from the same tokens (a broken process
-  pool is replaced first; Dask reschedules lost tasks by itself, and a task it gives up on
-  comes back here). So no page is stored twice or skipped, and ``--resume`` after a crash
+  machine) has committed nothing: it is sent again from the same tokens (a dead worker
+  process is replaced first; Dask reschedules lost tasks by itself, and a task it gives up
+  on comes back here). So no page is stored twice or skipped, and ``--resume`` after a crash
   of the coordinator itself continues from the store as with one process.
 
 The coordinator feeds the same :class:`~asyncpage._inventory.SourceState` s to the
@@ -78,6 +78,9 @@ __all__ = [
 SHARDS_PER_SLOT: Final = 4
 #: A shard whose task is lost this many times in a row fails (its sources keep their token).
 MAX_LOSSES: Final = 3
+#: A shard's next task goes to the process of its last one while that one has fewer tasks
+#: than this (one running, one queued), else to the least busy (ProcessWorkers).
+AFFINITY_DEPTH: Final = 2
 _POLL_SECONDS: Final = 0.5
 
 
@@ -115,7 +118,7 @@ def _start_worker(
 
 
 class ProcessWorkers:
-    """``processes`` worker processes (a ``ProcessPoolExecutor``), replaced if one dies.
+    """``processes`` worker processes (a ``ProcessPoolExecutor`` of one each), replaced if one dies.
 
     On Linux they are forked from multiprocessing's forkserver, which has imported
     asyncpage (and aiobotocore) once; elsewhere they are spawned, each importing them
@@ -124,6 +127,12 @@ class ProcessWorkers:
     it starts, as a user expects of the credentials in the environment. As it starts,
     each also loads the service models of ``services`` (with ``profile``'s data path),
     so that its first task does not.
+
+    A shard's tasks go to the process that ran its last one while that process has fewer
+    than :data:`AFFINITY_DEPTH` tasks (running or queued), else to the one with the fewest:
+    a process keeps the clients of the endpoints it listed (5 ms of CPU each to make), so
+    a shard that stays put does not make them again. One process that dies breaks only
+    its own tasks.
     """
 
     def __init__(
@@ -134,12 +143,16 @@ class ProcessWorkers:
         #: Each worker process puts its pid here once it has started (see wait_started).
         self._started = self._context.Queue()
         self._initargs = (tuple(services), profile, dict(os.environ), self._started)
-        self._executor = self._new()
+        self._executors = [self._new() for _ in range(processes)]
         self._starting: threading.Thread | None = None
-        #: The pool each future in flight was sent to (entries go with the futures).
-        self._pool_of: weakref.WeakKeyDictionary[Future[TaskResult], Any] = (
-            weakref.WeakKeyDictionary()
-        )
+        #: The executor (and its index) each future in flight was sent to.
+        self._sent_to: weakref.WeakKeyDictionary[
+            Future[TaskResult], tuple[int, concurrent.futures.ProcessPoolExecutor]
+        ] = weakref.WeakKeyDictionary()
+        #: The futures sent to each executor, those done pruned as the next task is sent.
+        self._pending: list[list[Future[TaskResult]]] = [[] for _ in range(processes)]
+        #: The executor each shard's last task went to.
+        self._home: dict[int, int] = {}
 
     @property
     def slots(self) -> int:
@@ -147,17 +160,14 @@ class ProcessWorkers:
 
     def _new(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
-            self._processes,
-            mp_context=self._context,
-            initializer=_start_worker,
-            initargs=self._initargs,
+            1, mp_context=self._context, initializer=_start_worker, initargs=self._initargs
         )
 
-    def _renew(self, broken: concurrent.futures.ProcessPoolExecutor) -> None:
-        """A new pool in place of ``broken``, once (every task on it fails the same way)."""
-        if self._executor is broken:
+    def _renew(self, index: int, broken: concurrent.futures.ProcessPoolExecutor) -> None:
+        """A new executor in place of ``broken``, once (every task on it fails the same way)."""
+        if self._executors[index] is broken:
             broken.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._new()
+            self._executors[index] = self._new()
 
     def start(self) -> None:
         """Start every worker process now, from a thread, rather than on the first tasks.
@@ -169,14 +179,14 @@ class ProcessWorkers:
         imported asyncpage). Nothing is listed; a pool that is never used is closed as
         any other.
         """
-        executor = self._executor
+        executors = list(self._executors)
 
         def start() -> None:
-            # One submission per process: none is idle yet, so each starts its own. A
-            # pool closed (or broken) meanwhile refuses them: nothing to start then; a
-            # pool that cannot start processes says so to the run's first submit.
-            with contextlib.suppress(Exception):
-                for _ in range(self._processes):
+            # One submission per executor starts its process. An executor closed (or
+            # broken) meanwhile refuses it: nothing to start then; one that cannot start
+            # its process says so to the run's first submit.
+            for executor in executors:
+                with contextlib.suppress(Exception):
                     executor.submit(os.getpid)
 
         self._starting = threading.Thread(target=start, name="asyncpage-workers", daemon=True)
@@ -203,38 +213,57 @@ class ProcessWorkers:
                 ) from None
         return pids
 
+    def _choose(self, shard: int) -> int:
+        # Done is read from the futures themselves: a waiter wakes before a future's done
+        # callbacks have run, so a count kept by callbacks would lag the coordinator.
+        for futures in self._pending:
+            futures[:] = [future for future in futures if not future.done()]
+        busy = [len(futures) for futures in self._pending]
+        home = self._home.get(shard)
+        if home is None or busy[home] >= AFFINITY_DEPTH:
+            home = min(range(self._processes), key=busy.__getitem__)
+            self._home[shard] = home
+        return home
+
     def submit(self, task: Task) -> Future[TaskResult]:
-        executor = self._executor
+        """Send ``task`` to a process (see the class's docs); from one thread at a time."""
+        index = self._choose(task.shard)
+        executor = self._executors[index]
         try:
             future = executor.submit(run_task, task)
-        except BrokenProcessPool:  # a worker died since the last task came back
-            self._renew(executor)
-            executor = self._executor
+        except BrokenProcessPool:  # its process died since its last task came back
+            self._renew(index, executor)
+            executor = self._executors[index]
             future = executor.submit(run_task, task)
-        self._pool_of[future] = executor
+        self._sent_to[future] = (index, executor)
+        self._pending[index].append(future)
         return future
 
     def lost(self, future: Future[TaskResult], error: BaseException) -> bool:
         if not isinstance(error, BrokenProcessPool):
             return False
-        broken = self._pool_of.get(future)
-        if broken is not None:
-            self._renew(broken)
+        sent = self._sent_to.get(future)
+        if sent is not None:
+            self._renew(*sent)
         return True
 
     def pids(self) -> list[int]:
         """The worker processes' ids now (for tests that kill one)."""
-        processes = self._executor._processes or {}  # noqa: SLF001 - the stdlib's own map
-        return list(processes)
+        return [
+            pid
+            for executor in self._executors
+            for pid in (executor._processes or {})  # noqa: SLF001 - the stdlib's own map
+        ]
 
     def close(self, *, interrupted: bool) -> None:
         if self._starting is not None:
             self._starting.join()
-        if interrupted:
-            # Tasks are pure: nothing of theirs is lost by stopping them now.
-            for process in list((self._executor._processes or {}).values()):  # noqa: SLF001
-                process.terminate()
-        self._executor.shutdown(wait=not interrupted, cancel_futures=True)
+        for executor in self._executors:
+            if interrupted:
+                # Tasks are pure: nothing of theirs is lost by stopping them now.
+                for process in list((executor._processes or {}).values()):  # noqa: SLF001
+                    process.terminate()
+            executor.shutdown(wait=not interrupted, cancel_futures=True)
         self._started.close()
 
 

@@ -34,6 +34,7 @@ import contextlib
 import gc
 import json
 import multiprocessing.util
+import os
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -196,13 +197,15 @@ class TaskResult:
     sources: list[SourceResult]
     cpu: float = 0.0
     """CPU seconds the task's thread spent (for benchmarks/workers.py)."""
+    pid: int = 0
+    """The process that ran it."""
 
 
 def run_task(task: Task) -> TaskResult:
     """Run ``task`` to its budget in this thread's event loop; see the module docs."""
     started = time.thread_time()
     result = _thread().runner.run(_run(task))
-    return replace(result, cpu=time.thread_time() - started)
+    return replace(result, cpu=time.thread_time() - started, pid=os.getpid())
 
 
 # -- per thread: one event loop; per connection a session, account sessions, clients -------
