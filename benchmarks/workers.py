@@ -141,8 +141,14 @@ def cli(reps: int, pages: int) -> None:
         "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    late = "--workers 2, forkserver at the pool"
-    names = ["--workers 1", "--workers 2", late]
+    # Each command's entry and --workers; the last without the entry point's early start
+    # of the workers' forkserver (asyncpage/__main__.py), as before it had one.
+    commands = {
+        "--workers 1": (["-m", "asyncpage"], "1"),
+        "--workers 2": (["-m", "asyncpage"], "2"),
+        "--workers 2, forkserver at the pool": (["-c", LATE_ENTRY], "2"),
+    }
+    names = list(commands)
     wall: dict[str, list[float]] = {name: [] for name in names}
     listing: dict[str, list[float]] = {name: [] for name in names}
     items = ""
@@ -150,14 +156,12 @@ def cli(reps: int, pages: int) -> None:
     with BackupsServer({TABLE: pages}) as server, tempfile.TemporaryDirectory() as tmp:
 
         def run(name: str, db: Path) -> tuple[float, float, str]:
-            # `late`: the command without its early start of the workers' forkserver
-            # (asyncpage/__main__.py), as before it had one: the pool starts it.
-            entry = ["-c", LATE_ENTRY] if name == late else ["-m", "asyncpage"]
+            entry, workers = commands[name]
             command = [
                 sys.executable, *entry, "inventory",
                 "--endpoint-url", server.endpoint_url, "--regions", "all",
                 "--operation", "dynamodb:list_backups", "--param", f"TableName={TABLE}",
-                "--db", str(db), "--no-progress", *name.split(",")[0].split(),
+                "--db", str(db), "--no-progress", "--workers", workers,
             ]  # fmt: skip
             started = time.perf_counter()
             done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)

@@ -209,6 +209,19 @@ async def reference(targets: list[Target], endpoint_url: str, db: Path) -> None:
             await Inventory(targets, pool=pool, page_size=2, store=store).run()
 
 
+async def coordinate(
+    targets: list[Target], workers: Workers, connection: Connection, db: Path, **options: Any
+) -> Coordinator:
+    """Run a coordinator of ``targets`` on ``workers`` into a new store ``db``, to its end."""
+    async with Store(db) as store:
+        await store.begin([target.key.stored for target in targets], resume=False)
+        coordinator = Coordinator(
+            targets, workers=workers, connection=connection, store=store, **options
+        )
+        await coordinator.run()
+    return coordinator
+
+
 async def kill_a_worker_mid_task(
     workers: Workers,
     pids: Callable[[], list[int]],
@@ -282,16 +295,9 @@ async def test_workers_told_of_models_they_cannot_load_start_and_list_as_one_pro
     # Each process loads the models as it starts; one it cannot load is left to the tasks.
     pids = workers.wait_started(timeout=60)
     assert sorted(pids) == sorted(workers.pids()) and len(set(pids)) == 2
-    async with Store(tmp_path / "two.db") as store:
-        await store.begin([target.key.stored for target in targets], resume=False)
-        coordinator = Coordinator(
-            targets,
-            workers=workers,
-            connection=Connection(endpoint_url=moto_endpoint),
-            page_size=2,
-            store=store,
-        )
-        await coordinator.run()
+    coordinator = await coordinate(
+        targets, workers, Connection(endpoint_url=moto_endpoint), tmp_path / "two.db", page_size=2
+    )
     assert coordinator.resent == 0  # no pool broken by its start
     assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
 
@@ -330,18 +336,15 @@ async def test_each_shard_stays_in_one_process_and_both_processes_list(
     targets = plan_targets(listings, {s: REGIONS for s in SERVICES}, home_region="us-east-1")
     await reference(targets, moto_endpoint, tmp_path / "one.db")
     workers = Recording(ProcessWorkers(2))
-    async with Store(tmp_path / "two.db") as store:
-        await store.begin([target.key.stored for target in targets], resume=False)
-        coordinator = Coordinator(
-            targets,
-            workers=workers,
-            connection=Connection(endpoint_url=moto_endpoint),
-            page_size=2,
-            store=store,
-            shards=4,  # two a process: each one's next task finds its process free
-            task_records=2,  # a task a page or so: many tasks a shard
-        )
-        await coordinator.run()
+    await coordinate(
+        targets,
+        workers,
+        Connection(endpoint_url=moto_endpoint),
+        tmp_path / "two.db",
+        page_size=2,
+        shards=4,  # two a process: each one's next task finds its process free
+        task_records=2,  # a task a page or so: many tasks a shard
+    )
     assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
     processes: dict[int, set[int]] = {}
     for shard, future in workers.sent:
@@ -370,12 +373,7 @@ async def test_a_pool_lists_with_the_environment_of_the_moment_it_is_made(
 
     # botocore's own setting, read by each worker's clients: no endpoint_url is given.
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
-    async with Store(tmp_path / "two.db") as store:
-        await store.begin([target.key.stored for target in targets], resume=False)
-        coordinator = Coordinator(
-            targets, workers=ProcessWorkers(2), connection=Connection(), page_size=2, store=store
-        )
-        await coordinator.run()
+    await coordinate(targets, ProcessWorkers(2), Connection(), tmp_path / "two.db", page_size=2)
     assert stored(tmp_path / "two.db") == stored(tmp_path / "one.db")
 
 

@@ -51,9 +51,10 @@ __version__ = "0.1.0.dev0"
 #: The module that defines each public name (tests/test_public_api.py checks it against
 #: the imports above).
 _HOMES: dict[str, str] = {
-    **dict.fromkeys(["Cursor"], "._cursor"),
-    **dict.fromkeys(
-        [
+    name: module
+    for module, names in {
+        "._cursor": ["Cursor"],
+        "._errors": [
             "AsyncPageError",
             "InvalidExpressionError",
             "InvalidExpressionTypeError",
@@ -68,17 +69,15 @@ _HOMES: dict[str, str] = {
             "PageFetchError",
             "TokenCycleError",
         ],
-        "._errors",
-    ),
-    **dict.fromkeys(["DEFAULT_SKIP_CODES", "FanOut", "Outcome", "Tagged", "fan_out"], "._fanout"),
-    **dict.fromkeys(
-        ["AsyncPageIterator", "PageStatistics", "PaginatorLike", "paginate"], "._iterator"
-    ),
-    **dict.fromkeys(["PagingModel", "paginated_operations"], "._model"),
-    **dict.fromkeys(["ClientPool", "regions_for"], "._regions"),
-    **dict.fromkeys(["BackoffGate", "Retry", "classify", "set_testing"], "._retry"),
-    **dict.fromkeys(["KeyRange", "ListingPlan", "ObjectListing", "parallel_list_objects"], "._s3"),
-    **dict.fromkeys(["parallel_scan"], "._scan"),
+        "._fanout": ["DEFAULT_SKIP_CODES", "FanOut", "Outcome", "Tagged", "fan_out"],
+        "._iterator": ["AsyncPageIterator", "PageStatistics", "PaginatorLike", "paginate"],
+        "._model": ["PagingModel", "paginated_operations"],
+        "._regions": ["ClientPool", "regions_for"],
+        "._retry": ["BackoffGate", "Retry", "classify", "set_testing"],
+        "._s3": ["KeyRange", "ListingPlan", "ObjectListing", "parallel_list_objects"],
+        "._scan": ["parallel_scan"],
+    }.items()
+    for name in names
 }
 
 __all__ = [

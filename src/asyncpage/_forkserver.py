@@ -9,11 +9,13 @@ of after it, while the inventory waits (benchmarks/README.md, the workers sectio
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.context
-import multiprocessing.forkserver
 import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 #: What the forkserver imports once, before it forks a worker: the main module, as a spawned
 #: child would, and the workers' code (with asyncpage, aiobotocore and botocore).
@@ -53,7 +55,9 @@ def start_early(argv: Sequence[str]) -> bool:
     """
     if start_method() != "forkserver" or not will_use_workers(argv, os.cpu_count() or 1):
         return False
-    context()
+    import multiprocessing.forkserver  # only here: a command without workers needs none of it
+
+    context()  # its preload
     multiprocessing.forkserver.ensure_running()
     return True
 
@@ -70,7 +74,7 @@ def will_use_workers(argv: Sequence[str], cores: int) -> bool:
         return False
     workers: str | None = None
     several_accounts = demo = False
-    arguments = list(argv[1:])
+    arguments = argv[1:]
     for index, argument in enumerate(arguments):
         if argument == "--":
             break
@@ -80,7 +84,8 @@ def will_use_workers(argv: Sequence[str], cores: int) -> bool:
         if name == "--demo":
             demo = True
         elif name == "--workers":
-            workers = value if value else next(iter(arguments[index + 1 :]), "")
+            following = arguments[index + 1 : index + 2]
+            workers = value or (following[0] if following else "")
         elif name in ("--org", "--accounts"):
             several_accounts = True
     if workers is not None:
