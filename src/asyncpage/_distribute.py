@@ -149,8 +149,6 @@ class ProcessWorkers:
         self._sent_to: weakref.WeakKeyDictionary[
             Future[TaskResult], tuple[int, concurrent.futures.ProcessPoolExecutor]
         ] = weakref.WeakKeyDictionary()
-        #: The futures sent to each executor, those done pruned as the next task is sent.
-        self._pending: list[list[Future[TaskResult]]] = [[] for _ in range(processes)]
         #: The executor each shard's last task went to.
         self._home: dict[int, int] = {}
 
@@ -216,9 +214,9 @@ class ProcessWorkers:
     def _choose(self, shard: int) -> int:
         # Done is read from the futures themselves: a waiter wakes before a future's done
         # callbacks have run, so a count kept by callbacks would lag the coordinator.
-        for futures in self._pending:
-            futures[:] = [future for future in futures if not future.done()]
-        busy = [len(futures) for futures in self._pending]
+        busy = [0] * self._processes
+        for future, (index, _) in list(self._sent_to.items()):
+            busy[index] += not future.done()
         home = self._home.get(shard)
         if home is None or busy[home] >= AFFINITY_DEPTH:
             home = min(range(self._processes), key=busy.__getitem__)
@@ -236,7 +234,6 @@ class ProcessWorkers:
             executor = self._executors[index]
             future = executor.submit(run_task, task)
         self._sent_to[future] = (index, executor)
-        self._pending[index].append(future)
         return future
 
     def lost(self, future: Future[TaskResult], error: BaseException) -> bool:
